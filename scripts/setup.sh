@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a Debian bookworm box with Rust:
+#   1. apt packages (GStreamer dev + plugins, RTSP server, Mosquitto),
+#   2. the ONNX Runtime shared library from the `onnxruntime` PyPI wheel into .runtime/onnxruntime/,
+#   3. the models named by models/*.toml (copied from LOOKOUT_MODEL_MIRROR or ../shared/models when
+#      present, downloaded otherwise; sha256 always verified).
+# Each step does nothing when its result is already there.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+ORT_VERSION=${LOOKOUT_ORT_VERSION:-1.20.1}
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+APT_PACKAGES=(
+  pkg-config
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  libgstrtspserver-1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-rtsp
+  mosquitto mosquitto-clients
+  unzip curl ca-certificates python3-pip
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing apt packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q >/dev/null
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # The Debian package enables a system-wide broker; tests start their own on free ports.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+fi
+
+ORT_DIR="$ROOT/.runtime/onnxruntime"
+if ! ls "$ORT_DIR"/libonnxruntime.so.1.* >/dev/null 2>&1; then
+  log "fetching ONNX Runtime $ORT_VERSION from the onnxruntime wheel on PyPI"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" "onnxruntime==$ORT_VERSION"
+  mkdir -p "$ORT_DIR"
+  unzip -q -o -j "$tmp"/onnxruntime-*.whl 'onnxruntime/capi/libonnxruntime.so.1*' -d "$ORT_DIR"
+fi
+lib=$(ls "$ORT_DIR"/libonnxruntime.so.1.* | head -n1)
+ln -sf "$(basename "$lib")" "$ORT_DIR/libonnxruntime.so"
+log "ONNX Runtime: $lib"
+
+# Models: the manifests say what to fetch; the Rust CLI does the work so the logic lives in one place.
+mirror=${LOOKOUT_MODEL_MIRROR:-}
+if [ -z "$mirror" ] && [ -d "$ROOT/../shared/models" ]; then mirror="$ROOT/../shared/models"; fi
+export LOOKOUT_MODEL_MIRROR="$mirror"
+"$ROOT/scripts/fetch-models.sh"

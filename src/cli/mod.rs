@@ -1,0 +1,161 @@
+//! CLI definition and glue: parse, load the config, hand over to `runtime`.
+
+mod demo;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lookout::config::{self, Config, ConfigErrors};
+use lookout::ingest::PlayMode;
+use lookout::runtime::{self, RunOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "lookout",
+    version,
+    about = "Edge video perception: cameras in, geo-tagged work orders out over MQTT"
+)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the daemon on every camera of a config until stopped (SIGTERM/SIGINT).
+    ///
+    /// Example: lookout run --config /etc/lookout/lookout.toml
+    Run {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run one camera's pipeline on a video file as fast as possible and exit at its end.
+    ///
+    /// Same code path as live; work orders are published to the configured broker as usual.
+    ///
+    /// Example: lookout replay --config examples/forest_fire_smoke.toml --camera forest_fire_smoke
+    /// --video ../shared/media/video/forest_fire_smoke.mp4 --json
+    Replay {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Camera id whose pipeline, models and rules to use.
+        #[arg(long)]
+        camera: String,
+        /// Video file to play instead of the camera's source.
+        #[arg(long)]
+        video: PathBuf,
+        /// Print every published work-order revision as one JSON object per line on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Demo on real footage: the example configs, an embedded broker, a live print of the orders.
+    ///
+    /// Example: lookout demo
+    Demo {
+        /// Folder with the example configs.
+        #[arg(long, default_value = "examples")]
+        examples: PathBuf,
+        /// Play the clips at their recorded speed instead of as fast as possible.
+        #[arg(long)]
+        realtime: bool,
+    },
+}
+
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,rumqttd=off",
+        1 => "info,rumqttd=off",
+        _ => "debug,rumqttd=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Bad input (exit 2) vs a failed run (exit 1).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<ConfigErrors>().is_some() || e.downcast_ref::<BadInput>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// An error in what the user gave us (arguments, files), as opposed to a failure while running.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+pub fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Ok(config::load(path)?)
+}
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run { config } => {
+            let config = load_config(&config)?;
+            let report = runtime::run(&config, RunOptions::default())?;
+            tracing::info!(?report, "Stopped.");
+            Ok(())
+        }
+        Command::Replay {
+            config,
+            camera,
+            video,
+            json,
+        } => replay(&config, &camera, &video, json),
+        Command::Demo { examples, realtime } => demo::run(&examples, realtime),
+    }
+}
+
+fn replay(config_path: &Path, camera: &str, video: &Path, json: bool) -> anyhow::Result<()> {
+    let config = load_config(config_path)?;
+    if !video.is_file() {
+        return Err(BadInput(format!("video file {} does not exist", video.display())).into());
+    }
+    let stdout = Arc::new(Mutex::new(std::io::stdout()));
+    let tap: Option<lookout::uplink::OrderTap> = json.then(|| {
+        let out = stdout.clone();
+        Arc::new(move |order: &lookout::orders::WorkOrder| {
+            if let Ok(line) = serde_json::to_string(order) {
+                let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }) as lookout::uplink::OrderTap
+    });
+    let options = RunOptions {
+        mode: PlayMode::Replay,
+        only_cameras: vec![camera.to_owned()],
+        source_override: Some((camera.to_owned(), video.to_owned())),
+        tap,
+        client_suffix: format!("-replay-{}", std::process::id()),
+        strict: true,
+        ..Default::default()
+    };
+    let report =
+        runtime::run(&config, options).with_context(|| format!("replay of {}", video.display()))?;
+    for cam in &report.cameras {
+        eprintln!(
+            "replay: camera {}: {} frames in {:.2} s ({:.1} frames/s), {} inferences, {} order revisions",
+            cam.camera,
+            cam.frames,
+            cam.elapsed.as_secs_f64(),
+            cam.fps(),
+            cam.inferences,
+            cam.orders
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Config loading and validation.
+//!
+//! [`load`] parses one TOML file, rejects unknown keys, runs every check and returns *all* problems
+//! at once, each as `file:line:column: key: message`. Relative paths in the file are resolved
+//! against the file's own folder, so a config works from any working directory.
+
+mod model;
+mod span;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use model::*;
+
+/// One problem in a config file, located by line, column and key path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// Dotted key path, e.g. `cameras[0].source`. Empty for whole-file problems.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file.display(), self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// Every problem found in one config file, in file order.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads, parses and validates a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_owned(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        }])
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates config text; `path` names the file in errors and anchors relative paths.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+    let mut config: Config = toml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|s| span::line_col(text, s.start))
+            .unwrap_or((0, 0));
+        ConfigErrors(vec![ConfigError {
+            file: path.to_owned(),
+            line,
+            column,
+            key: String::new(),
+            message: e.message().trim().replace('\n', " "),
+        }])
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    resolve_paths(&mut config, base);
+    let problems = validate::validate(&config);
+    if problems.is_empty() {
+        return Ok(config);
+    }
+    let locator = span::Locator::new(text);
+    let mut errors: Vec<ConfigError> = problems
+        .into_iter()
+        .map(|p| {
+            let (line, column) = locator.locate(&p.key);
+            ConfigError {
+                file: path.to_owned(),
+                line,
+                column,
+                key: p.key.to_string(),
+                message: p.message,
+            }
+        })
+        .collect();
+    errors.sort_by_key(|e| (e.line, e.column));
+    Err(ConfigErrors(errors))
+}
+
+fn resolve(base: &Path, p: &mut PathBuf) {
+    if p.is_relative() {
+        *p = base.join(&*p);
+    }
+}
+
+fn resolve_paths(config: &mut Config, base: &Path) {
+    resolve(base, &mut config.models.manifests);
+    resolve(base, &mut config.models.dir);
+    resolve(base, &mut config.models.onnxruntime);
+    if let Some(p) = config.uplink.password_file.as_mut() {
+        resolve(base, p);
+    }
+    if let Some(p) = config.uplink.ca_file.as_mut() {
+        resolve(base, p);
+    }
+    for camera in &mut config.cameras {
+        if matches!(
+            crate::ingest::SourceKind::classify(&camera.source),
+            crate::ingest::SourceKind::File
+        ) {
+            let mut p = PathBuf::from(&camera.source);
+            resolve(base, &mut p);
+            camera.source = p.to_string_lossy().into_owned();
+        }
+    }
+}
+
+impl Config {
+    /// The camera with this id.
+    pub fn camera(&self, id: &str) -> Option<&CameraConfig> {
+        self.cameras.iter().find(|c| c.id == id)
+    }
+}
+
+impl CameraConfig {
+    /// Display name, falling back to the id.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    pub fn zone(&self, id: &str) -> Option<&ZoneConfig> {
+        self.zones.iter().find(|z| z.id == id)
+    }
+}
+
+/// Whether `s` is a safe identifier for topics, file names and order ids.
+pub fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

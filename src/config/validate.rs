@@ -1,0 +1,295 @@
+//! Checks the typed config can't express: ranges, references between keys, safe identifiers and
+//! camera sources. Returns every problem, never stops at the first.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::span::KeyPath;
+use super::{is_identifier, CameraConfig, Config, RuleConfig};
+use crate::ingest::SourceKind;
+
+pub struct Problem {
+    pub key: KeyPath,
+    pub message: String,
+}
+
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, key: KeyPath, message: impl Into<String>) {
+        self.0.push(Problem {
+            key,
+            message: message.into(),
+        });
+    }
+}
+
+fn root() -> KeyPath {
+    KeyPath::default()
+}
+
+pub fn validate(config: &Config) -> Vec<Problem> {
+    let mut p = Problems(Vec::new());
+    if config.version != 1 {
+        p.add(
+            root().key("version"),
+            format!(
+                "unsupported config version {}; this lookout reads version 1",
+                config.version
+            ),
+        );
+    }
+    for (key, value) in [("site", &config.identity.site), ("id", &config.identity.id)] {
+        if !is_identifier(value) {
+            p.add(
+                root().key("box").key(key),
+                format!("{value:?} is not a valid identifier: use 1-64 letters, digits, '_' or '-' (it becomes part of MQTT topics)"),
+            );
+        }
+    }
+    validate_uplink(config, &mut p);
+    if config.models.threads == 0 {
+        p.add(root().key("models").key("threads"), "must be at least 1");
+    }
+    let mut ids = HashSet::new();
+    for (i, camera) in config.cameras.iter().enumerate() {
+        let at = root().key("cameras").index(i);
+        if !ids.insert(camera.id.as_str()) {
+            p.add(
+                at.clone().key("id"),
+                format!("camera id {:?} is used twice", camera.id),
+            );
+        }
+        validate_camera(camera, at, &mut p);
+    }
+    p.0
+}
+
+fn validate_uplink(config: &Config, p: &mut Problems) {
+    let at = root().key("uplink");
+    let broker = config.uplink.broker.as_str();
+    if broker != "embedded" {
+        match url::Url::parse(broker) {
+            Ok(u) if matches!(u.scheme(), "mqtt" | "mqtts") && u.host_str().is_some() => {
+                if u.scheme() == "mqtts" && config.uplink.ca_file.is_none() {
+                    p.add(at.clone().key("ca_file"), "an mqtts:// broker needs ca_file (the PEM of the CA that signed the broker's certificate)");
+                }
+            }
+            _ => p.add(
+                at.clone().key("broker"),
+                format!("{broker:?} is not a broker: use \"embedded\", mqtt://host:port or mqtts://host:port"),
+            ),
+        }
+    }
+    if config
+        .uplink
+        .embedded_listen
+        .parse::<std::net::SocketAddr>()
+        .is_err()
+    {
+        p.add(
+            at.clone().key("embedded_listen"),
+            format!(
+                "{:?} is not an address like 127.0.0.1:1883",
+                config.uplink.embedded_listen
+            ),
+        );
+    }
+    if let Some(id) = &config.uplink.client_id {
+        if id.is_empty() || id.len() > 128 {
+            p.add(at.clone().key("client_id"), "must be 1-128 characters");
+        }
+    }
+    for (key, file) in [
+        ("password_file", &config.uplink.password_file),
+        ("ca_file", &config.uplink.ca_file),
+    ] {
+        if let Some(f) = file {
+            if !f.is_file() {
+                p.add(
+                    at.clone().key(key),
+                    format!("{} does not exist", f.display()),
+                );
+            }
+        }
+    }
+    if config.uplink.keep_alive_s < 5 {
+        p.add(at.clone().key("keep_alive_s"), "must be at least 5 seconds");
+    }
+    if config.uplink.status_interval_s == 0 {
+        p.add(at.key("status_interval_s"), "must be at least 1 second");
+    }
+}
+
+fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
+    if !is_identifier(&camera.id) {
+        p.add(
+            at.clone().key("id"),
+            format!(
+                "{:?} is not a valid camera id: use 1-64 letters, digits, '_' or '-'",
+                camera.id
+            ),
+        );
+    }
+    if let Err(why) = check_source(&camera.source) {
+        p.add(at.clone().key("source"), why);
+    }
+    if !(camera.detect_fps > 0.0 && camera.detect_fps <= 60.0) {
+        p.add(
+            at.clone().key("detect_fps"),
+            "must be greater than 0 and at most 60",
+        );
+    }
+    if camera.models.is_empty() {
+        p.add(at.clone().key("models"), "name at least one model");
+    }
+    for name in camera.model_fps.keys() {
+        if !camera.models.contains(name) {
+            p.add(
+                at.clone().key("model_fps").key(name),
+                format!("model {name:?} is not in this camera's models"),
+            );
+        }
+    }
+    for (name, fps) in &camera.model_fps {
+        if !(*fps > 0.0) {
+            p.add(
+                at.clone().key("model_fps").key(name),
+                "must be greater than 0",
+            );
+        }
+    }
+    let loc = camera.location;
+    if !(-90.0..=90.0).contains(&loc.lat) {
+        p.add(
+            at.clone().key("location").key("lat"),
+            "latitude must be within -90..90",
+        );
+    }
+    if !(-180.0..=180.0).contains(&loc.lon) {
+        p.add(
+            at.clone().key("location").key("lon"),
+            "longitude must be within -180..180",
+        );
+    }
+    if !(loc.accuracy_m > 0.0) {
+        p.add(
+            at.clone().key("location").key("accuracy_m"),
+            "must be greater than 0",
+        );
+    }
+    let mut zone_ids = HashSet::new();
+    for (i, zone) in camera.zones.iter().enumerate() {
+        let zat = at.clone().key("zones").index(i);
+        if !is_identifier(&zone.id) {
+            p.add(
+                zat.clone().key("id"),
+                format!("{:?} is not a valid zone id", zone.id),
+            );
+        }
+        if !zone_ids.insert(zone.id.as_str()) {
+            p.add(
+                zat.clone().key("id"),
+                format!("zone id {:?} is used twice", zone.id),
+            );
+        }
+        if zone.polygon.len() < 3 {
+            p.add(zat.clone().key("polygon"), "a zone needs at least 3 points");
+        }
+        for (j, [x, y]) in zone.polygon.iter().enumerate() {
+            if !(0.0..=1.0).contains(x) || !(0.0..=1.0).contains(y) {
+                p.add(
+                    zat.clone().key("polygon").index(j),
+                    format!(
+                        "point [{x}, {y}] is outside the image: coordinates are normalised to 0..1"
+                    ),
+                );
+            }
+        }
+    }
+    for (i, rule) in camera.rules.iter().enumerate() {
+        let rat = at.clone().key("rules").index(i);
+        let zone = match rule {
+            RuleConfig::Crowd(c) => {
+                if c.min_count == 0 {
+                    p.add(rat.clone().key("min_count"), "must be at least 1");
+                }
+                for (k, v) in [
+                    ("hold_s", c.hold_s),
+                    ("clear_s", c.clear_s),
+                    ("memory_s", c.memory_s),
+                ] {
+                    if !(v >= 0.0) {
+                        p.add(rat.clone().key(k), "must be 0 or more seconds");
+                    }
+                }
+                Some(&c.zone)
+            }
+            RuleConfig::Fire(f) => {
+                if f.window == 0 || f.min_hits == 0 || f.min_hits > f.window {
+                    p.add(rat.clone().key("min_hits"), "need 1 <= min_hits <= window");
+                }
+                if !(0.0..=1.0).contains(&f.min_score) {
+                    p.add(rat.clone().key("min_score"), "must be within 0..1");
+                }
+                for (k, v) in [("confirm_s", f.confirm_s), ("clear_s", f.clear_s)] {
+                    if !(v >= 0.0) {
+                        p.add(rat.clone().key(k), "must be 0 or more seconds");
+                    }
+                }
+                f.zone.as_ref()
+            }
+        };
+        if let Some(z) = zone {
+            if camera.zone(z).is_none() {
+                p.add(
+                    rat.clone().key("zone"),
+                    format!("zone {z:?} is not defined on camera {:?}", camera.id),
+                );
+            }
+        }
+    }
+}
+
+/// Checks a camera source string; the error says what is wrong with it.
+pub fn check_source(source: &str) -> Result<(), String> {
+    match SourceKind::classify(source) {
+        SourceKind::Rtsp => {
+            if source.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!(
+                    "camera URL {source:?} contains spaces or control characters; a URL never does (percent-encode them as %20)"
+                ));
+            }
+            if source.contains('!') {
+                return Err(format!(
+                    "camera URL {source:?} contains '!', which looks like a GStreamer pipeline fragment; percent-encode it as %21 if it is really part of the URL"
+                ));
+            }
+            let url = url::Url::parse(source).map_err(|e| format!("camera URL {source:?} is not a valid URL: {e}"))?;
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("camera URL {source:?} has no host"));
+            }
+            Ok(())
+        }
+        SourceKind::Test(pattern) => {
+            if crate::ingest::TEST_PATTERNS.contains(&pattern) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "unknown test pattern {pattern:?}; use one of {}",
+                    crate::ingest::TEST_PATTERNS.join(", ")
+                ))
+            }
+        }
+        SourceKind::Unsupported(scheme) => Err(format!(
+            "unsupported source scheme {scheme:?}: use rtsp://, rtsps://, a video file path or test:PATTERN"
+        )),
+        SourceKind::File => {
+            if Path::new(source).is_file() {
+                Ok(())
+            } else {
+                Err(format!("video file {source} does not exist"))
+            }
+        }
+    }
+}

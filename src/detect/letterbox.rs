@@ -1,0 +1,90 @@
+//! Letterboxing: scale a frame into the model's input square keeping its aspect ratio, pad the
+//! rest, and remember how to map boxes back.
+
+use image::RgbImage;
+use ndarray::Array4;
+
+use super::manifest::{ChannelOrder, Contract, LetterboxAnchor};
+
+/// How model-input coordinates map back to frame pixels: `frame = (input - pad) / scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Letterbox {
+    pub scale: f32,
+    pub pad_x: f32,
+    pub pad_y: f32,
+}
+
+impl Letterbox {
+    pub fn to_frame(&self, x: f32, y: f32) -> (f32, f32) {
+        ((x - self.pad_x) / self.scale, (y - self.pad_y) / self.scale)
+    }
+}
+
+/// Fills an NCHW float tensor from `image` per the contract (bilinear resize, like OpenCV's
+/// `INTER_LINEAR` the models were trained with).
+pub fn letterbox(image: &RgbImage, c: &Contract) -> (Array4<f32>, Letterbox) {
+    let (iw, ih) = (image.width() as usize, image.height() as usize);
+    let (tw, th) = (c.width as usize, c.height as usize);
+    let r = (tw as f32 / iw as f32).min(th as f32 / ih as f32);
+    let nw = ((iw as f32 * r).round() as usize).clamp(1, tw);
+    let nh = ((ih as f32 * r).round() as usize).clamp(1, th);
+    let (pad_x, pad_y) = match c.letterbox {
+        LetterboxAnchor::TopLeft => (0, 0),
+        // Ultralytics rounds (d - 0.1) so odd padding goes to the right/bottom.
+        LetterboxAnchor::Center => (
+            ((tw - nw) as f32 / 2.0 - 0.1).round().max(0.0) as usize,
+            ((th - nh) as f32 / 2.0 - 0.1).round().max(0.0) as usize,
+        ),
+    };
+    let pad = c.pad_value as f32 * c.scale;
+    let mut tensor = Array4::<f32>::from_elem((1, 3, th, tw), pad);
+    let channel_of = |k: usize| match c.channel_order {
+        ChannelOrder::Rgb => k,
+        ChannelOrder::Bgr => 2 - k,
+    };
+    // Source sample positions, computed once per column and row.
+    let sx = iw as f32 / nw as f32;
+    let sy = ih as f32 / nh as f32;
+    let taps = |n: usize, step: f32, limit: usize| -> Vec<(usize, usize, f32)> {
+        (0..n)
+            .map(|i| {
+                let s = ((i as f32 + 0.5) * step - 0.5).max(0.0);
+                let i0 = (s.floor() as usize).min(limit - 1);
+                let i1 = (i0 + 1).min(limit - 1);
+                (i0, i1, s - i0 as f32)
+            })
+            .collect()
+    };
+    let xs = taps(nw, sx, iw);
+    let ys = taps(nh, sy, ih);
+    let raw = image.as_raw();
+    let slice = tensor
+        .as_slice_mut()
+        .expect("a freshly allocated array is contiguous");
+    let plane = th * tw;
+    for (oy, &(y0, y1, fy)) in ys.iter().enumerate() {
+        let row0 = &raw[y0 * iw * 3..(y0 + 1) * iw * 3];
+        let row1 = &raw[y1 * iw * 3..(y1 + 1) * iw * 3];
+        let out_row = (oy + pad_y) * tw + pad_x;
+        for (ox, &(x0, x1, fx)) in xs.iter().enumerate() {
+            for k in 0..3 {
+                let a = row0[x0 * 3 + k] as f32;
+                let b = row0[x1 * 3 + k] as f32;
+                let cc = row1[x0 * 3 + k] as f32;
+                let d = row1[x1 * 3 + k] as f32;
+                let top = a + (b - a) * fx;
+                let bottom = cc + (d - cc) * fx;
+                let v = top + (bottom - top) * fy;
+                slice[channel_of(k) * plane + out_row + ox] = v * c.scale;
+            }
+        }
+    }
+    (
+        tensor,
+        Letterbox {
+            scale: r,
+            pad_x: pad_x as f32,
+            pad_y: pad_y as f32,
+        },
+    )
+}

@@ -1,0 +1,272 @@
+//! Detect: ONNX Runtime sessions built from model manifests, turning a [`Frame`](crate::ingest::Frame)
+//! image into [`Detection`]s in frame pixel coordinates.
+//!
+//! Two output layouts are decoded: YOLOX (grid decode, objectness × class) and Ultralytics YOLOv8
+//! (transposed, class scores only). Model classes are mapped to canonical labels by the manifest;
+//! classes it does not list never leave this module.
+
+mod decode;
+mod letterbox;
+pub mod manifest;
+mod nms;
+mod runtime;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use image::RgbImage;
+use ort::session::Session;
+use ort::value::TensorRef;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use letterbox::{letterbox, Letterbox};
+pub use manifest::{Manifest, ManifestSet};
+pub use nms::nms;
+pub use runtime::environment;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("{0}")]
+    Runtime(String),
+    #[error("{0}")]
+    Manifest(String),
+    #[error("model {model}: {message}")]
+    Model { model: String, message: String },
+    #[error("model {model}: inference failed: {message}")]
+    Inference { model: String, message: String },
+}
+
+/// Axis-aligned box in pixels: top-left (x1, y1), bottom-right (x2, y2).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BBox {
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+}
+
+impl BBox {
+    pub fn from_center(cx: f32, cy: f32, w: f32, h: f32) -> Self {
+        BBox {
+            x1: cx - w / 2.0,
+            y1: cy - h / 2.0,
+            x2: cx + w / 2.0,
+            y2: cy + h / 2.0,
+        }
+    }
+    pub fn width(&self) -> f32 {
+        (self.x2 - self.x1).max(0.0)
+    }
+    pub fn height(&self) -> f32 {
+        (self.y2 - self.y1).max(0.0)
+    }
+    pub fn area(&self) -> f32 {
+        self.width() * self.height()
+    }
+    pub fn center(&self) -> (f32, f32) {
+        ((self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0)
+    }
+    /// Bottom-centre: where a standing person or a vehicle touches the ground.
+    pub fn ground_point(&self) -> (f32, f32) {
+        ((self.x1 + self.x2) / 2.0, self.y2)
+    }
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let ix = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
+        let iy = (self.y2.min(other.y2) - self.y1.max(other.y1)).max(0.0);
+        let inter = ix * iy;
+        let union = self.area() + other.area() - inter;
+        if union <= 0.0 {
+            0.0
+        } else {
+            inter / union
+        }
+    }
+    pub fn clamp(&self, w: f32, h: f32) -> BBox {
+        BBox {
+            x1: self.x1.clamp(0.0, w),
+            y1: self.y1.clamp(0.0, h),
+            x2: self.x2.clamp(0.0, w),
+            y2: self.y2.clamp(0.0, h),
+        }
+    }
+}
+
+/// One object found in one frame: the message from detect to track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// Canonical label (`person`, `car`, `fire`, …).
+    pub label: Arc<str>,
+    pub score: f32,
+    /// Frame pixels.
+    pub bbox: BBox,
+    /// Name of the model that found it.
+    pub model: Arc<str>,
+}
+
+/// A loaded model, ready to run on frames.
+pub struct Detector {
+    manifest: Manifest,
+    name: Arc<str>,
+    labels: HashMap<usize, Arc<str>>,
+    session: Session,
+}
+
+impl Detector {
+    /// Verifies the model file against the manifest's sha256 and builds an ONNX Runtime session.
+    pub fn load(
+        manifest: &Manifest,
+        model_dir: &Path,
+        runtime_library: &Path,
+        threads: usize,
+    ) -> Result<Self, DetectError> {
+        let err = |message: String| DetectError::Model {
+            model: manifest.name.clone(),
+            message,
+        };
+        let path: PathBuf = model_dir.join(&manifest.file);
+        if !path.is_file() {
+            return Err(err(format!(
+                "model file {} is missing (run scripts/fetch-models.sh, or set models.dir)",
+                path.display()
+            )));
+        }
+        let actual =
+            sha256_file(&path).map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+        if !actual.eq_ignore_ascii_case(&manifest.sha256) {
+            return Err(err(format!(
+                "model file {} has sha256 {actual}, but the manifest expects {}; the file is corrupt or a different model (re-fetch it with scripts/fetch-models.sh)",
+                path.display(),
+                manifest.sha256
+            )));
+        }
+        let env = environment(runtime_library)?;
+        let session = Session::builder(&env)
+            .and_then(|b| Ok(b.with_intra_threads(threads)?))
+            .and_then(|mut b| b.commit_from_file(&path))
+            .map_err(|e| err(format!("ONNX Runtime cannot load {}: {e}", path.display())))?;
+        let c = &manifest.contract;
+        if !session.inputs().iter().any(|i| i.name() == c.input) {
+            return Err(err(format!(
+                "the model has no input named {:?} (manifest contract)",
+                c.input
+            )));
+        }
+        if !session.outputs().iter().any(|o| o.name() == c.output) {
+            return Err(err(format!(
+                "the model has no output named {:?} (manifest contract)",
+                c.output
+            )));
+        }
+        let labels = manifest
+            .label_table()?
+            .into_iter()
+            .map(|(k, v)| (k, Arc::from(v.as_str())))
+            .collect();
+        Ok(Detector {
+            name: Arc::from(manifest.name.as_str()),
+            manifest: manifest.clone(),
+            labels,
+            session,
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Runs the model on one image; boxes come back in the image's pixels, after NMS.
+    pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, DetectError> {
+        let (input, lb) = letterbox(image, &self.manifest.contract);
+        let raw = self.infer(&input)?;
+        let defaults = &self.manifest.defaults;
+        let candidates = decode::decode(
+            &self.manifest.contract,
+            &raw.shape,
+            &raw.data,
+            defaults.min_score,
+            &self.labels,
+        )
+        .map_err(|message| DetectError::Model {
+            model: self.manifest.name.clone(),
+            message,
+        })?;
+        let (w, h) = (image.width() as f32, image.height() as f32);
+        let dets = candidates
+            .into_iter()
+            .map(|c| {
+                let (x1, y1) = lb.to_frame(c.bbox.x1, c.bbox.y1);
+                let (x2, y2) = lb.to_frame(c.bbox.x2, c.bbox.y2);
+                Detection {
+                    label: c.label,
+                    score: c.score,
+                    bbox: BBox { x1, y1, x2, y2 }.clamp(w, h),
+                    model: self.name.clone(),
+                }
+            })
+            .filter(|d| d.bbox.area() > 0.0)
+            .collect();
+        Ok(nms(dets, defaults.nms_iou))
+    }
+
+    /// Runs the session on a prepared input tensor (benchmarks time this alone).
+    pub fn infer(&mut self, input: &ndarray::Array4<f32>) -> Result<RawOutput, DetectError> {
+        let fail = |e: ort::Error| DetectError::Inference {
+            model: self.manifest.name.clone(),
+            message: e.to_string(),
+        };
+        let tensor = TensorRef::from_array_view(input).map_err(fail)?;
+        let input_name = self.manifest.contract.input.as_str();
+        let outputs = self
+            .session
+            .run(ort::inputs![input_name => tensor])
+            .map_err(|e| DetectError::Inference {
+                model: self.manifest.name.clone(),
+                message: e.to_string(),
+            })?;
+        let value = outputs
+            .get(self.manifest.contract.output.as_str())
+            .ok_or_else(|| DetectError::Inference {
+                model: self.manifest.name.clone(),
+                message: format!("no output {:?}", self.manifest.contract.output),
+            })?;
+        let (shape, data) =
+            value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| DetectError::Inference {
+                    model: self.manifest.name.clone(),
+                    message: e.to_string(),
+                })?;
+        Ok(RawOutput {
+            shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+            data: data.to_vec(),
+        })
+    }
+}
+
+/// A model's output tensor, copied out of the session.
+pub struct RawOutput {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// Lower-case hex sha256 of a file.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}

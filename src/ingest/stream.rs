@@ -1,0 +1,303 @@
+//! A camera's GStreamer pipeline and the pull loop that turns its samples into [`Frame`]s.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+use image::RgbImage;
+
+use super::{Frame, SourceKind};
+use crate::config::{CameraConfig, Codec};
+
+const FILE: &str = include_str!("../../pipelines/file.pipeline");
+const RTSP_AUTO: &str = include_str!("../../pipelines/rtsp_auto.pipeline");
+const RTSP_H264: &str = include_str!("../../pipelines/rtsp_h264.pipeline");
+const RTSP_H265: &str = include_str!("../../pipelines/rtsp_h265.pipeline");
+const JETSON_RTSP_H264: &str = include_str!("../../pipelines/jetson_rtsp_h264.pipeline");
+const JETSON_RTSP_H265: &str = include_str!("../../pipelines/jetson_rtsp_h265.pipeline");
+const TEST: &str = include_str!("../../pipelines/test.pipeline");
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("GStreamer could not be initialised: {0}")]
+    Init(String),
+    #[error("camera {camera}: GStreamer element {element:?} is missing (install the GStreamer plugins: scripts/setup.sh)")]
+    MissingElement { camera: String, element: String },
+    #[error("camera {camera}: pipeline template does not parse: {message}")]
+    Template { camera: String, message: String },
+    #[error("camera {camera}: {message}")]
+    Source { camera: String, message: String },
+    #[error("camera {camera}: stream error from {element}: {message}")]
+    Stream {
+        camera: String,
+        element: String,
+        message: String,
+    },
+}
+
+/// How frames are handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayMode {
+    /// Live camera (or a file played at its own speed): newest frame wins.
+    Live,
+    /// A file decoded as fast as possible, every sampled frame delivered.
+    Replay,
+}
+
+/// What one pull from the stream gives.
+#[derive(Debug)]
+pub enum StreamEvent {
+    Frame(Frame),
+    /// Nothing arrived within the timeout.
+    Idle,
+    /// End of stream (files).
+    Eos,
+}
+
+pub fn init() -> Result<(), IngestError> {
+    static INIT: Once = Once::new();
+    let mut result = Ok(());
+    INIT.call_once(|| result = gst::init().map_err(|e| IngestError::Init(e.to_string())));
+    result
+}
+
+/// Whether the Jetson hardware decode elements are installed.
+fn has_jetson_decoder() -> bool {
+    gst::ElementFactory::find("nvv4l2decoder").is_some()
+        && gst::ElementFactory::find("nvvidconv").is_some()
+}
+
+fn template_for(camera: &CameraConfig) -> &'static str {
+    match SourceKind::classify(&camera.source) {
+        SourceKind::Rtsp => match (camera.codec, has_jetson_decoder()) {
+            (Codec::H264, true) => JETSON_RTSP_H264,
+            (Codec::H265, true) => JETSON_RTSP_H265,
+            (Codec::H264, false) => RTSP_H264,
+            (Codec::H265, false) => RTSP_H265,
+            (Codec::Auto, _) => RTSP_AUTO,
+        },
+        SourceKind::Test(_) => TEST,
+        SourceKind::File | SourceKind::Unsupported(_) => FILE,
+    }
+}
+
+/// A running camera pipeline.
+pub struct CameraStream {
+    camera_id: Arc<str>,
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+    bus: gst::Bus,
+    started: DateTime<Utc>,
+    seq: u64,
+}
+
+impl CameraStream {
+    /// Builds and starts the pipeline for `camera`, sampling at `fps` frames per second.
+    pub fn open(camera: &CameraConfig, fps: f64, mode: PlayMode) -> Result<Self, IngestError> {
+        init()?;
+        let id = camera.id.clone();
+        let template = template_for(camera);
+        let pipeline = gst::parse::launch(template.trim())
+            .map_err(|e| classify_parse_error(&id, e))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| IngestError::Template {
+                camera: id.clone(),
+                message: "template is not a pipeline".into(),
+            })?;
+        let named = |name: &str| {
+            pipeline.by_name(name).ok_or_else(|| IngestError::Template {
+                camera: id.clone(),
+                message: format!("template has no element named {name:?}"),
+            })
+        };
+        let src = named("src")?;
+        match SourceKind::classify(&camera.source) {
+            SourceKind::Test(pattern) => src.set_property_from_str("pattern", pattern),
+            SourceKind::File => {
+                if !std::path::Path::new(&camera.source).is_file() {
+                    return Err(IngestError::Source {
+                        camera: id,
+                        message: format!("video file {} does not exist", camera.source),
+                    });
+                }
+                src.set_property("location", camera.source.as_str());
+            }
+            SourceKind::Rtsp => src.set_property("location", camera.source.as_str()),
+            SourceKind::Unsupported(scheme) => {
+                return Err(IngestError::Source {
+                    camera: id,
+                    message: format!("unsupported source scheme {scheme:?}"),
+                })
+            }
+        }
+        install_sampler(&named("sample")?, fps);
+        let sink =
+            named("sink")?
+                .downcast::<gst_app::AppSink>()
+                .map_err(|_| IngestError::Template {
+                    camera: id.clone(),
+                    message: "element \"sink\" is not an appsink".into(),
+                })?;
+        sink.set_max_buffers(1);
+        sink.set_drop(mode == PlayMode::Live);
+        // A file in live mode plays at its own speed; a camera is live anyway.
+        let is_file = matches!(SourceKind::classify(&camera.source), SourceKind::File);
+        sink.set_property("sync", mode == PlayMode::Live && is_file);
+        let bus = pipeline.bus().ok_or_else(|| IngestError::Template {
+            camera: id.clone(),
+            message: "pipeline has no bus".into(),
+        })?;
+        let stream = CameraStream {
+            camera_id: Arc::from(id.as_str()),
+            pipeline,
+            sink,
+            bus,
+            started: Utc::now(),
+            seq: 0,
+        };
+        if stream.pipeline.set_state(gst::State::Playing).is_err() {
+            // The bus says why (missing file, unreachable host, …).
+            return Err(stream.pending_error().unwrap_or(IngestError::Source {
+                camera: id,
+                message: "pipeline refused to start".into(),
+            }));
+        }
+        Ok(stream)
+    }
+
+    pub fn camera_id(&self) -> &Arc<str> {
+        &self.camera_id
+    }
+
+    /// Waits up to `timeout` for the next sampled frame.
+    pub fn next(&mut self, timeout: Duration) -> Result<StreamEvent, IngestError> {
+        if let Some(err) = self.pending_error() {
+            return Err(err);
+        }
+        match self
+            .sink
+            .try_pull_sample(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64))
+        {
+            Some(sample) => match self.to_frame(&sample) {
+                Some(frame) => Ok(StreamEvent::Frame(frame)),
+                None => Ok(StreamEvent::Idle),
+            },
+            None if self.sink.is_eos() => Ok(StreamEvent::Eos),
+            None => match self.pending_error() {
+                Some(err) => Err(err),
+                None => Ok(StreamEvent::Idle),
+            },
+        }
+    }
+
+    fn pending_error(&self) -> Option<IngestError> {
+        while let Some(msg) = self.bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                let element = err
+                    .src()
+                    .map(|s| s.name().to_string())
+                    .unwrap_or_else(|| "pipeline".into());
+                let mut message = err.error().to_string();
+                if let Some(debug) = err.debug() {
+                    // The first line of the debug string usually names the cause (404, auth, …).
+                    if let Some(first) = debug.lines().last() {
+                        message = format!("{message} ({})", first.trim());
+                    }
+                }
+                return Some(IngestError::Stream {
+                    camera: self.camera_id.to_string(),
+                    element,
+                    message,
+                });
+            }
+        }
+        None
+    }
+
+    fn to_frame(&mut self, sample: &gst::Sample) -> Option<Frame> {
+        let buffer = sample.buffer()?;
+        let caps = sample.caps()?;
+        let info = gst_video::VideoInfo::from_caps(caps).ok()?;
+        let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).ok()?;
+        let (w, h) = (info.width(), info.height());
+        let stride = vframe.plane_stride()[0] as usize;
+        let data = vframe.plane_data(0).ok()?;
+        let row = w as usize * 3;
+        let mut rgb = Vec::with_capacity(row * h as usize);
+        for y in 0..h as usize {
+            rgb.extend_from_slice(data.get(y * stride..y * stride + row)?);
+        }
+        let image = RgbImage::from_raw(w, h, rgb)?;
+        let pts = Duration::from_nanos(buffer.pts().map_or(0, |t| t.nseconds()));
+        let captured_at = self.started + chrono::Duration::from_std(pts).unwrap_or_default();
+        let frame = Frame {
+            camera_id: self.camera_id.clone(),
+            seq: self.seq,
+            pts,
+            captured_at,
+            image: Arc::new(image),
+        };
+        self.seq += 1;
+        Some(frame)
+    }
+}
+
+impl Drop for CameraStream {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Drops buffers that are not due at `fps` before they reach the colour conversion.
+fn install_sampler(element: &gst::Element, fps: f64) {
+    let Some(pad) = element.static_pad("sink") else {
+        return;
+    };
+    let interval = (1e9 / fps) as u64;
+    // u64::MAX: nothing sampled yet.
+    let next_due = Arc::new(AtomicU64::new(u64::MAX));
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(pts) = info.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let due = next_due.load(Ordering::Relaxed);
+        if due != u64::MAX && pts < due {
+            // Take and release the buffer ourselves: returning `Drop` trips a
+            // gst_mini_object_unref critical in GStreamer 1.22 (fixed in 1.24.8).
+            drop(info.take_buffer());
+            return gst::PadProbeReturn::Handled;
+        }
+        // Keep the average rate, but never build up a debt after a gap in the stream.
+        let mut next = if due == u64::MAX { pts } else { due } + interval;
+        if next <= pts {
+            next = pts + interval;
+        }
+        next_due.store(next, Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+}
+
+fn classify_parse_error(camera: &str, e: gst::glib::Error) -> IngestError {
+    if let Some(gst::ParseError::NoSuchElement) = e.kind::<gst::ParseError>() {
+        let element = e
+            .message()
+            .split('"')
+            .nth(1)
+            .unwrap_or("unknown")
+            .to_owned();
+        return IngestError::MissingElement {
+            camera: camera.to_owned(),
+            element,
+        };
+    }
+    IngestError::Template {
+        camera: camera.to_owned(),
+        message: e.to_string(),
+    }
+}

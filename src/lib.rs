@@ -1,0 +1,20 @@
+//! lookout: an edge video-perception daemon.
+//!
+//! One frame travels a straight line: [`ingest`] → [`detect`] → [`track`] → [`rules`] → [`orders`]
+//! → [`uplink`], with [`geo`] and [`evidence`] as services that the rules/orders stages call.
+//! [`runtime`] wires the stages into threads and tasks; [`config`] describes the whole topology.
+//! `ARCHITECTURE.md` at the repository root is the map.
+
+pub mod config;
+pub mod detect;
+pub mod evidence;
+pub mod geo;
+pub mod ingest;
+pub mod orders;
+pub mod rules;
+pub mod runtime;
+pub mod track;
+pub mod uplink;
+
+/// Version string published in the box status.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

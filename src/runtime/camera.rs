@@ -1,0 +1,245 @@
+//! One camera's worker: the straight line ingest → detect → track → rules → orders, then a hand-off
+//! to the uplink.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+
+use super::SharedDetector;
+use crate::config::{BoxIdentity, CameraConfig};
+use crate::detect::Detection;
+use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
+use crate::orders::OrderDesk;
+use crate::rules::{RuleEngine, RuleInput};
+use crate::track::{TrackedObject, Tracker, TrackerConfig};
+use crate::uplink::{CameraState, CameraStatus, UplinkMessage, UplinkSender};
+
+/// What one camera did during a run.
+#[derive(Debug, Clone, Default)]
+pub struct CameraReport {
+    pub camera: String,
+    /// Frames delivered by ingest (after sampling).
+    pub frames: u64,
+    /// Model runs, all models together.
+    pub inferences: u64,
+    /// Model runs that failed (logged, frame skipped for that model).
+    pub inference_errors: u64,
+    pub orders: u64,
+    /// Wall time from pipeline start to end of stream.
+    pub elapsed: Duration,
+}
+
+impl CameraReport {
+    pub fn fps(&self) -> f64 {
+        self.frames as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// A model on this camera with its own sampling clock.
+struct ModelSlot {
+    detector: SharedDetector,
+    interval: Duration,
+    next_due: Option<Duration>,
+    tracked: bool,
+}
+
+pub struct CameraWorker {
+    identity: BoxIdentity,
+    camera: CameraConfig,
+    detectors: Vec<SharedDetector>,
+    uplink: UplinkSender,
+    mode: PlayMode,
+    stop: Arc<AtomicBool>,
+}
+
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+const RETRY_MIN: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+impl CameraWorker {
+    pub fn new(
+        identity: BoxIdentity,
+        camera: CameraConfig,
+        detectors: Vec<SharedDetector>,
+        uplink: UplinkSender,
+        mode: PlayMode,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        CameraWorker {
+            identity,
+            camera,
+            detectors,
+            uplink,
+            mode,
+            stop,
+        }
+    }
+
+    fn status(&self, state: CameraState, fps: f64, error: Option<String>) {
+        self.uplink.send(UplinkMessage::Camera(CameraStatus {
+            id: self.camera.id.clone(),
+            name: self.camera.display_name().to_owned(),
+            state,
+            fps: (fps * 10.0).round() / 10.0,
+            error,
+        }));
+    }
+
+    fn slots(&self) -> Vec<ModelSlot> {
+        self.detectors
+            .iter()
+            .map(|d| {
+                let guard = d.lock().unwrap_or_else(|p| p.into_inner());
+                let m = guard.manifest();
+                let fps = self
+                    .camera
+                    .model_fps
+                    .get(&m.name)
+                    .copied()
+                    .unwrap_or(m.defaults.fps)
+                    .min(self.camera.detect_fps);
+                ModelSlot {
+                    detector: d.clone(),
+                    interval: Duration::from_secs_f64(1.0 / fps),
+                    next_due: None,
+                    tracked: m.defaults.track,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs until end of stream, stop, or (replay) the first stream error.
+    pub fn run(self) -> anyhow::Result<CameraReport> {
+        let is_file = matches!(SourceKind::classify(&self.camera.source), SourceKind::File);
+        let mut backoff = RETRY_MIN;
+        let mut report = CameraReport {
+            camera: self.camera.id.clone(),
+            ..Default::default()
+        };
+        self.status(CameraState::Starting, 0.0, None);
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(report);
+            }
+            let result = CameraStream::open(&self.camera, self.camera.detect_fps, self.mode)
+                .map_err(anyhow::Error::from)
+                .and_then(|stream| self.pump(stream, &mut report));
+            match result {
+                Ok(()) => {
+                    self.status(CameraState::Ended, 0.0, None);
+                    return Ok(report);
+                }
+                Err(e) if self.mode == PlayMode::Replay || is_file => {
+                    self.status(CameraState::Offline, 0.0, Some(e.to_string()));
+                    return Err(e);
+                }
+                Err(e) => {
+                    tracing::warn!(camera = %self.camera.id, error = %e, retry_in = ?backoff, "Camera stream failed; retrying.");
+                    self.status(CameraState::Offline, 0.0, Some(e.to_string()));
+                    let until = Instant::now() + backoff;
+                    while Instant::now() < until && !self.stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    backoff = (backoff * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// Pulls frames until end of stream (Ok) or a stream error (Err).
+    fn pump(&self, mut stream: CameraStream, report: &mut CameraReport) -> anyhow::Result<()> {
+        let mut slots = self.slots();
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let mut rules = RuleEngine::new(&self.camera);
+        let mut desk = OrderDesk::new(&self.identity, &self.camera);
+        let mut tracks: Vec<TrackedObject> = Vec::new();
+        let started = Instant::now();
+        let mut window_start = Instant::now();
+        let mut window_frames = 0u64;
+        let mut announced = false;
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                report.elapsed = started.elapsed();
+                return Ok(());
+            }
+            let frame = match stream.next(Duration::from_millis(250))? {
+                StreamEvent::Frame(f) => f,
+                StreamEvent::Idle => continue,
+                StreamEvent::Eos => {
+                    report.elapsed = started.elapsed();
+                    return Ok(());
+                }
+            };
+            if !announced {
+                self.status(CameraState::Online, 0.0, None);
+                announced = true;
+            }
+            report.frames += 1;
+            window_frames += 1;
+            if window_start.elapsed() >= STATUS_EVERY {
+                let fps = window_frames as f64 / window_start.elapsed().as_secs_f64();
+                self.status(CameraState::Online, fps, None);
+                window_start = Instant::now();
+                window_frames = 0;
+            }
+            let (objects, regions, tracked_ran) = self.detect(&frame, &mut slots, report);
+            if tracked_ran {
+                tracks = tracker.update(&objects, frame.pts);
+            }
+            let input = RuleInput {
+                pts: frame.pts,
+                captured_at: frame.captured_at,
+                frame_width: frame.width(),
+                frame_height: frame.height(),
+                tracks: &tracks,
+                regions: regions.as_deref(),
+            };
+            for event in rules.evaluate(&input) {
+                if let Some(change) = desk.apply(&event, &frame.image) {
+                    report.orders += 1;
+                    if !self.uplink.send(UplinkMessage::Order(Box::new(change))) {
+                        return Err(anyhow!("the uplink stopped"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs each model that is due on this frame. Returns the detections for the tracker, the
+    /// region detections (when a region model ran), and whether a tracked model ran.
+    fn detect(
+        &self,
+        frame: &Frame,
+        slots: &mut [ModelSlot],
+        report: &mut CameraReport,
+    ) -> (Vec<Detection>, Option<Vec<Detection>>, bool) {
+        let mut objects = Vec::new();
+        let mut regions: Option<Vec<Detection>> = None;
+        let mut tracked_ran = false;
+        for slot in slots.iter_mut() {
+            if slot.next_due.is_some_and(|due| frame.pts < due) {
+                continue;
+            }
+            slot.next_due = Some(frame.pts + slot.interval);
+            let result = {
+                let mut detector = slot.detector.lock().unwrap_or_else(|p| p.into_inner());
+                detector.detect(&frame.image)
+            };
+            report.inferences += 1;
+            match result {
+                Ok(dets) if slot.tracked => {
+                    tracked_ran = true;
+                    objects.extend(dets);
+                }
+                Ok(dets) => regions.get_or_insert_with(Vec::new).extend(dets),
+                Err(e) => {
+                    report.inference_errors += 1;
+                    tracing::warn!(camera = %self.camera.id, error = %e, "Inference failed on a frame.");
+                }
+            }
+        }
+        (objects, regions, tracked_ran)
+    }
+}

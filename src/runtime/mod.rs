@@ -1,0 +1,252 @@
+//! Runtime: builds the topology a config describes and runs it.
+//!
+//! Threads: one worker thread per camera runs ingest → detect → track → rules → orders in a
+//! straight line on its own frames; models are shared between cameras behind a mutex; a tokio
+//! runtime (one worker) hosts the uplink task and the signal handler; GStreamer has its own
+//! streaming threads inside each pipeline; the embedded broker, when used, has its own thread.
+
+mod camera;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+
+use crate::config::{CameraConfig, Config};
+use crate::detect::{Detector, ManifestSet};
+use crate::ingest::PlayMode;
+use crate::uplink::{self, BrokerAddress, Uplink};
+pub use camera::CameraReport;
+pub use uplink::broker::EmbeddedBroker;
+
+/// How to run.
+pub struct RunOptions {
+    pub mode: PlayMode,
+    /// Run only these cameras (all when empty).
+    pub only_cameras: Vec<String>,
+    /// Replace a camera's source (replay of a video file on that camera's pipeline).
+    pub source_override: Option<(String, PathBuf)>,
+    /// Called for every order revision handed to the broker.
+    pub tap: Option<uplink::OrderTap>,
+    /// Appended to the MQTT client id.
+    pub client_suffix: String,
+    /// Set to stop the run (signal handler, tests).
+    pub stop: Arc<AtomicBool>,
+    /// Stop the whole run when a camera cannot start (replay); otherwise keep the others going.
+    pub strict: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            mode: PlayMode::Live,
+            only_cameras: Vec::new(),
+            source_override: None,
+            tap: None,
+            client_suffix: String::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            strict: false,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    pub cameras: Vec<CameraReport>,
+    pub uplink: uplink::UplinkReport,
+    pub elapsed: Duration,
+    pub broker: Option<std::net::SocketAddr>,
+}
+
+pub type SharedDetector = Arc<Mutex<Detector>>;
+
+/// Loads every model the selected cameras use, once each. A camera whose models fail to load is
+/// reported with the reason instead.
+fn load_models(
+    config: &Config,
+    cameras: &[CameraConfig],
+) -> anyhow::Result<BTreeMap<String, Result<SharedDetector, String>>> {
+    let manifests = ManifestSet::load_dir(&config.models.manifests)?;
+    let mut loaded = BTreeMap::new();
+    for name in cameras.iter().flat_map(|c| c.models.iter()) {
+        if loaded.contains_key(name) {
+            continue;
+        }
+        let result = match manifests.get(name) {
+            None => Err(format!(
+                "model {name:?} has no manifest in {} (known: {})",
+                config.models.manifests.display(),
+                manifests
+                    .by_name
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Some(m) => Detector::load(
+                m,
+                &config.models.dir,
+                &config.models.onnxruntime,
+                config.models.threads,
+            )
+            .map(|d| Arc::new(Mutex::new(d)))
+            .map_err(|e| e.to_string()),
+        };
+        loaded.insert(name.clone(), result);
+    }
+    Ok(loaded)
+}
+
+/// Runs the config until every camera ends (files) or `options.stop` is set.
+pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
+    let started = Instant::now();
+    let mut cameras: Vec<CameraConfig> = config
+        .cameras
+        .iter()
+        .filter(|c| options.only_cameras.is_empty() || options.only_cameras.contains(&c.id))
+        .cloned()
+        .collect();
+    for wanted in &options.only_cameras {
+        if config.camera(wanted).is_none() {
+            return Err(anyhow!(
+                "camera {wanted:?} is not in the config (cameras: {})",
+                config
+                    .cameras
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if let Some((id, path)) = &options.source_override {
+        if !path.is_file() {
+            return Err(anyhow!("video file {} does not exist", path.display()));
+        }
+        for c in cameras.iter_mut().filter(|c| &c.id == id) {
+            c.source = path.to_string_lossy().into_owned();
+        }
+    }
+    crate::ingest::init_gstreamer().context("GStreamer")?;
+    let models = load_models(config, &cameras)?;
+    let mut plans = Vec::new();
+    for camera in &cameras {
+        let mut detectors = Vec::new();
+        let mut failure = None;
+        for name in &camera.models {
+            match models.get(name) {
+                Some(Ok(d)) => detectors.push(d.clone()),
+                Some(Err(e)) => failure = Some(e.clone()),
+                None => failure = Some(format!("model {name:?} was not loaded")),
+            }
+        }
+        match failure {
+            Some(e) if options.strict => return Err(anyhow!("camera {}: {e}", camera.id)),
+            Some(e) => {
+                tracing::error!(camera = %camera.id, error = %e, "Camera cannot run; the others continue.");
+            }
+            None => plans.push((camera.clone(), detectors)),
+        }
+    }
+    if plans.is_empty() && !cameras.is_empty() {
+        return Err(anyhow!("no camera can run (see the errors above)"));
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("lookout-uplink")
+        .build()
+        .context("cannot start the async runtime")?;
+    let (address, broker) = if config.uplink.broker == "embedded" {
+        let b = uplink::broker::start(&config.uplink.embedded_listen)?;
+        (
+            BrokerAddress {
+                host: b.address.ip().to_string(),
+                port: b.address.port(),
+                tls: false,
+            },
+            Some(b.address),
+        )
+    } else {
+        (BrokerAddress::parse(&config.uplink.broker)?, None)
+    };
+    let mqtt = uplink::connect_options(config, &address, &options.client_suffix)?;
+    let uplink = {
+        let _guard = runtime.enter();
+        Uplink::start(config, mqtt, options.tap.clone())
+    };
+    let stop = options.stop.clone();
+    runtime.spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("Stop requested; finishing in-flight frames.");
+        stop.store(true, Ordering::SeqCst);
+    });
+
+    let mut workers = Vec::new();
+    for (camera, detectors) in plans {
+        let worker = camera::CameraWorker::new(
+            config.identity.clone(),
+            camera.clone(),
+            detectors,
+            uplink.sender(),
+            options.mode,
+            options.stop.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("cam-{}", camera.id))
+            .spawn(move || worker.run())
+            .context("cannot start a camera thread")?;
+        workers.push((camera.id.clone(), handle));
+    }
+    let mut report = RunReport {
+        broker,
+        ..Default::default()
+    };
+    let mut first_error = None;
+    for (id, handle) in workers {
+        match handle.join() {
+            Ok(Ok(r)) => report.cameras.push(r),
+            Ok(Err(e)) => {
+                tracing::error!(camera = %id, error = %e, "Camera stopped with an error.");
+                first_error.get_or_insert(e);
+            }
+            Err(_) => {
+                first_error.get_or_insert(anyhow!("camera {id}: worker thread panicked"));
+            }
+        }
+    }
+    report.uplink = runtime.block_on(uplink.finish());
+    report.elapsed = started.elapsed();
+    match first_error {
+        Some(e) if options.strict => Err(e),
+        _ => Ok(report),
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

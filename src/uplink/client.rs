@@ -1,0 +1,331 @@
+//! The MQTT client task.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, Transport};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{BoxStatus, CameraStatus, Topics, UplinkMessage};
+use crate::config::{Config, UplinkConfig};
+use crate::orders::WorkOrder;
+
+/// Largest MQTT packet in either direction: evidence photos of a 4K camera fit.
+pub const MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    #[error("uplink.broker {0:?}: {1}")]
+    Broker(String, String),
+    #[error("uplink: cannot read {0}: {1}")]
+    File(String, std::io::Error),
+}
+
+/// Where the client connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddress {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+impl BrokerAddress {
+    pub fn parse(url: &str) -> Result<Self, UplinkError> {
+        let bad = |why: &str| UplinkError::Broker(url.to_owned(), why.to_owned());
+        let u = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        let tls = match u.scheme() {
+            "mqtt" => false,
+            "mqtts" => true,
+            _ => return Err(bad("scheme must be mqtt:// or mqtts://")),
+        };
+        let host = u.host_str().ok_or_else(|| bad("no host"))?.to_owned();
+        let port = u.port().unwrap_or(if tls { 8883 } else { 1883 });
+        Ok(BrokerAddress { host, port, tls })
+    }
+}
+
+/// Client options for the configured broker at `address`; `client_suffix` keeps a replay from
+/// taking over the daemon's session.
+pub fn connect_options(
+    config: &Config,
+    address: &BrokerAddress,
+    client_suffix: &str,
+) -> Result<MqttOptions, UplinkError> {
+    let up: &UplinkConfig = &config.uplink;
+    let topics = Topics::new(&config.identity.site, &config.identity.id);
+    let client_id = up
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("lookout-{}-{}", config.identity.site, config.identity.id))
+        + client_suffix;
+    let mut opts = MqttOptions::new(client_id, address.host.clone(), address.port);
+    opts.set_keep_alive(Duration::from_secs(up.keep_alive_s));
+    opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    opts.set_clean_session(true);
+    let will = offline_status(config, Utc::now(), Vec::new());
+    opts.set_last_will(LastWill::new(
+        topics.status(),
+        serde_json::to_vec(&will).unwrap_or_default(),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    if let Some(user) = &up.username {
+        let password = match &up.password_file {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| UplinkError::File(p.display().to_string(), e))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+            None => String::new(),
+        };
+        opts.set_credentials(user.clone(), password);
+    }
+    if address.tls {
+        let ca_path = up.ca_file.as_ref().ok_or_else(|| {
+            UplinkError::Broker(up.broker.clone(), "mqtts:// needs uplink.ca_file".into())
+        })?;
+        let ca = std::fs::read(ca_path)
+            .map_err(|e| UplinkError::File(ca_path.display().to_string(), e))?;
+        opts.set_transport(Transport::tls(ca, None, None));
+    }
+    Ok(opts)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn offline_status(
+    config: &Config,
+    started: DateTime<Utc>,
+    cameras: Vec<CameraStatus>,
+) -> BoxStatus {
+    BoxStatus {
+        schema: 1,
+        site: config.identity.site.clone(),
+        box_id: config.identity.id.clone(),
+        state: "offline".into(),
+        version: crate::VERSION.into(),
+        started_at: rfc3339(started),
+        updated_at: rfc3339(Utc::now()),
+        cameras,
+    }
+}
+
+/// Callback run for every order revision handed to the broker (replay's `--json` uses it).
+pub type OrderTap = Arc<dyn Fn(&WorkOrder) + Send + Sync>;
+
+/// Handle to send messages to the uplink from camera threads.
+#[derive(Clone)]
+pub struct UplinkSender(mpsc::Sender<UplinkMessage>);
+
+impl UplinkSender {
+    /// Blocks the calling (non-async) thread while the uplink's queue is full: back-pressure
+    /// reaches the camera, whose newest-frame-wins ingest absorbs it.
+    pub fn send(&self, msg: UplinkMessage) -> bool {
+        self.0.blocking_send(msg).is_ok()
+    }
+}
+
+/// What the uplink did, reported when it stops.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UplinkReport {
+    pub orders_published: u64,
+    pub messages_published: u64,
+    pub messages_acked: u64,
+}
+
+/// The running uplink task.
+pub struct Uplink {
+    sender: UplinkSender,
+    task: JoinHandle<UplinkReport>,
+}
+
+impl Uplink {
+    /// Starts the client task on the current tokio runtime.
+    pub fn start(config: &Config, options: MqttOptions, tap: Option<OrderTap>) -> Uplink {
+        let (tx, rx) = mpsc::channel(64);
+        let task = tokio::spawn(run(config.clone(), options, rx, tap));
+        Uplink {
+            sender: UplinkSender(tx),
+            task,
+        }
+    }
+
+    pub fn sender(&self) -> UplinkSender {
+        self.sender.clone()
+    }
+
+    /// Waits for the task to finish. It finishes once every [`UplinkSender`] (including this
+    /// handle's) is dropped, after publishing the offline status and waiting up to `drain` for
+    /// the broker's acknowledgements.
+    pub async fn finish(self) -> UplinkReport {
+        drop(self.sender);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+struct State {
+    config: Config,
+    topics: Topics,
+    client: AsyncClient,
+    started: DateTime<Utc>,
+    cameras: BTreeMap<String, CameraStatus>,
+    report: UplinkReport,
+    connected: bool,
+}
+
+impl State {
+    fn status(&self, state: &str) -> BoxStatus {
+        let mut s = offline_status(
+            &self.config,
+            self.started,
+            self.cameras.values().cloned().collect(),
+        );
+        s.state = state.into();
+        s
+    }
+
+    async fn publish(&mut self, topic: String, retain: bool, payload: Vec<u8>) {
+        match self
+            .client
+            .publish(topic.clone(), QoS::AtLeastOnce, retain, payload)
+            .await
+        {
+            Ok(()) => self.report.messages_published += 1,
+            Err(e) => tracing::error!(%topic, error = %e, "Could not queue an MQTT message."),
+        }
+    }
+
+    async fn publish_status(&mut self, state: &str) {
+        let doc = self.status(state);
+        let payload = serde_json::to_vec(&doc).unwrap_or_default();
+        self.publish(self.topics.status(), true, payload).await;
+    }
+}
+
+async fn run(
+    config: Config,
+    options: MqttOptions,
+    mut rx: mpsc::Receiver<UplinkMessage>,
+    tap: Option<OrderTap>,
+) -> UplinkReport {
+    let (client, mut eventloop) = AsyncClient::new(options, 256);
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Result<Event, String>>();
+    // The event loop must be polled continuously for anything to move; errors mean the
+    // connection dropped, and the next poll reconnects.
+    let poller = tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match eventloop.poll().await {
+                Ok(ev) => {
+                    backoff = Duration::from_millis(500);
+                    if ev_tx.send(Ok(ev)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    if ev_tx.send(Err(e.to_string())).is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    });
+    let mut state = State {
+        topics: Topics::new(&config.identity.site, &config.identity.id),
+        started: Utc::now(),
+        config,
+        client,
+        cameras: BTreeMap::new(),
+        report: UplinkReport::default(),
+        connected: false,
+    };
+    let mut ticker =
+        tokio::time::interval(Duration::from_secs(state.config.uplink.status_interval_s));
+    let mut last_error: Option<String> = None;
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(UplinkMessage::Order(change)) => {
+                    let id = change.order.id.clone();
+                    for blob in &change.evidence {
+                        let topic = state.topics.evidence(&id, &blob.name);
+                        state.publish(topic, false, blob.jpeg.to_vec()).await;
+                    }
+                    let payload = serde_json::to_vec(&change.order).unwrap_or_default();
+                    state.publish(state.topics.order(&id), false, payload).await;
+                    state.report.orders_published += 1;
+                    if let Some(tap) = &tap {
+                        tap(&change.order);
+                    }
+                }
+                Some(UplinkMessage::Camera(cam)) => {
+                    let changed = state.cameras.get(&cam.id).is_none_or(|old| old.state != cam.state);
+                    state.cameras.insert(cam.id.clone(), cam);
+                    if changed && state.connected {
+                        state.publish_status("online").await;
+                    }
+                }
+                None => break,
+            },
+            Some(ev) = ev_rx.recv() => match ev {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    tracing::info!(broker = %state.config.uplink.broker, "Connected to the MQTT broker.");
+                    state.connected = true;
+                    last_error = None;
+                    state.publish_status("online").await;
+                }
+                Ok(Event::Incoming(Packet::PubAck(_))) => state.report.messages_acked += 1,
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => {}
+                Ok(_) => {}
+                Err(e) => {
+                    state.connected = false;
+                    // Log each distinct failure once, not every retry.
+                    if last_error.as_deref() != Some(e.as_str()) {
+                        tracing::warn!(broker = %state.config.uplink.broker, error = %e, "MQTT connection failed; retrying with back-off.");
+                        last_error = Some(e);
+                    }
+                }
+            },
+            _ = ticker.tick() => {
+                if state.connected {
+                    state.publish_status("online").await;
+                }
+            }
+        }
+    }
+    // Orderly goodbye: offline status (retained), then wait for the acknowledgements.
+    state.publish_status("offline").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while state.report.messages_acked < state.report.messages_published {
+        match tokio::time::timeout_at(deadline, ev_rx.recv()).await {
+            Ok(Some(Ok(Event::Incoming(Packet::PubAck(_))))) => state.report.messages_acked += 1,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if state.report.messages_acked < state.report.messages_published {
+        tracing::warn!(
+            published = state.report.messages_published,
+            acked = state.report.messages_acked,
+            "Stopped before the broker acknowledged every message."
+        );
+    }
+    let _ = state.client.disconnect().await;
+    // Let the event loop send the DISCONNECT before it is dropped.
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        while let Some(ev) = ev_rx.recv().await {
+            if matches!(ev, Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+    poller.abort();
+    state.report
+}
