@@ -134,7 +134,7 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
     if let Err(why) = check_source(&camera.source) {
         p.add(at.clone().key("source"), why);
     }
-    if !(camera.detect_fps > 0.0 && camera.detect_fps <= 60.0) {
+    if !is_positive(camera.detect_fps) || camera.detect_fps > 60.0 {
         p.add(
             at.clone().key("detect_fps"),
             "must be greater than 0 and at most 60",
@@ -152,7 +152,7 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
         }
     }
     for (name, fps) in &camera.model_fps {
-        if !(*fps > 0.0) {
+        if !is_positive(*fps) {
             p.add(
                 at.clone().key("model_fps").key(name),
                 "must be greater than 0",
@@ -172,7 +172,7 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
             "longitude must be within -180..180",
         );
     }
-    if !(loc.accuracy_m > 0.0) {
+    if !is_positive(loc.accuracy_m) {
         p.add(
             at.clone().key("location").key("accuracy_m"),
             "must be greater than 0",
@@ -219,7 +219,7 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
                     ("clear_s", c.clear_s),
                     ("memory_s", c.memory_s),
                 ] {
-                    if !(v >= 0.0) {
+                    if !is_non_negative(v) {
                         p.add(rat.clone().key(k), "must be 0 or more seconds");
                     }
                 }
@@ -233,7 +233,7 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
                     p.add(rat.clone().key("min_score"), "must be within 0..1");
                 }
                 for (k, v) in [("confirm_s", f.confirm_s), ("clear_s", f.clear_s)] {
-                    if !(v >= 0.0) {
+                    if !is_non_negative(v) {
                         p.add(rat.clone().key(k), "must be 0 or more seconds");
                     }
                 }
@@ -292,4 +292,14 @@ pub fn check_source(source: &str) -> Result<(), String> {
             }
         }
     }
+}
+
+/// `v > 0`, false for NaN (a plain `!(v > 0.0)` reads as a typo).
+fn is_positive(v: f64) -> bool {
+    v.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater)
+}
+
+/// `v >= 0`, false for NaN.
+fn is_non_negative(v: f64) -> bool {
+    matches!(v.partial_cmp(&0.0), Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal))
 }

@@ -184,7 +184,7 @@ impl CameraStream {
             .sink
             .try_pull_sample(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64))
         {
-            Some(sample) => match self.to_frame(&sample) {
+            Some(sample) => match self.make_frame(&sample) {
                 Some(frame) => Ok(StreamEvent::Frame(frame)),
                 None => Ok(StreamEvent::Idle),
             },
@@ -220,7 +220,7 @@ impl CameraStream {
         None
     }
 
-    fn to_frame(&mut self, sample: &gst::Sample) -> Option<Frame> {
+    fn make_frame(&mut self, sample: &gst::Sample) -> Option<Frame> {
         let buffer = sample.buffer()?;
         let caps = sample.caps()?;
         let info = gst_video::VideoInfo::from_caps(caps).ok()?;

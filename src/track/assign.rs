@@ -28,13 +28,10 @@ pub fn assign(cost: &[Vec<f32>], gate: f32) -> Vec<(usize, usize)> {
     } else {
         (rows, cols)
     };
-    let mut values = Vec::with_capacity(r * c);
-    for i in 0..r {
-        for j in 0..c {
-            let v = if transposed { cost[j][i] } else { cost[i][j] };
-            values.push(weight(v));
-        }
-    }
+    let values: Vec<i64> = (0..r)
+        .flat_map(|i| (0..c).map(move |j| if transposed { (j, i) } else { (i, j) }))
+        .map(|(row, col)| weight(cost[row][col]))
+        .collect();
     let Ok(matrix) = Matrix::from_vec(r, c, values) else {
         return Vec::new();
     };

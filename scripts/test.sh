@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian bookworm box with Rust: installs what is missing
+# (scripts/setup.sh, idempotent), then format check, lints, and every test — unit tests, the
+# detector on real images, and end-to-end runs on real footage against a real Mosquitto.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked --all-targets
