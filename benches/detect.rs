@@ -15,7 +15,8 @@ fn repo() -> PathBuf {
 }
 
 fn detector(name: &str) -> Detector {
-    let manifests = ManifestSet::load_dir(&repo().join("models")).expect("manifests (run scripts/setup.sh)");
+    let manifests =
+        ManifestSet::load_dir(&repo().join("models")).expect("manifests (run scripts/setup.sh)");
     Detector::load(
         manifests.get(name).expect("manifest"),
         &repo().join(".runtime/models"),
@@ -34,12 +35,18 @@ fn bench_models(c: &mut Criterion) {
         let contract = det.manifest().contract.clone();
         let mut group = c.benchmark_group(name);
         if name == "fire_smoke_yolov8" {
-            group.sample_size(10).measurement_time(Duration::from_secs(5));
+            group
+                .sample_size(10)
+                .measurement_time(Duration::from_secs(5));
         }
         group.bench_function("letterbox", |b| b.iter(|| letterbox(&image, &contract)));
         let (input, _) = letterbox(&image, &contract);
-        group.bench_function("ort_only", |b| b.iter(|| det.infer(&input).expect("inference")));
-        group.bench_function("detect_768x576", |b| b.iter(|| det.detect(&image).expect("inference")));
+        group.bench_function("ort_only", |b| {
+            b.iter(|| det.infer(&input).expect("inference"))
+        });
+        group.bench_function("detect_768x576", |b| {
+            b.iter(|| det.detect(&image).expect("inference"))
+        });
         group.finish();
     }
 }
@@ -54,7 +61,12 @@ fn bench_tracker(c: &mut Criterion) {
                 Detection {
                     label: Arc::from("person"),
                     score: 0.8,
-                    bbox: BBox { x1: x, y1: y, x2: x + 30.0, y2: y + 60.0 },
+                    bbox: BBox {
+                        x1: x,
+                        y1: y,
+                        x2: x + 30.0,
+                        y2: y + 60.0,
+                    },
                     model: Arc::from("bench"),
                 }
             })

@@ -13,7 +13,8 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and expects speed.
     let quick = !std::env::args().any(|a| a == "--bench");
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut config = lookout::config::load(&repo.join("examples/plaza_pedestrians.toml")).expect("example config");
+    let mut config = lookout::config::load(&repo.join("examples/plaza_pedestrians.toml"))
+        .expect("example config");
     config.uplink.embedded_listen = "127.0.0.1:0".into();
     let camera = config.cameras[0].clone();
     let runs = if quick { 1 } else { 3 };
@@ -22,7 +23,9 @@ fn main() {
         let mut config = config.clone();
         config.cameras[0].detect_fps = fps;
         // Run the model on every sampled frame (its manifest default would be 5/s).
-        config.cameras[0].model_fps.insert("yolox_nano_coco".into(), fps);
+        config.cameras[0]
+            .model_fps
+            .insert("yolox_nano_coco".into(), fps);
         let mut best = 0.0f64;
         for _ in 0..runs {
             let report = runtime::run(

@@ -8,7 +8,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-ORT_VERSION=${LOOKOUT_ORT_VERSION:-1.20.1}
+ORT_VERSION=${LOOKOUT_ORT_VERSION:-1.32.0}
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -38,8 +38,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The crate is built against the 1.20 API (JetPack 6 ships ONNX Runtime 1.20), so any library
+# from 1.20 on works; on x86 the newer one is about twice as fast (8.8 vs 17 ms for YOLOX-Nano).
 ORT_DIR="$ROOT/.runtime/onnxruntime"
-if ! ls "$ORT_DIR"/libonnxruntime.so.1.* >/dev/null 2>&1; then
+if ! [ -f "$ORT_DIR/libonnxruntime.so.$ORT_VERSION" ]; then
+  rm -f "$ORT_DIR"/libonnxruntime.so*
   log "fetching ONNX Runtime $ORT_VERSION from the onnxruntime wheel on PyPI"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT

@@ -14,7 +14,9 @@ const ROOT: &str = "lookout/v1/demo-district/box-001";
 
 fn orders(msgs: &[Received]) -> Vec<Value> {
     msgs.iter()
-        .filter(|m| m.topic.starts_with(&format!("{ROOT}/orders/")) && !m.topic.contains("/evidence/"))
+        .filter(|m| {
+            m.topic.starts_with(&format!("{ROOT}/orders/")) && !m.topic.contains("/evidence/")
+        })
         .map(|m| serde_json::from_slice(&m.payload).expect("order is JSON"))
         .collect()
 }
@@ -33,22 +35,37 @@ fn replay_example(example: &str, camera: &str, clip: &str, broker: &Mosquitto) -
         .expect("run lookout replay");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "replay failed: {stderr}");
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
 fn forest_fire_clip_raises_a_fire_order_with_matching_jpeg_evidence() {
     let broker = Mosquitto::start();
     let sub = Subscriber::start(broker.port, &format!("{ROOT}/#"));
-    let stdout = replay_example("forest_fire_smoke.toml", "forest_fire_smoke", "forest_fire_smoke.mp4", &broker);
+    let stdout = replay_example(
+        "forest_fire_smoke.toml",
+        "forest_fire_smoke",
+        "forest_fire_smoke.mp4",
+        &broker,
+    );
     // Orders printed by --json are the ones published.
-    let printed: Vec<Value> = stdout.iter().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let printed: Vec<Value> = stdout
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert!(printed.iter().any(|o| o["kind"] == "fire"), "{stdout:?}");
 
     let msgs = sub.wait_for(Duration::from_secs(10), "a fire order and its photo", |m| {
-        orders(m).iter().any(|o| o["kind"] == "fire") && m.iter().any(|x| x.topic.contains("/evidence/"))
+        orders(m).iter().any(|o| o["kind"] == "fire")
+            && m.iter().any(|x| x.topic.contains("/evidence/"))
     });
-    let fire = orders(&msgs).into_iter().find(|o| o["kind"] == "fire").unwrap();
+    let fire = orders(&msgs)
+        .into_iter()
+        .find(|o| o["kind"] == "fire")
+        .unwrap();
     assert_eq!(fire["severity"], "red");
     assert_eq!(fire["state"], "open");
     assert_eq!(fire["revision"], 1);
@@ -59,21 +76,45 @@ fn forest_fire_clip_raises_a_fire_order_with_matching_jpeg_evidence() {
     assert!(fire["location"]["lat"].as_f64().is_some());
     for key in ["opened_at", "updated_at"] {
         let t = fire[key].as_str().unwrap();
-        assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with('Z'), "{key} {t}");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(t).is_ok() && t.ends_with('Z'),
+            "{key} {t}"
+        );
     }
     let object = &fire["objects"][0];
     assert_eq!(object["label"], "fire");
-    let b: Vec<f64> = object["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    assert!(b.iter().all(|v| (0.0..=1.0).contains(v)) && b[0] < b[2] && b[1] < b[3], "{b:?}");
+    let b: Vec<f64> = object["box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        b.iter().all(|v| (0.0..=1.0).contains(v)) && b[0] < b[2] && b[1] < b[3],
+        "{b:?}"
+    );
 
     let evidence = &fire["evidence"][0];
     let name = evidence["name"].as_str().unwrap();
-    let topic = format!("{ROOT}/orders/{}/evidence/{name}", fire["id"].as_str().unwrap());
-    let photo = msgs.iter().find(|m| m.topic == topic).expect("evidence on its topic");
+    let topic = format!(
+        "{ROOT}/orders/{}/evidence/{name}",
+        fire["id"].as_str().unwrap()
+    );
+    let photo = msgs
+        .iter()
+        .find(|m| m.topic == topic)
+        .expect("evidence on its topic");
     assert_eq!(&photo.payload[..2], &[0xFF, 0xD8], "JPEG start of image");
-    assert_eq!(photo.payload.len() as u64, evidence["bytes"].as_u64().unwrap());
-    assert_eq!(hex::encode(Sha256::digest(&photo.payload)), evidence["sha256"].as_str().unwrap());
-    let img = image::load_from_memory_with_format(&photo.payload, image::ImageFormat::Jpeg).expect("valid JPEG");
+    assert_eq!(
+        photo.payload.len() as u64,
+        evidence["bytes"].as_u64().unwrap()
+    );
+    assert_eq!(
+        hex::encode(Sha256::digest(&photo.payload)),
+        evidence["sha256"].as_str().unwrap()
+    );
+    let img = image::load_from_memory_with_format(&photo.payload, image::ImageFormat::Jpeg)
+        .expect("valid JPEG");
     assert_eq!((img.width(), img.height()), (480, 854), "full camera frame");
 }
 
@@ -81,19 +122,35 @@ fn forest_fire_clip_raises_a_fire_order_with_matching_jpeg_evidence() {
 fn plaza_clip_raises_one_crowd_order() {
     let broker = Mosquitto::start();
     let sub = Subscriber::start(broker.port, &format!("{ROOT}/orders/+"));
-    replay_example("plaza_pedestrians.toml", "plaza_pedestrians", "plaza_pedestrians.mp4", &broker);
+    replay_example(
+        "plaza_pedestrians.toml",
+        "plaza_pedestrians",
+        "plaza_pedestrians.mp4",
+        &broker,
+    );
     let msgs = sub.wait_for(Duration::from_secs(10), "a crowd order", |m| {
         orders(m).iter().any(|o| o["kind"] == "crowd")
     });
-    let crowd: Vec<Value> = orders(&msgs).into_iter().filter(|o| o["kind"] == "crowd").collect();
-    let ids: std::collections::BTreeSet<&str> = crowd.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let crowd: Vec<Value> = orders(&msgs)
+        .into_iter()
+        .filter(|o| o["kind"] == "crowd")
+        .collect();
+    let ids: std::collections::BTreeSet<&str> =
+        crowd.iter().map(|o| o["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 1, "one crowd episode, one order: {crowd:#?}");
     let first = &crowd[0];
     assert_eq!(first["revision"], 1);
     assert_eq!(first["zone"]["id"], "plaza");
     assert!(first["count"].as_u64().unwrap() >= 10);
-    assert_eq!(first["objects"].as_array().unwrap().len() as u64, first["count"].as_u64().unwrap());
-    assert!(first["objects"].as_array().unwrap().iter().all(|o| o["label"] == "person" && o["track_id"].is_u64()));
+    assert_eq!(
+        first["objects"].as_array().unwrap().len() as u64,
+        first["count"].as_u64().unwrap()
+    );
+    assert!(first["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["label"] == "person" && o["track_id"].is_u64()));
     // Revisions of the same order count up by one.
     for (i, o) in crowd.iter().enumerate() {
         assert_eq!(o["revision"].as_u64().unwrap(), i as u64 + 1);
@@ -115,12 +172,16 @@ fn status_is_retained_online_then_offline_and_the_last_will_fires_on_kill() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start daemon");
-    let msgs = sub.wait_for(Duration::from_secs(30), "an online status with the camera online", |m| {
-        m.iter().any(|x| {
-            let v: Value = serde_json::from_slice(&x.payload).unwrap_or_default();
-            v["state"] == "online" && v["cameras"][0]["state"] == "online"
-        })
-    });
+    let msgs = sub.wait_for(
+        Duration::from_secs(30),
+        "an online status with the camera online",
+        |m| {
+            m.iter().any(|x| {
+                let v: Value = serde_json::from_slice(&x.payload).unwrap_or_default();
+                v["state"] == "online" && v["cameras"][0]["state"] == "online"
+            })
+        },
+    );
     let online: Value = msgs
         .iter()
         .map(|x| serde_json::from_slice::<Value>(&x.payload).unwrap())
@@ -131,28 +192,45 @@ fn status_is_retained_online_then_offline_and_the_last_will_fires_on_kill() {
 
     // A late subscriber gets the status from the broker's retained copy.
     let late = Subscriber::start(broker.port, &status_topic);
-    let got = late.wait_for(Duration::from_secs(5), "the retained status", |m| !m.is_empty());
+    let got = late.wait_for(Duration::from_secs(5), "the retained status", |m| {
+        !m.is_empty()
+    });
     assert!(got[0].retain, "status is retained");
 
     daemon.kill().expect("kill -9");
     daemon.wait().unwrap();
     sub.wait_for(Duration::from_secs(10), "the last will", |m| {
         m.last()
-            .map(|x| serde_json::from_slice::<Value>(&x.payload).unwrap_or_default()["state"] == "offline")
+            .map(|x| {
+                serde_json::from_slice::<Value>(&x.payload).unwrap_or_default()["state"]
+                    == "offline"
+            })
             .unwrap_or(false)
     });
     let after = Subscriber::start(broker.port, &status_topic);
-    let got = after.wait_for(Duration::from_secs(5), "the retained will", |m| !m.is_empty());
+    let got = after.wait_for(Duration::from_secs(5), "the retained will", |m| {
+        !m.is_empty()
+    });
     let v: Value = serde_json::from_slice(&got[0].payload).unwrap();
-    assert_eq!(v["state"], "offline", "the will replaced the retained status");
+    assert_eq!(
+        v["state"], "offline",
+        "the will replaced the retained status"
+    );
 }
 
 #[test]
 fn a_clean_end_publishes_offline_status() {
     let broker = Mosquitto::start();
-    replay_example("forest_fire_smoke.toml", "forest_fire_smoke", "forest_fire_smoke.mp4", &broker);
+    replay_example(
+        "forest_fire_smoke.toml",
+        "forest_fire_smoke",
+        "forest_fire_smoke.mp4",
+        &broker,
+    );
     let after = Subscriber::start(broker.port, &format!("{ROOT}/status"));
-    let got = after.wait_for(Duration::from_secs(5), "the retained status", |m| !m.is_empty());
+    let got = after.wait_for(Duration::from_secs(5), "the retained status", |m| {
+        !m.is_empty()
+    });
     let v: Value = serde_json::from_slice(&got[0].payload).unwrap();
     assert_eq!(v["state"], "offline");
     assert_eq!(v["cameras"][0]["state"], "ended");

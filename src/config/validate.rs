@@ -301,5 +301,8 @@ fn is_positive(v: f64) -> bool {
 
 /// `v >= 0`, false for NaN.
 fn is_non_negative(v: f64) -> bool {
-    matches!(v.partial_cmp(&0.0), Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal))
+    matches!(
+        v.partial_cmp(&0.0),
+        Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
+    )
 }
