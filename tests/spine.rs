@@ -235,3 +235,18 @@ fn a_clean_end_publishes_offline_status() {
     assert_eq!(v["state"], "offline");
     assert_eq!(v["cameras"][0]["state"], "ended");
 }
+
+#[test]
+fn the_demo_prints_work_orders_from_real_footage() {
+    let out = Command::new(lookout_bin())
+        .arg("demo")
+        .arg("--examples")
+        .arg(repo().join("examples"))
+        .output()
+        .expect("run lookout demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("[OPEN] fire red"), "{stdout}");
+    assert!(stdout.contains("[OPEN] crowd yellow"), "{stdout}");
+    assert!(stdout.contains("work-order revisions received from the broker"), "{stdout}");
+}
