@@ -77,19 +77,24 @@ fn fire_model_finds_nothing_burning_in_a_street_scene() {
     );
 }
 
-#[test]
-fn a_missing_model_file_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
+/// Loads YOLOX-Nano from `dir` and returns the error text.
+fn load_error(dir: &std::path::Path) -> String {
     let manifests = manifests();
-    let err = Detector::load(
+    Detector::load(
         manifests.get("yolox_nano_coco").unwrap(),
-        dir.path(),
+        dir,
         &runtime_library(),
         1,
     )
     .err()
-    .expect("missing file refused")
-    .to_string();
+    .expect("the load is refused")
+    .to_string()
+}
+
+#[test]
+fn a_missing_model_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load_error(dir.path());
     assert!(err.contains("yolox_nano_coco.onnx is missing"), "{err}");
 }
 
@@ -100,16 +105,7 @@ fn a_model_with_the_wrong_sha256_is_refused_before_loading() {
     let n = bytes.len();
     bytes[n / 2] ^= 0xff;
     std::fs::write(dir.path().join("yolox_nano_coco.onnx"), bytes).unwrap();
-    let manifests = manifests();
-    let err = Detector::load(
-        manifests.get("yolox_nano_coco").unwrap(),
-        dir.path(),
-        &runtime_library(),
-        1,
-    )
-    .err()
-    .expect("corrupt file refused")
-    .to_string();
+    let err = load_error(dir.path());
     assert!(
         err.contains("has sha256") && err.contains("corrupt"),
         "{err}"

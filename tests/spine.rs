@@ -245,8 +245,15 @@ fn the_demo_prints_work_orders_from_real_footage() {
         .output()
         .expect("run lookout demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("[OPEN] fire red"), "{stdout}");
     assert!(stdout.contains("[OPEN] crowd yellow"), "{stdout}");
-    assert!(stdout.contains("work-order revisions received from the broker"), "{stdout}");
+    assert!(
+        stdout.contains("work-order revisions received from the broker"),
+        "{stdout}"
+    );
 }

@@ -69,3 +69,52 @@ pub fn snapshot(
         captured_at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::ZoneConfig;
+    use crate::detect::BBox;
+
+    #[test]
+    fn the_photo_shows_the_object_box_and_the_zone_outline() {
+        let frame = RgbImage::from_pixel(200, 100, Rgb([40, 40, 40]));
+        let person = ObservedObject {
+            label: Arc::from("person"),
+            score: 0.9,
+            bbox: BBox {
+                x1: 20.0,
+                y1: 10.0,
+                x2: 60.0,
+                y2: 90.0,
+            },
+            track_id: Some(1),
+        };
+        let zone = Zone::from_config(&ZoneConfig {
+            id: "z".into(),
+            name: None,
+            polygon: vec![[0.5, 0.1], [0.9, 0.1], [0.9, 0.9], [0.5, 0.9]],
+        });
+        let snap = snapshot(&frame, &[person], Some(&zone), Utc::now()).unwrap();
+        assert_eq!(snap.sha256, hex::encode(Sha256::digest(&snap.jpeg)));
+        let img = image::load_from_memory(&snap.jpeg).unwrap().to_rgb8();
+        let near = |p: &Rgb<u8>, c: [u8; 3]| p.0.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 60);
+        assert!(
+            near(img.get_pixel(40, 10), [255, 200, 0]),
+            "box top edge is yellow: {:?}",
+            img.get_pixel(40, 10)
+        );
+        assert!(near(img.get_pixel(20, 50), [255, 200, 0]), "box left edge");
+        assert!(
+            near(img.get_pixel(99, 50), [0, 255, 0]),
+            "zone left edge is green: {:?}",
+            img.get_pixel(99, 50)
+        );
+        assert!(
+            near(img.get_pixel(140, 50), [40, 40, 40]),
+            "inside untouched"
+        );
+    }
+}

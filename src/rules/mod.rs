@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{CameraConfig, RuleConfig};
 use crate::detect::{BBox, Detection};
-use crate::track::{TrackState, TrackedObject};
+use crate::track::TrackedObject;
 pub use crowd::CrowdRule;
 pub use fire::FireRule;
 pub use zone::Zone;
@@ -181,11 +181,6 @@ impl RuleEngine {
         }
     }
 
-    /// Whether any rule needs region detections (fire/smoke).
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
     pub fn evaluate(&mut self, input: &RuleInput) -> Vec<IncidentEvent> {
         let mut events = Vec::new();
         for (rule, open_id) in &mut self.rules {
@@ -225,11 +220,6 @@ impl RuleEngine {
         }
         events
     }
-}
-
-/// Tracks currently seen (not lost): what a snapshot should show.
-pub fn visible(tracks: &[TrackedObject]) -> impl Iterator<Item = &TrackedObject> {
-    tracks.iter().filter(|t| t.state == TrackState::Tracked)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::{CrowdRuleConfig, FireRuleConfig, LocationConfig, ZoneConfig};
+use crate::track::TrackState;
 
 const W: u32 = 1000;
 const H: u32 = 1000;
