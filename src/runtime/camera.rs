@@ -188,6 +188,9 @@ impl CameraWorker {
             if tracked_ran {
                 tracks = tracker.update(&objects, frame.pts);
             }
+            if tracing::enabled!(tracing::Level::TRACE) {
+                trace_frame(&self.camera.id, &frame, &tracks, regions.as_deref());
+            }
             let input = RuleInput {
                 pts: frame.pts,
                 captured_at: frame.captured_at,
@@ -242,4 +245,33 @@ impl CameraWorker {
         }
         (objects, regions, tracked_ran)
     }
+}
+
+/// One line per frame for tuning rules on footage: `RUST_LOG=lookout::runtime=trace`.
+fn trace_frame(
+    camera: &str,
+    frame: &Frame,
+    tracks: &[TrackedObject],
+    regions: Option<&[Detection]>,
+) {
+    let (w, h) = (frame.width() as f32, frame.height() as f32);
+    let fmt = |label: &str, score: f32, b: &crate::detect::BBox, id: Option<u64>| {
+        format!(
+            "{label}{}:{score:.2}@{:.2},{:.2},{:.2},{:.2}",
+            id.map(|i| format!("#{i}")).unwrap_or_default(),
+            b.x1 / w,
+            b.y1 / h,
+            b.x2 / w,
+            b.y2 / h
+        )
+    };
+    let mut parts: Vec<String> = tracks
+        .iter()
+        .filter(|t| t.state == crate::track::TrackState::Tracked)
+        .map(|t| fmt(&t.label, t.score, &t.bbox, Some(t.track_id)))
+        .collect();
+    for d in regions.unwrap_or_default() {
+        parts.push(fmt(&d.label, d.score, &d.bbox, None));
+    }
+    tracing::trace!(camera, pts = frame.pts.as_secs_f64(), objects = %parts.join(" "), "Frame.");
 }
