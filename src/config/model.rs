@@ -41,6 +41,64 @@ pub struct BoxIdentity {
     pub site: String,
     /// This box's id, unique within the site, e.g. `"box-017"`.
     pub id: String,
+    /// The box's local time as an offset from UTC; rule schedules are read in it.
+    #[serde(default = "default_utc_offset")]
+    pub utc_offset: String,
+    /// Language of order titles and notes: `zh` (default) or `en`.
+    #[serde(default)]
+    pub language: Language,
+}
+
+fn default_utc_offset() -> String {
+    "+08:00".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Zh,
+    En,
+}
+
+/// When a rule is armed. Empty lists mean "always".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Local-time windows `"HH:MM-HH:MM"`; a window may wrap past midnight (`"22:00-06:00"`).
+    #[serde(default)]
+    pub hours: Vec<String>,
+    /// Weekdays, Monday = 1 … Sunday = 7.
+    #[serde(default)]
+    pub days: Vec<u32>,
+    /// Months 1..12 (a season: `[6, 7, 8]`).
+    #[serde(default)]
+    pub months: Vec<u32>,
+}
+
+/// Minimum score and size for an object to count.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// Detection score floor.
+    #[serde(default = "default_filter_score")]
+    pub min_score: f32,
+    /// Box area as a fraction of the frame (0.0005 ≈ a 20×20 box in 1280×720).
+    #[serde(default)]
+    pub min_area: f32,
+}
+
+fn default_filter_score() -> f32 {
+    0.3
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        FilterConfig {
+            min_score: default_filter_score(),
+            min_area: 0.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,14 +275,68 @@ pub struct ZoneConfig {
     pub polygon: Vec<[f64; 2]>,
 }
 
-/// One rule on one camera. `kind` picks the rule; the other keys belong to it.
+/// One rule on one camera. `kind` picks the rule; the other keys belong to it. `docs/rules.md`
+/// explains each rule and why its defaults are what they are.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleConfig {
     /// 人员聚集: persons inside a zone ≥ `min_count` for ≥ `hold_s`.
     Crowd(CrowdRuleConfig),
-    /// 烟火: fire detections sustained over a confirm window.
+    /// 烟火: fire (and smoke that changes over time) sustained over a confirm window.
     Fire(FireRuleConfig),
+    /// 违停: a vehicle stationary in a no-parking zone longer than the tolerance.
+    Parking(ParkingRuleConfig),
+    /// 占道经营: stationary persons with stall-like objects in a no-vending zone.
+    Vending(VendingRuleConfig),
+    /// 溺水: persons in a water zone, lingering at the shore, or vanishing in the water.
+    Water(WaterRuleConfig),
+}
+
+impl RuleConfig {
+    /// Zones the rule refers to, with the key that names each.
+    pub fn zones(&self) -> Vec<(&'static str, &str)> {
+        let mut z = Vec::new();
+        match self {
+            RuleConfig::Crowd(c) => z.push(("zone", c.zone.as_str())),
+            RuleConfig::Fire(f) => z.extend(f.zone.as_deref().map(|x| ("zone", x))),
+            RuleConfig::Parking(p) => z.push(("zone", p.zone.as_str())),
+            RuleConfig::Vending(v) => z.push(("zone", v.zone.as_str())),
+            RuleConfig::Water(w) => {
+                z.push(("water_zone", w.water_zone.as_str()));
+                z.extend(w.shore_zone.as_deref().map(|x| ("shore_zone", x)));
+            }
+        }
+        z
+    }
+
+    /// Exclusion masks and schedule, common to every kind.
+    pub fn masks(&self) -> &[String] {
+        match self {
+            RuleConfig::Crowd(c) => &c.masks,
+            RuleConfig::Fire(f) => &f.masks,
+            RuleConfig::Parking(p) => &p.masks,
+            RuleConfig::Vending(v) => &v.masks,
+            RuleConfig::Water(w) => &w.masks,
+        }
+    }
+
+    pub fn schedule(&self) -> Option<&ScheduleConfig> {
+        match self {
+            RuleConfig::Crowd(c) => c.schedule.as_ref(),
+            RuleConfig::Fire(f) => f.schedule.as_ref(),
+            RuleConfig::Parking(p) => p.schedule.as_ref(),
+            RuleConfig::Vending(v) => v.schedule.as_ref(),
+            RuleConfig::Water(w) => w.schedule.as_ref(),
+        }
+    }
+}
+
+/// A severity reached at a head count.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrowdTier {
+    pub min_count: usize,
+    pub severity: Severity,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,7 +346,7 @@ pub struct CrowdRuleConfig {
     pub zone: String,
     /// Persons needed to count as a crowd.
     pub min_count: usize,
-    /// Seconds the count must stay at or above `min_count` before an order opens.
+    /// Seconds the (smoothed) count must stay at or above `min_count` before an order opens.
     #[serde(default = "default_crowd_hold")]
     pub hold_s: f64,
     /// Seconds below `min_count` before the order is cleared.
@@ -243,9 +355,27 @@ pub struct CrowdRuleConfig {
     /// A person still counts this long after its last detection (rides over missed frames).
     #[serde(default = "default_crowd_memory")]
     pub memory_s: f64,
-    /// Severity of the order.
+    /// The count is the median over this many seconds, so one bad frame neither opens nor closes.
+    #[serde(default = "default_crowd_smooth")]
+    pub smooth_s: f64,
+    /// Severity below the first tier.
     #[serde(default = "default_crowd_severity")]
     pub severity: Severity,
+    /// Higher severities at higher counts, e.g. `[{ min_count = 30, severity = "orange" }]`.
+    #[serde(default)]
+    pub tiers: Vec<CrowdTier>,
+    /// Seconds after a clear before the same zone can raise a new order.
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: f64,
+    /// Persons below this score or size do not count.
+    #[serde(default)]
+    pub filter: FilterConfig,
+    /// Zone ids whose area is ignored.
+    #[serde(default)]
+    pub masks: Vec<String>,
+    /// When the rule is armed.
+    #[serde(default)]
+    pub schedule: Option<ScheduleConfig>,
     /// City-management event code. Default `2101` (local extension: crowd gathering).
     #[serde(default)]
     pub event_code: Option<String>,
@@ -260,8 +390,14 @@ fn default_crowd_clear() -> f64 {
 fn default_crowd_memory() -> f64 {
     1.0
 }
+fn default_crowd_smooth() -> f64 {
+    2.0
+}
 fn default_crowd_severity() -> Severity {
     Severity::Yellow
+}
+fn default_cooldown() -> f64 {
+    60.0
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,11 +421,35 @@ pub struct FireRuleConfig {
     /// Seconds without a hit before the order is cleared.
     #[serde(default = "default_fire_clear")]
     pub clear_s: f64,
+    /// Also raise smoke orders (orange) for smoke that changes over time.
+    #[serde(default = "default_true")]
+    pub smoke: bool,
+    /// Minimum smoke score for a hit.
+    #[serde(default = "default_smoke_min_score")]
+    pub smoke_min_score: f32,
+    /// Fraction of a smoke box that must differ from the slowly updated background for the
+    /// detection to count: grey pavement the model calls smoke never changes, real smoke does.
+    #[serde(default = "default_smoke_min_change")]
+    pub smoke_min_change: f32,
+    /// Seconds after a clear before a new order of the same kind.
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: f64,
+    /// Boxes smaller than this fraction of the frame are ignored.
+    #[serde(default)]
+    pub min_area: f32,
+    /// Zone ids whose area is ignored (chimneys, lamps, sunsets).
+    #[serde(default)]
+    pub masks: Vec<String>,
+    #[serde(default)]
+    pub schedule: Option<ScheduleConfig>,
     /// City-management event code. Default `2103` (local extension: fire and smoke).
     #[serde(default)]
     pub event_code: Option<String>,
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_fire_min_score() -> f32 {
     0.3
 }
@@ -304,4 +464,203 @@ fn default_fire_confirm() -> f64 {
 }
 fn default_fire_clear() -> f64 {
     30.0
+}
+fn default_smoke_min_score() -> f32 {
+    0.3
+}
+fn default_smoke_min_change() -> f32 {
+    0.15
+}
+
+/// How "not moving" is measured for parked vehicles and vendors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StationaryConfig {
+    /// Seconds of history judged.
+    #[serde(default = "default_stationary_window")]
+    pub window_s: f64,
+    /// Largest movement of the ground point over the window, as a fraction of the box height.
+    #[serde(default = "default_stationary_move")]
+    pub max_move: f32,
+}
+
+fn default_stationary_window() -> f64 {
+    10.0
+}
+fn default_stationary_move() -> f32 {
+    0.25
+}
+
+impl Default for StationaryConfig {
+    fn default() -> Self {
+        StationaryConfig {
+            window_s: default_stationary_window(),
+            max_move: default_stationary_move(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParkingRuleConfig {
+    /// The no-parking zone (vehicle ground points).
+    pub zone: String,
+    /// Labels that count as vehicles.
+    #[serde(default = "default_vehicle_labels")]
+    pub labels: Vec<String>,
+    /// Seconds a vehicle may stand before it is illegally parked.
+    #[serde(default = "default_parking_tolerance")]
+    pub tolerance_s: f64,
+    /// Seconds the vehicle must be gone before the order clears.
+    #[serde(default = "default_parking_clear")]
+    pub clear_s: f64,
+    /// Seconds after opening before the order escalates to `escalate_to`.
+    #[serde(default = "default_parking_escalate")]
+    pub escalate_after_s: f64,
+    #[serde(default = "default_parking_escalate_to")]
+    pub escalate_to: Severity,
+    #[serde(default = "default_parking_severity")]
+    pub severity: Severity,
+    #[serde(default)]
+    pub stationary: StationaryConfig,
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: f64,
+    #[serde(default)]
+    pub filter: FilterConfig,
+    #[serde(default)]
+    pub masks: Vec<String>,
+    #[serde(default)]
+    pub schedule: Option<ScheduleConfig>,
+    /// Default `0505` 机动车乱停放.
+    #[serde(default)]
+    pub event_code: Option<String>,
+}
+
+fn default_vehicle_labels() -> Vec<String> {
+    ["car", "truck", "bus", "motorcycle"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_parking_tolerance() -> f64 {
+    300.0
+}
+fn default_parking_clear() -> f64 {
+    30.0
+}
+fn default_parking_escalate() -> f64 {
+    1800.0
+}
+fn default_parking_escalate_to() -> Severity {
+    Severity::Orange
+}
+fn default_parking_severity() -> Severity {
+    Severity::Blue
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendingRuleConfig {
+    /// The no-vending zone.
+    pub zone: String,
+    /// Labels that look like a stall (COCO: umbrella, dining_table, chair, bicycle, motorcycle…).
+    #[serde(default = "default_stall_labels")]
+    pub stall_labels: Vec<String>,
+    /// Whether a stall object is required; `false` lets stationary persons alone count.
+    #[serde(default = "default_true")]
+    pub require_stall: bool,
+    /// Stationary persons needed.
+    #[serde(default = "default_vending_persons")]
+    pub min_persons: usize,
+    /// Seconds the stall must persist before an order opens.
+    #[serde(default = "default_vending_dwell")]
+    pub dwell_s: f64,
+    /// Seconds gone before the order clears.
+    #[serde(default = "default_vending_clear")]
+    pub clear_s: f64,
+    #[serde(default = "default_vending_severity")]
+    pub severity: Severity,
+    #[serde(default)]
+    pub stationary: StationaryConfig,
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: f64,
+    #[serde(default)]
+    pub filter: FilterConfig,
+    #[serde(default)]
+    pub masks: Vec<String>,
+    #[serde(default)]
+    pub schedule: Option<ScheduleConfig>,
+    /// Default `0501` 无照经营游商 (use `0504` for vending outside shops).
+    #[serde(default)]
+    pub event_code: Option<String>,
+}
+
+fn default_stall_labels() -> Vec<String> {
+    [
+        "umbrella",
+        "dining_table",
+        "chair",
+        "bicycle",
+        "motorcycle",
+        "suitcase",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_vending_persons() -> usize {
+    1
+}
+fn default_vending_dwell() -> f64 {
+    180.0
+}
+fn default_vending_clear() -> f64 {
+    60.0
+}
+fn default_vending_severity() -> Severity {
+    Severity::Blue
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaterRuleConfig {
+    /// The water surface (a person's box centre inside it is in the water).
+    pub water_zone: String,
+    /// The bank or pool edge; lingering there is a warning.
+    #[serde(default)]
+    pub shore_zone: Option<String>,
+    /// Seconds in the water before the red order opens.
+    #[serde(default = "default_water_confirm")]
+    pub confirm_s: f64,
+    /// Seconds at the shore before the orange order opens.
+    #[serde(default = "default_shore_linger")]
+    pub shore_linger_s: f64,
+    /// A person last seen in the water and not seen again for this long: possible drowning.
+    #[serde(default = "default_vanish")]
+    pub vanish_s: f64,
+    /// Seconds without anybody in the zone before an order clears.
+    #[serde(default = "default_water_clear")]
+    pub clear_s: f64,
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: f64,
+    #[serde(default)]
+    pub filter: FilterConfig,
+    #[serde(default)]
+    pub masks: Vec<String>,
+    #[serde(default)]
+    pub schedule: Option<ScheduleConfig>,
+    /// Default `2102` (local extension: water danger).
+    #[serde(default)]
+    pub event_code: Option<String>,
+}
+
+fn default_water_confirm() -> f64 {
+    1.0
+}
+fn default_shore_linger() -> f64 {
+    30.0
+}
+fn default_vanish() -> f64 {
+    5.0
+}
+fn default_water_clear() -> f64 {
+    10.0
 }

@@ -47,6 +47,15 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             );
         }
     }
+    if crate::rules::parse_utc_offset(&config.identity.utc_offset).is_none() {
+        p.add(
+            root().key("box").key("utc_offset"),
+            format!(
+                "{:?} is not an offset like \"+08:00\"",
+                config.identity.utc_offset
+            ),
+        );
+    }
     validate_uplink(config, &mut p);
     if config.models.threads == 0 {
         p.add(root().key("models").key("threads"), "must be at least 1");
@@ -208,45 +217,137 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
         }
     }
     for (i, rule) in camera.rules.iter().enumerate() {
-        let rat = at.clone().key("rules").index(i);
-        let zone = match rule {
-            RuleConfig::Crowd(c) => {
-                if c.min_count == 0 {
-                    p.add(rat.clone().key("min_count"), "must be at least 1");
-                }
-                for (k, v) in [
-                    ("hold_s", c.hold_s),
-                    ("clear_s", c.clear_s),
-                    ("memory_s", c.memory_s),
-                ] {
-                    if !is_non_negative(v) {
-                        p.add(rat.clone().key(k), "must be 0 or more seconds");
-                    }
-                }
-                Some(&c.zone)
+        validate_rule(camera, rule, at.clone().key("rules").index(i), p);
+    }
+}
+
+fn validate_rule(camera: &CameraConfig, rule: &RuleConfig, at: KeyPath, p: &mut Problems) {
+    let mut seconds: Vec<(&str, f64)> = Vec::new();
+    match rule {
+        RuleConfig::Crowd(c) => {
+            if c.min_count == 0 {
+                p.add(at.clone().key("min_count"), "must be at least 1");
             }
-            RuleConfig::Fire(f) => {
-                if f.window == 0 || f.min_hits == 0 || f.min_hits > f.window {
-                    p.add(rat.clone().key("min_hits"), "need 1 <= min_hits <= window");
+            seconds.extend([
+                ("hold_s", c.hold_s),
+                ("clear_s", c.clear_s),
+                ("memory_s", c.memory_s),
+                ("smooth_s", c.smooth_s),
+                ("cooldown_s", c.cooldown_s),
+            ]);
+            for (t, tier) in c.tiers.iter().enumerate() {
+                if tier.min_count < c.min_count {
+                    p.add(
+                        at.clone().key("tiers").index(t),
+                        "a tier's min_count must be at least the rule's min_count",
+                    );
                 }
-                if !(0.0..=1.0).contains(&f.min_score) {
-                    p.add(rat.clone().key("min_score"), "must be within 0..1");
-                }
-                for (k, v) in [("confirm_s", f.confirm_s), ("clear_s", f.clear_s)] {
-                    if !is_non_negative(v) {
-                        p.add(rat.clone().key(k), "must be 0 or more seconds");
-                    }
-                }
-                f.zone.as_ref()
             }
-        };
-        if let Some(z) = zone {
-            if camera.zone(z).is_none() {
+        }
+        RuleConfig::Fire(f) => {
+            if f.window == 0 || f.min_hits == 0 || f.min_hits > f.window {
+                p.add(at.clone().key("min_hits"), "need 1 <= min_hits <= window");
+            }
+            for (k, v) in [
+                ("min_score", f.min_score),
+                ("smoke_min_score", f.smoke_min_score),
+                ("smoke_min_change", f.smoke_min_change),
+                ("min_area", f.min_area),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    p.add(at.clone().key(k), "must be within 0..1");
+                }
+            }
+            seconds.extend([
+                ("confirm_s", f.confirm_s),
+                ("clear_s", f.clear_s),
+                ("cooldown_s", f.cooldown_s),
+            ]);
+        }
+        RuleConfig::Parking(r) => {
+            if r.labels.is_empty() {
+                p.add(at.clone().key("labels"), "name at least one vehicle label");
+            }
+            seconds.extend([
+                ("tolerance_s", r.tolerance_s),
+                ("clear_s", r.clear_s),
+                ("escalate_after_s", r.escalate_after_s),
+                ("cooldown_s", r.cooldown_s),
+                ("stationary.window_s", r.stationary.window_s),
+            ]);
+        }
+        RuleConfig::Vending(v) => {
+            if v.require_stall && v.stall_labels.is_empty() {
                 p.add(
-                    rat.clone().key("zone"),
-                    format!("zone {z:?} is not defined on camera {:?}", camera.id),
+                    at.clone().key("stall_labels"),
+                    "name at least one stall label, or set require_stall = false",
                 );
             }
+            seconds.extend([
+                ("dwell_s", v.dwell_s),
+                ("clear_s", v.clear_s),
+                ("cooldown_s", v.cooldown_s),
+                ("stationary.window_s", v.stationary.window_s),
+            ]);
+        }
+        RuleConfig::Water(w) => {
+            seconds.extend([
+                ("confirm_s", w.confirm_s),
+                ("shore_linger_s", w.shore_linger_s),
+                ("vanish_s", w.vanish_s),
+                ("clear_s", w.clear_s),
+                ("cooldown_s", w.cooldown_s),
+            ]);
+        }
+    }
+    for (k, v) in seconds {
+        if !is_non_negative(v) {
+            let mut key = at.clone();
+            for part in k.split('.') {
+                key = key.key(part);
+            }
+            p.add(key, "must be 0 or more seconds");
+        }
+    }
+    for (key, zone) in rule.zones() {
+        if camera.zone(zone).is_none() {
+            p.add(
+                at.clone().key(key),
+                format!("zone {zone:?} is not defined on camera {:?}", camera.id),
+            );
+        }
+    }
+    for (m, mask) in rule.masks().iter().enumerate() {
+        if camera.zone(mask).is_none() {
+            p.add(
+                at.clone().key("masks").index(m),
+                format!(
+                    "mask zone {mask:?} is not defined on camera {:?}",
+                    camera.id
+                ),
+            );
+        }
+    }
+    if let Some(s) = rule.schedule() {
+        for (h, window) in s.hours.iter().enumerate() {
+            if crate::rules::parse_window(window).is_none() {
+                p.add(
+                    at.clone().key("schedule").key("hours").index(h),
+                    format!("{window:?} is not a window like \"08:00-20:00\""),
+                );
+            }
+        }
+        if s.days.iter().any(|d| !(1..=7).contains(d)) {
+            p.add(
+                at.clone().key("schedule").key("days"),
+                "days are 1 (Monday) to 7 (Sunday)",
+            );
+        }
+        if s.months.iter().any(|m| !(1..=12).contains(m)) {
+            p.add(
+                at.clone().key("schedule").key("months"),
+                "months are 1 to 12",
+            );
         }
     }
 }

@@ -11,10 +11,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BoxIdentity, CameraConfig};
+use crate::config::{BoxIdentity, CameraConfig, Language};
 use crate::evidence;
 use crate::geo::{self, Location};
-use crate::rules::{IncidentEvent, IncidentKind, Phase, Severity};
+use crate::rules::{Detail, IncidentEvent, IncidentKind, Phase, Severity};
 
 /// Version of the work-order document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -84,11 +84,14 @@ pub struct WorkOrder {
     pub camera: CameraRef,
     pub zone: Option<ZoneRef>,
     pub kind: IncidentKind,
+    /// Refinement of the kind (water: `in_water`, `at_shore`, `vanished`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<Detail>,
     /// City-management event code (数字化城市管理 classification or a local extension).
     pub event_code: String,
     pub severity: Severity,
     pub state: OrderState,
-    /// Human-readable one-line summary (Chinese).
+    /// Human-readable one-line summary (`box.language`: Chinese by default, or English).
     pub title: String,
     pub opened_at: String,
     pub updated_at: String,
@@ -168,6 +171,7 @@ impl OrderDesk {
                     name: z.name.clone(),
                 }),
                 kind: inc.kind,
+                detail: inc.detail,
                 event_code: inc.event_code.clone(),
                 severity: inc.severity,
                 state: OrderState::Open,
@@ -196,7 +200,7 @@ impl OrderDesk {
         } else {
             order.state = OrderState::Cleared;
         }
-        order.title = title(&order, &self.camera);
+        order.title = title(&order, &self.camera, self.identity.language);
         let mut evidence = Vec::new();
         if event.phase != Phase::Cleared {
             let name = format!("{phase_name}-{}.jpg", order.revision);
@@ -223,13 +227,13 @@ impl OrderDesk {
             at,
             event: phase_name.into(),
             actor: "lookout".into(),
-            note: match event.phase {
-                Phase::Opened => {
-                    format!("{} detected: {} object(s)", inc.kind.label_zh(), inc.count)
-                }
-                Phase::Updated => format!("count now {}", inc.count),
-                Phase::Cleared => "no longer seen".into(),
-            },
+            note: note(
+                event.phase,
+                inc.kind,
+                inc.count,
+                order.severity,
+                self.identity.language,
+            ),
         });
         if event.phase == Phase::Cleared {
             self.open.remove(&event.incident_id);
@@ -240,20 +244,66 @@ impl OrderDesk {
     }
 }
 
-fn title(order: &WorkOrder, camera: &CameraRef) -> String {
+fn note(
+    phase: Phase,
+    kind: IncidentKind,
+    count: usize,
+    severity: Severity,
+    lang: Language,
+) -> String {
+    match (lang, phase) {
+        (Language::Zh, Phase::Opened) => format!("发现{}，涉及 {count} 个目标", kind.label_zh()),
+        (Language::Zh, Phase::Updated) => {
+            format!("更新：{count} 个目标，等级 {}", severity.as_str())
+        }
+        (Language::Zh, Phase::Cleared) => "现场已恢复，目标消失".into(),
+        (Language::En, Phase::Opened) => format!("{} detected: {count} object(s)", kind.label_en()),
+        (Language::En, Phase::Updated) => {
+            format!("now {count} object(s), severity {}", severity.as_str())
+        }
+        (Language::En, Phase::Cleared) => "no longer seen".into(),
+    }
+}
+
+fn title(order: &WorkOrder, camera: &CameraRef, lang: Language) -> String {
     let place = order.zone.as_ref().map_or_else(
         || camera.name.clone(),
         |z| format!("{} {}", camera.name, z.name),
     );
-    let what = match order.kind {
-        IncidentKind::Crowd => format!("人员聚集 {} 人", order.count),
-        IncidentKind::Fire => "发现明火".to_string(),
-    };
-    let state = match order.state {
-        OrderState::Open => "",
-        OrderState::Cleared => "（已消失）",
-    };
-    format!("{what}：{place}{state}")
+    let n = order.count;
+    let cleared = order.state == OrderState::Cleared;
+    match lang {
+        Language::Zh => {
+            let what = match (order.kind, order.detail) {
+                (IncidentKind::Crowd, _) => format!("人员聚集 {n} 人"),
+                (IncidentKind::Fire, _) => "发现明火".into(),
+                (IncidentKind::Smoke, _) => "发现烟雾".into(),
+                (IncidentKind::Parking, _) => "机动车违停".into(),
+                (IncidentKind::Vending, _) => "占道经营（流动摊贩）".into(),
+                (IncidentKind::Water, Some(Detail::Vanished)) => "疑似溺水：有人在水中消失".into(),
+                (IncidentKind::Water, Some(Detail::AtShore)) => "岸边逗留".into(),
+                (IncidentKind::Water, _) => "有人进入危险水域".into(),
+            };
+            format!("{what}：{place}{}", if cleared { "（已消失）" } else { "" })
+        }
+        Language::En => {
+            let what = match (order.kind, order.detail) {
+                (IncidentKind::Crowd, _) => format!("Crowd of {n}"),
+                (IncidentKind::Fire, _) => "Open fire".into(),
+                (IncidentKind::Smoke, _) => "Smoke".into(),
+                (IncidentKind::Parking, _) => "Illegally parked vehicle".into(),
+                (IncidentKind::Vending, _) => "Street vending".into(),
+                (IncidentKind::Water, Some(Detail::Vanished)) => {
+                    "Possible drowning: a person vanished in the water".into()
+                }
+                (IncidentKind::Water, Some(Detail::AtShore)) => {
+                    "Person lingering at the water's edge".into()
+                }
+                (IncidentKind::Water, _) => "Person in a water danger zone".into(),
+            };
+            format!("{what}: {place}{}", if cleared { " (gone)" } else { "" })
+        }
+    }
 }
 
 /// Globally unique, time-ordered order id (UUID v7 layout: 48-bit millisecond time + random).

@@ -1,23 +1,28 @@
-//! 人员聚集 crowd gathering: persons whose feet are inside a zone, at least `min_count` of them for
-//! at least `hold_s`; cleared after `clear_s` below the threshold.
+//! 人员聚集 crowd gathering: persons whose feet are inside a zone. The count is the median over
+//! `smooth_s`, so one missed or doubled detection neither opens nor closes an order; at least
+//! `min_count` for `hold_s` opens it, below for `clear_s` clears it, and the zone then rests for
+//! `cooldown_s`. Severity follows the count tiers and only rises.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{Incident, RuleInput, RuleOutput, Zone};
+use super::{median, Filter, Incident, Lifecycle, Phase, RuleInput, RuleOutput, Transition, Zone};
 use crate::config::CrowdRuleConfig;
-use crate::rules::{IncidentKind, ObservedObject};
+use crate::rules::{IncidentKind, ObservedObject, Severity};
 
 pub struct CrowdRule {
     config: CrowdRuleConfig,
     zone: Zone,
-    above_since: Option<Duration>,
-    below_since: Option<Duration>,
-    open: Option<OpenCrowd>,
+    filter: Filter,
+    counts: VecDeque<(Duration, usize)>,
+    life: Lifecycle,
+    reported: Option<Reported>,
 }
 
-struct OpenCrowd {
-    reported_count: usize,
-    reported_at: Duration,
+struct Reported {
+    count: usize,
+    severity: Severity,
+    at: Duration,
 }
 
 /// A revision for a changed head count at most this often.
@@ -26,77 +31,95 @@ const MIN_UPDATE_INTERVAL: Duration = Duration::from_secs(10);
 impl CrowdRule {
     pub fn new(config: CrowdRuleConfig, zone: Zone) -> Self {
         CrowdRule {
+            filter: Filter::new(&config.filter),
+            life: Lifecycle::new(config.hold_s, config.clear_s, config.cooldown_s),
             config,
             zone,
-            above_since: None,
-            below_since: None,
-            open: None,
+            counts: VecDeque::new(),
+            reported: None,
         }
     }
 
     fn persons_in_zone(&self, input: &RuleInput) -> Vec<ObservedObject> {
         let memory = Duration::from_secs_f64(self.config.memory_s);
-        let (w, h) = (input.frame_width as f64, input.frame_height as f64);
+        let (w, h) = (input.frame_width as f32, input.frame_height as f32);
         input
             .tracks
             .iter()
-            .filter(|t| &*t.label == "person")
+            .filter(|t| &*t.label == "person" && self.filter.accepts(t.score, &t.bbox, w, h))
             .filter(|t| input.pts.saturating_sub(t.last_seen) <= memory)
             .filter(|t| {
                 let (x, y) = t.bbox.ground_point();
-                self.zone.contains(x as f64 / w, y as f64 / h)
+                self.zone.contains((x / w) as f64, (y / h) as f64)
             })
             .map(ObservedObject::from_track)
             .collect()
     }
 
-    pub fn evaluate(&mut self, input: &RuleInput) -> Option<RuleOutput> {
-        let persons = self.persons_in_zone(input);
-        let count = persons.len();
-        let now = input.pts;
-        let hold = Duration::from_secs_f64(self.config.hold_s);
-        let clear = Duration::from_secs_f64(self.config.clear_s);
-        if count >= self.config.min_count {
-            self.below_since = None;
-            let since = *self.above_since.get_or_insert(now);
-            match &mut self.open {
-                None if now.saturating_sub(since) >= hold => {
-                    self.open = Some(OpenCrowd {
-                        reported_count: count,
-                        reported_at: now,
-                    });
-                    Some(RuleOutput::Opened(self.incident(persons)))
-                }
-                Some(open)
-                    if significant_change(open.reported_count, count)
-                        && now.saturating_sub(open.reported_at) >= MIN_UPDATE_INTERVAL =>
-                {
-                    open.reported_count = count;
-                    open.reported_at = now;
-                    Some(RuleOutput::Updated(self.incident(persons)))
-                }
-                _ => None,
-            }
-        } else {
-            self.above_since = None;
-            self.open.as_ref()?;
-            let since = *self.below_since.get_or_insert(now);
-            if now.saturating_sub(since) >= clear {
-                self.open = None;
-                self.below_since = None;
-                Some(RuleOutput::Cleared(self.incident(persons)))
-            } else {
-                None
-            }
-        }
+    fn severity(&self, count: usize) -> Severity {
+        self.config
+            .tiers
+            .iter()
+            .filter(|t| count >= t.min_count)
+            .map(|t| t.severity)
+            .fold(self.config.severity, Severity::max)
     }
 
-    fn incident(&self, objects: Vec<ObservedObject>) -> Incident {
-        let count = objects.len();
+    pub fn evaluate(&mut self, input: &RuleInput) -> Vec<RuleOutput> {
+        let persons = self.persons_in_zone(input);
+        let now = input.pts;
+        self.counts.push_back((now, persons.len()));
+        let window = Duration::from_secs_f64(self.config.smooth_s);
+        while self
+            .counts
+            .front()
+            .is_some_and(|(t, _)| now.saturating_sub(*t) > window)
+        {
+            self.counts.pop_front();
+        }
+        let mut recent: Vec<usize> = self.counts.iter().map(|(_, c)| *c).collect();
+        let count = median(&mut recent);
+        let out = match self.life.step(count >= self.config.min_count, now) {
+            Transition::Open => Some(Phase::Opened),
+            Transition::Clear => Some(Phase::Cleared),
+            Transition::None if self.life.is_open() => {
+                let severity = self.severity(count);
+                self.reported.as_ref().and_then(|r| {
+                    let changed = severity > r.severity
+                        || (significant_change(r.count, count)
+                            && now.saturating_sub(r.at) >= MIN_UPDATE_INTERVAL);
+                    (changed && count >= self.config.min_count).then_some(Phase::Updated)
+                })
+            }
+            Transition::None => None,
+        };
+        let Some(phase) = out else { return Vec::new() };
+        let severity = self
+            .reported
+            .as_ref()
+            .map_or(Severity::Blue, |r| r.severity)
+            .max(self.severity(count));
+        self.reported = match phase {
+            Phase::Cleared => None,
+            _ => Some(Reported {
+                count,
+                severity,
+                at: now,
+            }),
+        };
+        vec![RuleOutput::new(
+            0,
+            phase,
+            self.incident(persons, count, severity),
+        )]
+    }
+
+    fn incident(&self, objects: Vec<ObservedObject>, count: usize, severity: Severity) -> Incident {
         Incident {
             kind: IncidentKind::Crowd,
+            detail: None,
             zone: Some(self.zone.clone()),
-            severity: self.config.severity,
+            severity,
             event_code: self
                 .config
                 .event_code

@@ -1,96 +1,204 @@
-//! 烟火 fire: fire detections in `min_hits` of the last `window` fire-model samples, for at least
-//! `confirm_s` since the first hit; cleared after `clear_s` without a hit.
+//! 烟火 fire and smoke. Each label is its own episode: hits in `min_hits` of the last `window`
+//! fire-model samples, held for `confirm_s`, open an order (fire red, smoke orange); `clear_s`
+//! without that clears it.
+//!
+//! Smoke must also *change*: the shared model calls plain grey pavement "smoke" with high
+//! confidence, but pavement looks the same from sample to sample while real smoke drifts and
+//! billows. A slowly updated grey-level background of the scene is kept, and a smoke box counts
+//! only when enough of it differs from that background.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
-use super::{Incident, RuleInput, RuleOutput, Zone};
+use image::RgbImage;
+
+use super::{Incident, Lifecycle, Phase, RuleInput, RuleOutput, Transition, Zone};
 use crate::config::FireRuleConfig;
+use crate::detect::{BBox, Detection};
 use crate::rules::{IncidentKind, ObservedObject, Severity};
+
+/// Background grid width; rows follow the aspect ratio.
+const GRID_W: u32 = 64;
+/// Per-sample weight of the new frame in the background (≈ 20 samples to adapt).
+const BACKGROUND_RATE: f32 = 0.05;
+/// Grey-level difference that counts a cell as changed.
+const CELL_CHANGE: f32 = 12.0;
+
+struct Episode {
+    kind: IncidentKind,
+    label: &'static str,
+    min_score: f32,
+    window: VecDeque<bool>,
+    life: Lifecycle,
+    /// Boxes of the latest hit: what the photo shows when the order opens on a sample between
+    /// hits.
+    last_found: Vec<ObservedObject>,
+}
 
 pub struct FireRule {
     config: FireRuleConfig,
     zone: Option<Zone>,
-    window: VecDeque<bool>,
-    first_hit: Option<Duration>,
-    last_hit: Option<Duration>,
-    open: bool,
+    episodes: Vec<Episode>,
+    background: Option<Background>,
 }
 
 impl FireRule {
     pub fn new(config: FireRuleConfig, zone: Option<Zone>) -> Self {
-        FireRule {
+        let episode = |kind, label, min_score| Episode {
+            kind,
+            label,
+            min_score,
             window: VecDeque::with_capacity(config.window),
+            life: Lifecycle::new(config.confirm_s, config.clear_s, config.cooldown_s),
+            last_found: Vec::new(),
+        };
+        let mut episodes = vec![episode(IncidentKind::Fire, "fire", config.min_score)];
+        if config.smoke {
+            episodes.push(episode(
+                IncidentKind::Smoke,
+                "smoke",
+                config.smoke_min_score,
+            ));
+        }
+        FireRule {
             config,
             zone,
-            first_hit: None,
-            last_hit: None,
-            open: false,
+            episodes,
+            background: None,
         }
     }
 
-    pub fn evaluate(&mut self, input: &RuleInput) -> Option<RuleOutput> {
+    pub fn evaluate(&mut self, input: &RuleInput) -> Vec<RuleOutput> {
         // Only samples where the fire model ran say anything about fire.
-        let regions = input.regions?;
-        let (w, h) = (input.frame_width as f64, input.frame_height as f64);
-        let fires: Vec<ObservedObject> = regions
-            .iter()
-            .filter(|d| &*d.label == "fire" && d.score >= self.config.min_score)
-            .filter(|d| {
-                self.zone.as_ref().is_none_or(|z| {
-                    let (x, y) = d.bbox.center();
-                    z.contains(x as f64 / w, y as f64 / h)
+        let Some(regions) = input.regions else {
+            return Vec::new();
+        };
+        let (w, h) = (input.frame_width as f32, input.frame_height as f32);
+        let grid = input.image.map(Grid::of);
+        let mut outputs = Vec::new();
+        for (key, ep) in self.episodes.iter_mut().enumerate() {
+            let found: Vec<&Detection> = regions
+                .iter()
+                .filter(|d| &*d.label == ep.label && d.score >= ep.min_score)
+                .filter(|d| d.bbox.area() / (w * h) >= self.config.min_area)
+                .filter(|d| {
+                    self.zone.as_ref().is_none_or(|z| {
+                        let (x, y) = d.bbox.center();
+                        z.contains((x / w) as f64, (y / h) as f64)
+                    })
                 })
-            })
-            .map(ObservedObject::from_detection)
-            .collect();
-        let now = input.pts;
-        let hit = !fires.is_empty();
-        if self.window.len() == self.config.window {
-            self.window.pop_front();
-        }
-        self.window.push_back(hit);
-        let hits = self.window.iter().filter(|h| **h).count();
-        if hit {
-            self.last_hit = Some(now);
-            self.first_hit.get_or_insert(now);
-        } else if hits == 0 {
-            self.first_hit = None;
-        }
-        if !self.open {
-            let confirmed = hits >= self.config.min_hits
-                && self.first_hit.is_some_and(|t| {
-                    now.saturating_sub(t) >= Duration::from_secs_f64(self.config.confirm_s)
-                });
-            if confirmed && hit {
-                self.open = true;
-                return Some(RuleOutput::Opened(self.incident(fires)));
+                .filter(|d| {
+                    if ep.kind != IncidentKind::Smoke {
+                        return true;
+                    }
+                    let change = match (&self.background, &grid) {
+                        (Some(bg), Some(g)) => bg.changed_fraction(g, &d.bbox, w, h),
+                        _ => 0.0,
+                    };
+                    tracing::trace!(score = d.score, change, "Smoke candidate.");
+                    change >= self.config.smoke_min_change
+                })
+                .collect();
+            let hit = !found.is_empty();
+            if hit {
+                ep.last_found = found
+                    .into_iter()
+                    .map(ObservedObject::from_detection)
+                    .collect();
             }
-            return None;
+            if ep.window.len() == self.config.window {
+                ep.window.pop_front();
+            }
+            ep.window.push_back(hit);
+            let hits = ep.window.iter().filter(|h| **h).count();
+            let phase = match ep.life.step(hits >= self.config.min_hits, input.pts) {
+                Transition::Open => Phase::Opened,
+                Transition::Clear => Phase::Cleared,
+                Transition::None => continue,
+            };
+            let objects = ep.last_found.clone();
+            outputs.push(RuleOutput::new(
+                key as u64,
+                phase,
+                Incident {
+                    kind: ep.kind,
+                    detail: None,
+                    zone: self.zone.clone(),
+                    severity: if ep.kind == IncidentKind::Fire {
+                        Severity::Red
+                    } else {
+                        Severity::Orange
+                    },
+                    event_code: self
+                        .config
+                        .event_code
+                        .clone()
+                        .unwrap_or_else(|| ep.kind.default_event_code().into()),
+                    count: objects.len(),
+                    objects,
+                },
+            ));
         }
-        let quiet = self
-            .last_hit
-            .is_none_or(|t| now.saturating_sub(t) >= Duration::from_secs_f64(self.config.clear_s));
-        if quiet {
-            self.open = false;
-            self.first_hit = None;
-            return Some(RuleOutput::Cleared(self.incident(fires)));
+        if let Some(g) = grid {
+            match &mut self.background {
+                Some(bg) if bg.matches(&g) => bg.update(&g),
+                _ => self.background = Some(Background(g)),
+            }
         }
-        None
+        outputs
+    }
+}
+
+/// A coarse grey-level picture of the frame.
+struct Grid {
+    w: u32,
+    h: u32,
+    cells: Vec<f32>,
+}
+
+impl Grid {
+    fn of(image: &RgbImage) -> Grid {
+        let w = GRID_W.min(image.width()).max(1);
+        let h = ((image.height() as u64 * w as u64 / image.width().max(1) as u64) as u32).max(1);
+        let small = image::imageops::resize(image, w, h, image::imageops::FilterType::Triangle);
+        let cells = small
+            .pixels()
+            .map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)
+            .collect();
+        Grid { w, h, cells }
+    }
+}
+
+struct Background(Grid);
+
+impl Background {
+    fn matches(&self, g: &Grid) -> bool {
+        self.0.w == g.w && self.0.h == g.h
     }
 
-    fn incident(&self, objects: Vec<ObservedObject>) -> Incident {
-        Incident {
-            kind: IncidentKind::Fire,
-            zone: self.zone.clone(),
-            severity: Severity::Red,
-            event_code: self
-                .config
-                .event_code
-                .clone()
-                .unwrap_or_else(|| IncidentKind::Fire.default_event_code().into()),
-            count: objects.len(),
-            objects,
+    fn update(&mut self, g: &Grid) {
+        for (b, c) in self.0.cells.iter_mut().zip(&g.cells) {
+            *b += (c - *b) * BACKGROUND_RATE;
         }
+    }
+
+    /// Fraction of the grid cells under `bbox` (frame pixels) that differ from the background.
+    fn changed_fraction(&self, g: &Grid, bbox: &BBox, frame_w: f32, frame_h: f32) -> f32 {
+        if !self.matches(g) {
+            return 0.0;
+        }
+        let gx = |x: f32| ((x / frame_w * g.w as f32) as u32).min(g.w - 1);
+        let gy = |y: f32| ((y / frame_h * g.h as f32) as u32).min(g.h - 1);
+        let (x0, x1, y0, y1) = (gx(bbox.x1), gx(bbox.x2), gy(bbox.y1), gy(bbox.y2));
+        let (mut changed, mut total) = (0u32, 0u32);
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                let i = (y * g.w + x) as usize;
+                total += 1;
+                if (g.cells[i] - self.0.cells[i]).abs() > CELL_CHANGE {
+                    changed += 1;
+                }
+            }
+        }
+        changed as f32 / total.max(1) as f32
     }
 }

@@ -4,22 +4,51 @@
 //! takes a [`RuleInput`] and returns [`IncidentEvent`]s: an incident *opens* once, may be *updated*
 //! when it changes meaningfully, and *clears* once. Pure: no IO, time is the frame's stream time.
 
+mod common;
 mod crowd;
 mod fire;
+mod motion;
+mod parking;
+mod vending;
+mod water;
 mod zone;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{CameraConfig, RuleConfig};
 use crate::detect::{BBox, Detection};
 use crate::track::TrackedObject;
+pub use common::{parse_window, Filter, Lifecycle, Masks, Schedule, Transition};
 pub use crowd::CrowdRule;
 pub use fire::FireRule;
+pub use motion::MotionHistory;
+pub use parking::ParkingRule;
+pub use vending::VendingRule;
+pub use water::WaterRule;
 pub use zone::Zone;
+
+/// Parses `"+08:00"` / `"-05:30"` / `"Z"`.
+pub fn parse_utc_offset(s: &str) -> Option<FixedOffset> {
+    if s == "Z" || s == "UTC" {
+        return FixedOffset::east_opt(0);
+    }
+    let sign = match s.get(..1)? {
+        "+" => 1,
+        "-" => -1,
+        _ => return None,
+    };
+    let (h, m) = s.get(1..)?.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
 
 /// Warning grade, lowest to highest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -48,8 +77,16 @@ impl Severity {
 pub enum IncidentKind {
     /// 人员聚集
     Crowd,
-    /// 烟火 (open flame)
+    /// 烟火: open flame
     Fire,
+    /// 烟火: smoke without visible flame
+    Smoke,
+    /// 违停
+    Parking,
+    /// 占道经营 / 流动摊贩
+    Vending,
+    /// 溺水 danger
+    Water,
 }
 
 impl IncidentKind {
@@ -58,14 +95,32 @@ impl IncidentKind {
     pub fn default_event_code(&self) -> &'static str {
         match self {
             IncidentKind::Crowd => "2101",
-            IncidentKind::Fire => "2103",
+            IncidentKind::Water => "2102",
+            IncidentKind::Fire | IncidentKind::Smoke => "2103",
+            IncidentKind::Parking => "0505",
+            IncidentKind::Vending => "0501",
         }
     }
 
     pub fn label_zh(&self) -> &'static str {
         match self {
             IncidentKind::Crowd => "人员聚集",
-            IncidentKind::Fire => "烟火",
+            IncidentKind::Fire => "明火",
+            IncidentKind::Smoke => "烟雾",
+            IncidentKind::Parking => "机动车违停",
+            IncidentKind::Vending => "占道经营",
+            IncidentKind::Water => "溺水风险",
+        }
+    }
+
+    pub fn label_en(&self) -> &'static str {
+        match self {
+            IncidentKind::Crowd => "crowd gathering",
+            IncidentKind::Fire => "fire",
+            IncidentKind::Smoke => "smoke",
+            IncidentKind::Parking => "illegal parking",
+            IncidentKind::Vending => "street vending",
+            IncidentKind::Water => "water danger",
         }
     }
 }
@@ -99,21 +154,37 @@ impl ObservedObject {
 }
 
 /// One frame's worth of facts for the rules: the message from track to rules.
+#[derive(Clone)]
 pub struct RuleInput<'a> {
     pub pts: Duration,
     pub captured_at: DateTime<Utc>,
     pub frame_width: u32,
     pub frame_height: u32,
+    /// The frame itself, for rules that look at pixels (smoke must change over time).
+    pub image: Option<&'a RgbImage>,
     /// Confirmed tracks (tracked now or recently lost).
     pub tracks: &'a [TrackedObject],
     /// Detections of region models (fire, smoke) when one ran on this frame; `None` otherwise.
     pub regions: Option<&'a [Detection]>,
 }
 
+/// A refinement of an incident's kind, for the order text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// A person is in the water zone.
+    InWater,
+    /// A person has lingered at the shore.
+    AtShore,
+    /// A person was last seen in the water and has not come out: possible drowning.
+    Vanished,
+}
+
 /// What a rule says about its incident.
 #[derive(Debug, Clone)]
 pub struct Incident {
     pub kind: IncidentKind,
+    pub detail: Option<Detail>,
     pub zone: Option<Zone>,
     pub severity: Severity,
     pub event_code: String,
@@ -121,18 +192,30 @@ pub struct Incident {
     pub objects: Vec<ObservedObject>,
 }
 
-#[derive(Debug, Clone)]
-pub enum RuleOutput {
-    Opened(Incident),
-    Updated(Incident),
-    Cleared(Incident),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Opened,
     Updated,
     Cleared,
+}
+
+/// What a rule says happened to one of its episodes; `key` tells a rule's concurrent episodes
+/// apart (one per parked car, one per water danger kind).
+#[derive(Debug, Clone)]
+pub struct RuleOutput {
+    pub key: u64,
+    pub phase: Phase,
+    pub incident: Incident,
+}
+
+impl RuleOutput {
+    pub fn new(key: u64, phase: Phase, incident: Incident) -> Self {
+        RuleOutput {
+            key,
+            phase,
+            incident,
+        }
+    }
 }
 
 /// An incident changed: the message from rules to orders.
@@ -146,34 +229,64 @@ pub struct IncidentEvent {
     pub at: DateTime<Utc>,
 }
 
+// A handful per camera, built once: boxing costs nothing and keeps the enum small.
 enum Rule {
-    Crowd(CrowdRule),
-    Fire(FireRule),
+    Crowd(Box<CrowdRule>),
+    Fire(Box<FireRule>),
+    Parking(Box<ParkingRule>),
+    Vending(Box<VendingRule>),
+    Water(Box<WaterRule>),
+}
+
+struct Armed {
+    rule: Rule,
+    masks: Masks,
+    schedule: Option<Schedule>,
+    /// Open episodes: rule key → incident id.
+    open: Vec<(u64, u64)>,
 }
 
 /// All rules of one camera.
 pub struct RuleEngine {
-    rules: Vec<(Rule, Option<u64>)>,
+    rules: Vec<Armed>,
     next_incident: u64,
 }
 
 impl RuleEngine {
-    /// Builds the rules of a validated camera config.
-    pub fn new(camera: &CameraConfig) -> Self {
+    /// Builds the rules of a validated camera config; schedules are read at `utc_offset`.
+    pub fn new(camera: &CameraConfig, utc_offset: FixedOffset) -> Self {
         let zone = |id: &str| camera.zone(id).map(Zone::from_config);
         let rules = camera
             .rules
             .iter()
-            .filter_map(|r| match r {
-                RuleConfig::Crowd(c) => {
-                    Some(Rule::Crowd(CrowdRule::new(c.clone(), zone(&c.zone)?)))
-                }
-                RuleConfig::Fire(f) => Some(Rule::Fire(FireRule::new(
-                    f.clone(),
-                    f.zone.as_deref().and_then(zone),
-                ))),
+            .filter_map(|r| {
+                let rule = match r {
+                    RuleConfig::Crowd(c) => {
+                        Rule::Crowd(Box::new(CrowdRule::new(c.clone(), zone(&c.zone)?)))
+                    }
+                    RuleConfig::Fire(f) => Rule::Fire(Box::new(FireRule::new(
+                        f.clone(),
+                        f.zone.as_deref().and_then(zone),
+                    ))),
+                    RuleConfig::Parking(p) => {
+                        Rule::Parking(Box::new(ParkingRule::new(p.clone(), zone(&p.zone)?)))
+                    }
+                    RuleConfig::Vending(v) => {
+                        Rule::Vending(Box::new(VendingRule::new(v.clone(), zone(&v.zone)?)))
+                    }
+                    RuleConfig::Water(w) => Rule::Water(Box::new(WaterRule::new(
+                        w.clone(),
+                        zone(&w.water_zone)?,
+                        w.shore_zone.as_deref().and_then(zone),
+                    ))),
+                };
+                Some(Armed {
+                    rule,
+                    masks: Masks(r.masks().iter().filter_map(|m| zone(m)).collect()),
+                    schedule: r.schedule().map(|s| Schedule::new(s, utc_offset)),
+                    open: Vec::new(),
+                })
             })
-            .map(|r| (r, None))
             .collect();
         RuleEngine {
             rules,
@@ -183,43 +296,85 @@ impl RuleEngine {
 
     pub fn evaluate(&mut self, input: &RuleInput) -> Vec<IncidentEvent> {
         let mut events = Vec::new();
-        for (rule, open_id) in &mut self.rules {
-            let out = match rule {
-                Rule::Crowd(r) => r.evaluate(input),
-                Rule::Fire(r) => r.evaluate(input),
-            };
-            let Some(out) = out else { continue };
-            let (phase, incident) = match out {
-                RuleOutput::Opened(i) => (Phase::Opened, i),
-                RuleOutput::Updated(i) => (Phase::Updated, i),
-                RuleOutput::Cleared(i) => (Phase::Cleared, i),
-            };
-            let incident_id = match phase {
-                Phase::Opened => {
-                    let id = self.next_incident;
-                    self.next_incident += 1;
-                    *open_id = Some(id);
-                    id
+        let (w, h) = (input.frame_width as f64, input.frame_height as f64);
+        for armed in &mut self.rules {
+            // Outside its schedule a rule sees an empty scene: nothing opens, open orders clear.
+            let active = armed
+                .schedule
+                .as_ref()
+                .is_none_or(|s| s.is_active(input.captured_at));
+            let tracks: Vec<TrackedObject>;
+            let regions: Option<Vec<Detection>>;
+            let view = if !active {
+                RuleInput {
+                    tracks: &[],
+                    regions: input.regions.map(|_| &[][..]),
+                    ..input.clone()
                 }
-                Phase::Updated => match open_id {
-                    Some(id) => *id,
-                    None => continue,
-                },
-                Phase::Cleared => match open_id.take() {
-                    Some(id) => id,
-                    None => continue,
-                },
+            } else if armed.masks.0.is_empty() {
+                input.clone()
+            } else {
+                tracks = input
+                    .tracks
+                    .iter()
+                    .filter(|t| {
+                        let (x, y) = t.bbox.ground_point();
+                        !armed.masks.hides(x as f64 / w, y as f64 / h)
+                    })
+                    .cloned()
+                    .collect();
+                regions = input.regions.map(|r| {
+                    r.iter()
+                        .filter(|d| {
+                            let (x, y) = d.bbox.center();
+                            !armed.masks.hides(x as f64 / w, y as f64 / h)
+                        })
+                        .cloned()
+                        .collect()
+                });
+                RuleInput {
+                    tracks: &tracks,
+                    regions: regions.as_deref(),
+                    ..input.clone()
+                }
             };
-            events.push(IncidentEvent {
-                incident_id,
-                phase,
-                incident,
-                pts: input.pts,
-                at: input.captured_at,
-            });
+            let outputs = match &mut armed.rule {
+                Rule::Crowd(r) => r.evaluate(&view),
+                Rule::Fire(r) => r.evaluate(&view),
+                Rule::Parking(r) => r.evaluate(&view),
+                Rule::Vending(r) => r.evaluate(&view),
+                Rule::Water(r) => r.evaluate(&view),
+            };
+            for out in outputs {
+                let open_at = armed.open.iter().position(|(k, _)| *k == out.key);
+                let incident_id = match (out.phase, open_at) {
+                    (Phase::Opened, _) => {
+                        let id = self.next_incident;
+                        self.next_incident += 1;
+                        armed.open.push((out.key, id));
+                        id
+                    }
+                    (Phase::Updated, Some(i)) => armed.open[i].1,
+                    (Phase::Cleared, Some(i)) => armed.open.remove(i).1,
+                    (_, None) => continue,
+                };
+                events.push(IncidentEvent {
+                    incident_id,
+                    phase: out.phase,
+                    incident: out.incident,
+                    pts: input.pts,
+                    at: input.captured_at,
+                });
+            }
         }
         events
     }
+}
+
+/// Median of a non-empty slice of counts.
+pub(crate) fn median(values: &mut [usize]) -> usize {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
 #[cfg(test)]

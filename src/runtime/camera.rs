@@ -152,7 +152,11 @@ impl CameraWorker {
     fn pump(&self, mut stream: CameraStream, report: &mut CameraReport) -> anyhow::Result<()> {
         let mut slots = self.slots();
         let mut tracker = Tracker::new(TrackerConfig::default());
-        let mut rules = RuleEngine::new(&self.camera);
+        let offset =
+            crate::rules::parse_utc_offset(&self.identity.utc_offset).unwrap_or_else(|| {
+                chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+            });
+        let mut rules = RuleEngine::new(&self.camera, offset);
         let mut desk = OrderDesk::new(&self.identity, &self.camera);
         let mut tracks: Vec<TrackedObject> = Vec::new();
         let started = Instant::now();
@@ -202,6 +206,7 @@ impl CameraWorker {
                 captured_at: frame.captured_at,
                 frame_width: frame.width(),
                 frame_height: frame.height(),
+                image: Some(&frame.image),
                 tracks: &tracks,
                 regions: regions.as_deref(),
             };

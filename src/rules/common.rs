@@ -1,0 +1,272 @@
+//! Pieces every rule shares: schedules (when a rule is armed), object filters (minimum score and
+//! size), exclusion masks, and the confirm → open → clear → cooldown life cycle of one episode.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveTime, Timelike, Utc};
+
+use super::Zone;
+use crate::config::{FilterConfig, ScheduleConfig};
+use crate::detect::BBox;
+
+/// When a rule is armed, in the box's local time.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// `(start, end)` minute-of-day windows; `end < start` wraps past midnight.
+    windows: Vec<(u32, u32)>,
+    /// Allowed weekdays, Monday = 1 … Sunday = 7; empty = every day.
+    days: Vec<u32>,
+    /// Allowed months 1..=12; empty = all year.
+    months: Vec<u32>,
+    offset: FixedOffset,
+}
+
+/// Parses `"HH:MM-HH:MM"`.
+pub fn parse_window(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('-')?;
+    let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").ok();
+    let (a, b) = (t(a)?, t(b)?);
+    Some((a.hour() * 60 + a.minute(), b.hour() * 60 + b.minute()))
+}
+
+impl Schedule {
+    pub fn new(config: &ScheduleConfig, offset: FixedOffset) -> Self {
+        Schedule {
+            windows: config
+                .hours
+                .iter()
+                .filter_map(|h| parse_window(h))
+                .collect(),
+            days: config.days.clone(),
+            months: config.months.clone(),
+            offset,
+        }
+    }
+
+    /// Whether the rule is armed at `t`.
+    pub fn is_active(&self, t: DateTime<Utc>) -> bool {
+        let local = t.with_timezone(&self.offset);
+        if !self.months.is_empty() && !self.months.contains(&local.month()) {
+            return false;
+        }
+        if !self.days.is_empty() && !self.days.contains(&local.weekday().number_from_monday()) {
+            return false;
+        }
+        if self.windows.is_empty() {
+            return true;
+        }
+        let minute = local.hour() * 60 + local.minute();
+        self.windows.iter().any(|&(start, end)| {
+            if start <= end {
+                (start..end).contains(&minute)
+            } else {
+                minute >= start || minute < end
+            }
+        })
+    }
+}
+
+/// Minimum score and size an object must have to count for a rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Filter {
+    pub min_score: f32,
+    /// Fraction of the frame area.
+    pub min_area: f32,
+}
+
+impl Filter {
+    pub fn new(config: &FilterConfig) -> Self {
+        Filter {
+            min_score: config.min_score,
+            min_area: config.min_area,
+        }
+    }
+
+    pub fn accepts(&self, score: f32, bbox: &BBox, frame_w: f32, frame_h: f32) -> bool {
+        score >= self.min_score && bbox.area() / (frame_w * frame_h) >= self.min_area
+    }
+}
+
+/// Areas of the image a rule ignores (a chimney, a lamp, a billboard).
+#[derive(Debug, Clone, Default)]
+pub struct Masks(pub Vec<Zone>);
+
+impl Masks {
+    /// Whether a normalised point is masked out.
+    pub fn hides(&self, x: f64, y: f64) -> bool {
+        self.0.iter().any(|m| m.contains(x, y))
+    }
+}
+
+/// Where one episode of a rule stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stage {
+    /// Nothing going on.
+    Idle,
+    /// The condition holds since `since`, not yet for the confirm time.
+    Pending { since: Duration },
+    /// An order is open; `missing_since` is set while the condition does not hold.
+    Open { missing_since: Option<Duration> },
+    /// Closed at `until - cooldown`; the same problem does not reopen before `until`.
+    Cooldown { until: Duration },
+}
+
+/// What a step of the life cycle asks the rule to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    None,
+    Open,
+    Clear,
+}
+
+/// Confirm time, clear time and cooldown of one episode: the debouncing every rule needs.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    pub confirm: Duration,
+    pub clear: Duration,
+    pub cooldown: Duration,
+    pub stage: Stage,
+}
+
+impl Lifecycle {
+    pub fn new(confirm_s: f64, clear_s: f64, cooldown_s: f64) -> Self {
+        Lifecycle {
+            confirm: Duration::from_secs_f64(confirm_s),
+            clear: Duration::from_secs_f64(clear_s),
+            cooldown: Duration::from_secs_f64(cooldown_s),
+            stage: Stage::Idle,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        matches!(self.stage, Stage::Open { .. })
+    }
+
+    /// Advances by one observation: does the condition hold at `now`?
+    pub fn step(&mut self, holds: bool, now: Duration) -> Transition {
+        match self.stage {
+            Stage::Cooldown { until } if now < until => Transition::None,
+            Stage::Cooldown { .. } | Stage::Idle => {
+                if holds {
+                    self.stage = Stage::Pending { since: now };
+                    return self.step(true, now);
+                }
+                self.stage = Stage::Idle;
+                Transition::None
+            }
+            Stage::Pending { since } => {
+                if !holds {
+                    self.stage = Stage::Idle;
+                    Transition::None
+                } else if now.saturating_sub(since) >= self.confirm {
+                    self.stage = Stage::Open {
+                        missing_since: None,
+                    };
+                    Transition::Open
+                } else {
+                    Transition::None
+                }
+            }
+            Stage::Open { missing_since } => match (holds, missing_since) {
+                (true, _) => {
+                    self.stage = Stage::Open {
+                        missing_since: None,
+                    };
+                    Transition::None
+                }
+                (false, None) => {
+                    self.stage = Stage::Open {
+                        missing_since: Some(now),
+                    };
+                    self.step(false, now)
+                }
+                (false, Some(since)) if now.saturating_sub(since) >= self.clear => {
+                    self.stage = Stage::Cooldown {
+                        until: now + self.cooldown,
+                    };
+                    Transition::Clear
+                }
+                (false, Some(_)) => Transition::None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn lifecycle_confirms_clears_and_cools_down() {
+        let mut l = Lifecycle::new(2.0, 3.0, 10.0);
+        assert_eq!(l.step(true, secs(0.0)), Transition::None);
+        assert_eq!(l.step(true, secs(1.9)), Transition::None);
+        assert_eq!(l.step(true, secs(2.0)), Transition::Open);
+        assert_eq!(l.step(false, secs(3.0)), Transition::None);
+        assert_eq!(
+            l.step(true, secs(4.0)),
+            Transition::None,
+            "flicker does not clear"
+        );
+        assert_eq!(l.step(false, secs(5.0)), Transition::None);
+        assert_eq!(l.step(false, secs(8.0)), Transition::Clear);
+        // Re-entry during the cooldown: nothing, even when it would have confirmed.
+        for t in 9..18 {
+            assert_eq!(l.step(true, secs(t as f64)), Transition::None, "t={t}");
+        }
+        // After the cooldown it confirms again from scratch.
+        assert_eq!(l.step(true, secs(18.0)), Transition::None);
+        assert_eq!(l.step(true, secs(20.0)), Transition::Open);
+    }
+
+    #[test]
+    fn a_gap_before_confirmation_restarts_the_confirm_time() {
+        let mut l = Lifecycle::new(2.0, 3.0, 0.0);
+        l.step(true, secs(0.0));
+        l.step(false, secs(1.5));
+        assert_eq!(l.step(true, secs(2.0)), Transition::None);
+        assert_eq!(l.step(true, secs(4.0)), Transition::Open);
+    }
+
+    #[test]
+    fn schedules_respect_hours_across_midnight_days_and_months() {
+        let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+        let s = Schedule::new(
+            &ScheduleConfig {
+                hours: vec!["22:00-06:00".into()],
+                days: vec![],
+                months: vec![6, 7, 8],
+            },
+            cst,
+        );
+        let at = |m: u32, d: u32, h: u32, min: u32| {
+            cst.with_ymd_and_hms(2026, m, d, h, min, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        assert!(s.is_active(at(7, 1, 23, 0)));
+        assert!(s.is_active(at(7, 1, 5, 59)));
+        assert!(!s.is_active(at(7, 1, 6, 0)), "end is exclusive");
+        assert!(s.is_active(at(7, 1, 22, 0)), "start is inclusive");
+        assert!(!s.is_active(at(7, 1, 12, 0)));
+        assert!(!s.is_active(at(11, 1, 23, 0)), "out of season");
+        let weekdays = Schedule::new(
+            &ScheduleConfig {
+                hours: vec![],
+                days: vec![1, 2, 3, 4, 5],
+                months: vec![],
+            },
+            cst,
+        );
+        assert!(
+            weekdays.is_active(at(11, 23, 10, 0)),
+            "2026-11-23 is a Monday"
+        );
+        assert!(!weekdays.is_active(at(11, 22, 10, 0)), "Sunday");
+    }
+}
