@@ -142,10 +142,10 @@ fn plaza_clip_raises_one_crowd_order() {
     assert_eq!(first["revision"], 1);
     assert_eq!(first["zone"]["id"], "plaza");
     assert!(first["count"].as_u64().unwrap() >= 10);
-    assert_eq!(
-        first["objects"].as_array().unwrap().len() as u64,
-        first["count"].as_u64().unwrap()
-    );
+    // `count` is the smoothed head count, `objects` the persons in the photo's frame.
+    let shown = first["objects"].as_array().unwrap().len() as u64;
+    let count = first["count"].as_u64().unwrap();
+    assert!(shown.abs_diff(count) <= 3, "{shown} shown vs count {count}");
     assert!(first["objects"]
         .as_array()
         .unwrap()
