@@ -2,8 +2,12 @@
 //! - a person in the water zone for `confirm_s` → red (`in_water`);
 //! - a person at the shore zone for `shore_linger_s` → orange (`at_shore`);
 //! - a person last seen *inside* the water zone who has not been seen again for `vanish_s`, without
-//!   having left it → red "possible drowning" (`vanished`), the case that matters most. It stays
-//!   open at least a minute (or `clear_s`, if longer) after the last such disappearance.
+//!   having left it → red "possible drowning" (`vanished`), the case that matters most. The person
+//!   must have been in the water for at least a second (not a one-frame false detection), and
+//!   nobody may be seen at the same place now (that is the tracker re-identifying them). It stays
+//!   open at least a minute (or `clear_s`, if longer) after the last such disappearance. Keep the
+//!   water zone off the frame edges: a swimmer leaving the picture through the water looks the
+//!   same as one going under.
 //!
 //! In the water a person has no ground contact, so the box centre decides the zone.
 
@@ -18,8 +22,14 @@ use crate::rules::{IncidentKind, ObservedObject, Severity};
 struct LastSeen {
     at: Duration,
     in_water: bool,
+    /// Since when the person has been in the water without a break.
+    in_water_since: Option<Duration>,
     object: ObservedObject,
 }
+
+/// A track must have been in the water this long before its disappearance means anything: a
+/// one-frame false detection or a swimmer glimpsed for a moment is not a drowning.
+const MIN_TIME_IN_WATER: Duration = Duration::from_secs(1);
 
 pub struct WaterRule {
     config: WaterRuleConfig,
@@ -74,11 +84,14 @@ impl WaterRule {
             } else if self.shore.as_ref().is_some_and(|s| s.contains(x, y)) {
                 on_shore.push(object.clone());
             }
+            let since = self.persons.get(&t.track_id).and_then(|p| p.in_water_since);
+            let in_water_since = in_water.then(|| since.unwrap_or(now));
             self.persons.insert(
                 t.track_id,
                 LastSeen {
                     at: now,
                     in_water,
+                    in_water_since,
                     object,
                 },
             );
@@ -92,10 +105,22 @@ impl WaterRule {
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
-            if let Some(p) = self.persons.remove(&id) {
-                if p.in_water {
-                    self.missing.push((now, p.object));
-                }
+            let Some(p) = self.persons.remove(&id) else {
+                continue;
+            };
+            let long_enough = p
+                .in_water_since
+                .is_some_and(|s| p.at.saturating_sub(s) >= MIN_TIME_IN_WATER);
+            // Somebody seen right there now is the same person under a new track id.
+            let b = p.object.bbox;
+            let reach = b.height().max(b.width());
+            let (px, py) = b.center();
+            let replaced = self.persons.values().any(|q| {
+                let (qx, qy) = q.object.bbox.center();
+                q.at == now && ((qx - px).powi(2) + (qy - py).powi(2)).sqrt() <= reach
+            });
+            if p.in_water && long_enough && !replaced {
+                self.missing.push((now, p.object));
             }
         }
         let hold = VANISHED_HOLD.max(Duration::from_secs_f64(self.config.clear_s));
