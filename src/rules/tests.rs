@@ -741,15 +741,41 @@ fn lingering_at_the_shore_is_orange() {
 fn a_glimpse_or_an_id_switch_in_the_water_is_not_a_drowning() {
     let mut e = engine(WATER);
     // A 0.4 s false detection in the water.
-    let events = run(&mut e, 40, |i, pts| if i < 2 { vec![person(1, 200.0, 500.0, pts)] } else { vec![] }, no_regions);
-    assert!(events.iter().all(|e| e.detail != Some(Detail::Vanished)), "{:?}", details(&events));
+    let events = run(
+        &mut e,
+        40,
+        |i, pts| {
+            if i < 2 {
+                vec![person(1, 200.0, 500.0, pts)]
+            } else {
+                vec![]
+            }
+        },
+        no_regions,
+    );
+    assert!(
+        events.iter().all(|e| e.detail != Some(Detail::Vanished)),
+        "{:?}",
+        details(&events)
+    );
     // The tracker re-identifies a swimmer under a new id at the same place.
     let mut e = engine(WATER);
     let events = run(
         &mut e,
         60,
-        |i, pts| vec![person(if i < 20 { 1 } else { 2 }, 200.0 + (i % 2) as f32, 500.0, pts)],
+        |i, pts| {
+            vec![person(
+                if i < 20 { 1 } else { 2 },
+                200.0 + (i % 2) as f32,
+                500.0,
+                pts,
+            )]
+        },
         no_regions,
     );
-    assert!(events.iter().all(|e| e.detail != Some(Detail::Vanished)), "{:?}", details(&events));
+    assert!(
+        events.iter().all(|e| e.detail != Some(Detail::Vanished)),
+        "{:?}",
+        details(&events)
+    );
 }
