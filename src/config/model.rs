@@ -76,7 +76,7 @@ pub struct ScheduleConfig {
     pub months: Vec<u32>,
 }
 
-/// Minimum score and size for an object to count.
+/// Minimum score and size for an object to count, with per-label overrides.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
@@ -86,6 +86,19 @@ pub struct FilterConfig {
     /// Box area as a fraction of the frame (0.0005 ≈ a 20×20 box in 1280×720).
     #[serde(default)]
     pub min_area: f32,
+    /// Per-label overrides, e.g. `{ umbrella = { min_score = 0.5, min_area = 0.002 } }`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, LabelFilterConfig>,
+}
+
+/// Score and size floor for one label; unset keys fall back to the filter's own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelFilterConfig {
+    #[serde(default)]
+    pub min_score: Option<f32>,
+    #[serde(default)]
+    pub min_area: Option<f32>,
 }
 
 fn default_filter_score() -> f32 {
@@ -97,6 +110,7 @@ impl Default for FilterConfig {
         FilterConfig {
             min_score: default_filter_score(),
             min_area: 0.0,
+            labels: BTreeMap::new(),
         }
     }
 }

@@ -66,24 +66,33 @@ impl Schedule {
     }
 }
 
-/// Minimum score and size an object must have to count for a rule.
-#[derive(Debug, Clone, Copy)]
+/// Minimum score and size an object must have to count for a rule, per label.
+#[derive(Debug, Clone)]
 pub struct Filter {
-    pub min_score: f32,
-    /// Fraction of the frame area.
-    pub min_area: f32,
+    config: FilterConfig,
 }
 
 impl Filter {
     pub fn new(config: &FilterConfig) -> Self {
         Filter {
-            min_score: config.min_score,
-            min_area: config.min_area,
+            config: config.clone(),
         }
     }
 
-    pub fn accepts(&self, score: f32, bbox: &BBox, frame_w: f32, frame_h: f32) -> bool {
-        score >= self.min_score && bbox.area() / (frame_w * frame_h) >= self.min_area
+    pub fn accepts(
+        &self,
+        label: &str,
+        score: f32,
+        bbox: &BBox,
+        frame_w: f32,
+        frame_h: f32,
+    ) -> bool {
+        let own = self.config.labels.get(label);
+        let min_score = own
+            .and_then(|l| l.min_score)
+            .unwrap_or(self.config.min_score);
+        let min_area = own.and_then(|l| l.min_area).unwrap_or(self.config.min_area);
+        score >= min_score && bbox.area() / (frame_w * frame_h) >= min_area
     }
 }
 

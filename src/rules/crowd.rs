@@ -46,7 +46,9 @@ impl CrowdRule {
         input
             .tracks
             .iter()
-            .filter(|t| &*t.label == "person" && self.filter.accepts(t.score, &t.bbox, w, h))
+            .filter(|t| {
+                &*t.label == "person" && self.filter.accepts(&t.label, t.score, &t.bbox, w, h)
+            })
             .filter(|t| input.pts.saturating_sub(t.last_seen) <= memory)
             .filter(|t| {
                 let (x, y) = t.bbox.ground_point();

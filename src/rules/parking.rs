@@ -53,7 +53,7 @@ impl ParkingRule {
 
     fn is_vehicle(&self, t: &TrackedObject, w: f32, h: f32) -> bool {
         self.config.labels.iter().any(|l| **l == *t.label)
-            && self.filter.accepts(t.score, &t.bbox, w, h)
+            && self.filter.accepts(&t.label, t.score, &t.bbox, w, h)
             && {
                 let (x, y) = t.bbox.ground_point();
                 self.zone.contains((x / w) as f64, (y / h) as f64)

@@ -779,3 +779,26 @@ fn a_glimpse_or_an_id_switch_in_the_water_is_not_a_drowning() {
         details(&events)
     );
 }
+
+#[test]
+fn per_label_filters_drop_weak_stall_objects() {
+    let vendor = |_: usize, pts| {
+        vec![
+            person(1, 200.0, 500.0, pts),
+            obj("umbrella", 2, 230.0, 480.0, 60.0, 60.0, pts),
+        ]
+    };
+    // The umbrellas this camera sees at 0.9 are all false: demand more of that label only.
+    let mut e = engine(&format!(
+        "{VENDING}filter = {{ labels = {{ umbrella = {{ min_score = 0.95 }} }} }}\n"
+    ));
+    assert!(run(&mut e, 100, vendor, no_regions).is_empty());
+    let mut e = engine(&format!(
+        "{VENDING}filter = {{ labels = {{ umbrella = {{ min_area = 0.001 }} }} }}\n"
+    ));
+    assert_eq!(
+        phases(&run(&mut e, 100, vendor, no_regions)),
+        vec![Phase::Opened],
+        "60x60 of 1000x1000 is 0.0036"
+    );
+}

@@ -35,7 +35,7 @@ impl VendingRule {
         let (w, h) = (input.frame_width as f32, input.frame_height as f32);
         let in_zone = |t: &&TrackedObject| {
             let (x, y) = t.bbox.ground_point();
-            self.filter.accepts(t.score, &t.bbox, w, h)
+            self.filter.accepts(&t.label, t.score, &t.bbox, w, h)
                 && self.zone.contains((x / w) as f64, (y / h) as f64)
         };
         let persons: Vec<&TrackedObject> = input

@@ -72,7 +72,7 @@ impl WaterRule {
             .iter()
             .filter(|t| &*t.label == "person" && t.last_seen == now)
         {
-            if !self.filter.accepts(t.score, &t.bbox, w, h) {
+            if !self.filter.accepts(&t.label, t.score, &t.bbox, w, h) {
                 continue;
             }
             let (cx, cy) = t.bbox.center();
