@@ -148,13 +148,16 @@ fn replay(config_path: &Path, camera: &str, video: &Path, json: bool) -> anyhow:
         runtime::run(&config, options).with_context(|| format!("replay of {}", video.display()))?;
     for cam in &report.cameras {
         eprintln!(
-            "replay: camera {}: {} frames in {:.2} s ({:.1} frames/s), {} inferences, {} order revisions",
+            "replay: camera {}: {} frames in {:.2} s ({:.1} frames/s), {} inferences, {} order revisions; stream time 0 = {}",
             cam.camera,
             cam.frames,
             cam.elapsed.as_secs_f64(),
             cam.fps(),
             cam.inferences,
-            cam.orders
+            cam.orders,
+            cam.stream_started
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_else(|| "-".into())
         );
     }
     Ok(())

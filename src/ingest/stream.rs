@@ -175,6 +175,11 @@ impl CameraStream {
         &self.camera_id
     }
 
+    /// Wall-clock time of stream time 0: a frame's capture time is this plus its `pts`.
+    pub fn started(&self) -> DateTime<Utc> {
+        self.started
+    }
+
     /// Waits up to `timeout` for the next sampled frame.
     pub fn next(&mut self, timeout: Duration) -> Result<StreamEvent, IngestError> {
         if let Some(err) = self.pending_error() {

@@ -29,6 +29,9 @@ pub struct CameraReport {
     pub orders: u64,
     /// Wall time from pipeline start to end of stream.
     pub elapsed: Duration,
+    /// Wall-clock time of stream time 0 of the last pipeline (orders' capture times are this plus
+    /// the frame's stream time).
+    pub stream_started: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl CameraReport {
@@ -150,6 +153,7 @@ impl CameraWorker {
 
     /// Pulls frames until end of stream (Ok) or a stream error (Err).
     fn pump(&self, mut stream: CameraStream, report: &mut CameraReport) -> anyhow::Result<()> {
+        report.stream_started = Some(stream.started());
         let mut slots = self.slots();
         let mut tracker = Tracker::new(TrackerConfig::default());
         let offset =
