@@ -10,6 +10,7 @@ pub mod detect;
 pub mod evidence;
 pub mod geo;
 pub mod ingest;
+pub mod ledger;
 pub mod orders;
 pub mod rules;
 pub mod runtime;

@@ -168,6 +168,8 @@ fn status_is_retained_online_then_offline_and_the_last_will_fires_on_kill() {
     let mut daemon = Command::new(lookout_bin())
         .args(["run", "--config"])
         .arg(&cfg)
+        .arg("--state")
+        .arg(dir.path().join("state"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -35,6 +35,9 @@ pub enum Command {
         /// The config file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Folder of the ledger (orders and the outbox); default: the config's storage.dir.
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Run one camera's pipeline on a video file as fast as possible and exit at its end.
     ///
@@ -103,9 +106,13 @@ pub fn load_config(path: &Path) -> anyhow::Result<Config> {
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config } => {
+        Command::Run { config, state } => {
             let config = load_config(&config)?;
-            let report = runtime::run(&config, RunOptions::default())?;
+            let options = RunOptions {
+                state_dir: Some(state.unwrap_or_else(|| config.storage.dir.clone())),
+                ..Default::default()
+            };
+            let report = runtime::run(&config, options)?;
             tracing::info!(?report, "Stopped.");
             Ok(())
         }

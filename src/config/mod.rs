@@ -115,6 +115,7 @@ fn resolve_paths(config: &mut Config, base: &Path) {
     resolve(base, &mut config.models.manifests);
     resolve(base, &mut config.models.dir);
     resolve(base, &mut config.models.onnxruntime);
+    resolve(base, &mut config.storage.dir);
     if let Some(p) = config.uplink.password_file.as_mut() {
         resolve(base, p);
     }

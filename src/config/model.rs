@@ -25,9 +25,33 @@ pub struct Config {
     /// Where models and the ONNX Runtime library live.
     #[serde(default)]
     pub models: ModelsConfig,
+    /// Where the box keeps its state.
+    #[serde(default)]
+    pub storage: StorageConfig,
     /// The cameras this box watches.
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Folder of the ledger (`ledger.sqlite3`: orders and the outbox of unacknowledged messages).
+    /// `lookout run --state DIR` overrides it.
+    #[serde(default = "default_state_dir")]
+    pub dir: PathBuf,
+}
+
+fn default_state_dir() -> PathBuf {
+    "/var/lib/lookout/state".into()
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            dir: default_state_dir(),
+        }
+    }
 }
 
 fn default_version() -> u32 {

@@ -11,10 +11,10 @@ use super::SharedDetector;
 use crate::config::{BoxIdentity, CameraConfig};
 use crate::detect::Detection;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
-use crate::orders::OrderDesk;
+use crate::orders::{OrderDesk, WorkOrderChange};
 use crate::rules::{RuleEngine, RuleInput};
 use crate::track::{TrackedObject, Tracker, TrackerConfig};
-use crate::uplink::{CameraState, CameraStatus, UplinkMessage, UplinkSender};
+use crate::uplink::{CameraState, CameraStatus, SharedLedger, Topics, UplinkMessage, UplinkSender};
 
 /// What one camera did during a run.
 #[derive(Debug, Clone, Default)]
@@ -48,11 +48,19 @@ struct ModelSlot {
     tracked: bool,
 }
 
+/// Where a camera's results go: the ledger first (durable), then a wake-up for the uplink.
+pub struct Outputs {
+    pub uplink: UplinkSender,
+    pub ledger: SharedLedger,
+}
+
 pub struct CameraWorker {
     identity: BoxIdentity,
     camera: CameraConfig,
     detectors: Vec<SharedDetector>,
     uplink: UplinkSender,
+    ledger: SharedLedger,
+    topics: Topics,
     mode: PlayMode,
     stop: Arc<AtomicBool>,
 }
@@ -66,18 +74,52 @@ impl CameraWorker {
         identity: BoxIdentity,
         camera: CameraConfig,
         detectors: Vec<SharedDetector>,
-        uplink: UplinkSender,
+        outputs: Outputs,
         mode: PlayMode,
         stop: Arc<AtomicBool>,
     ) -> Self {
         CameraWorker {
+            topics: Topics::new(&identity.site, &identity.id),
             identity,
             camera,
             detectors,
-            uplink,
+            uplink: outputs.uplink,
+            ledger: outputs.ledger,
             mode,
             stop,
         }
+    }
+
+    /// Stores the revision and its messages, then wakes the uplink. A revision that cannot be
+    /// stored (disk full, broken file) is retried before it is given up, loudly.
+    fn commit(&self, change: &WorkOrderChange) -> anyhow::Result<()> {
+        let messages = crate::uplink::encode(&self.topics, change);
+        let mut attempt = 0;
+        loop {
+            let result = {
+                let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+                ledger.record(&change.order, &messages)
+            };
+            match result {
+                Ok(()) => break,
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::error!(camera = %self.camera.id, order = %change.order.id, error = %e, "Cannot store a work order; retrying.");
+                    std::thread::sleep(Duration::from_millis(200 * attempt));
+                }
+                Err(e) => {
+                    tracing::error!(camera = %self.camera.id, order = %change.order.id, revision = change.order.revision, error = %e, "Work order LOST: it could not be stored.");
+                    return Ok(());
+                }
+            }
+        }
+        if !self
+            .uplink
+            .send(UplinkMessage::Committed(Box::new(change.order.clone())))
+        {
+            return Err(anyhow!("the uplink stopped"));
+        }
+        Ok(())
     }
 
     fn status(&self, state: CameraState, fps: f64, error: Option<String>) {
@@ -217,9 +259,7 @@ impl CameraWorker {
             for event in rules.evaluate(&input) {
                 if let Some(change) = desk.apply(&event, &frame.image) {
                     report.orders += 1;
-                    if !self.uplink.send(UplinkMessage::Order(Box::new(change))) {
-                        return Err(anyhow!("the uplink stopped"));
-                    }
+                    self.commit(&change)?;
                 }
             }
         }

@@ -18,6 +18,7 @@ use anyhow::{anyhow, Context};
 use crate::config::{CameraConfig, Config};
 use crate::detect::{Detector, ManifestSet};
 use crate::ingest::PlayMode;
+use crate::ledger::Ledger;
 use crate::uplink::{self, BrokerAddress, Uplink};
 pub use camera::CameraReport;
 pub use uplink::broker::EmbeddedBroker;
@@ -37,6 +38,8 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Stop the whole run when a camera cannot start (replay); otherwise keep the others going.
     pub strict: bool,
+    /// Folder of the ledger; `None` keeps it in memory (replay, demo: nothing to resume).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -49,6 +52,7 @@ impl Default for RunOptions {
             client_suffix: String::new(),
             stop: Arc::new(AtomicBool::new(false)),
             strict: false,
+            state_dir: None,
         }
     }
 }
@@ -70,8 +74,11 @@ fn load_models(
     config: &Config,
     cameras: &[CameraConfig],
 ) -> anyhow::Result<BTreeMap<String, Result<SharedDetector, String>>> {
-    let manifests = ManifestSet::load_dir(&config.models.manifests)?;
     let mut loaded = BTreeMap::new();
+    if cameras.is_empty() {
+        return Ok(loaded);
+    }
+    let manifests = ManifestSet::load_dir(&config.models.manifests)?;
     for name in cameras.iter().flat_map(|c| c.models.iter()) {
         if loaded.contains_key(name) {
             continue;
@@ -175,10 +182,15 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     } else {
         (BrokerAddress::parse(&config.uplink.broker)?, None)
     };
+    let ledger = match &options.state_dir {
+        Some(dir) => Ledger::open(&dir.join("ledger.sqlite3"))?,
+        None => Ledger::in_memory()?,
+    };
+    let ledger: uplink::SharedLedger = Arc::new(Mutex::new(ledger));
     let mqtt = uplink::connect_options(config, &address, &options.client_suffix)?;
     let uplink = {
         let _guard = runtime.enter();
-        Uplink::start(config, mqtt, options.tap.clone())
+        Uplink::start(config, mqtt, ledger.clone(), options.tap.clone())
     };
     let stop = options.stop.clone();
     runtime.spawn(async move {
@@ -193,7 +205,10 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             config.identity.clone(),
             camera.clone(),
             detectors,
-            uplink.sender(),
+            camera::Outputs {
+                uplink: uplink.sender(),
+                ledger: ledger.clone(),
+            },
             options.mode,
             options.stop.clone(),
         );

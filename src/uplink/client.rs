@@ -1,7 +1,7 @@
 //! The MQTT client task.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -11,7 +11,14 @@ use tokio::task::JoinHandle;
 
 use super::{BoxStatus, CameraStatus, Topics, UplinkMessage};
 use crate::config::{Config, UplinkConfig};
+use crate::ledger::Ledger;
 use crate::orders::WorkOrder;
+
+/// The ledger, shared by the camera workers (which write) and the uplink (which drains).
+pub type SharedLedger = Arc<Mutex<Ledger>>;
+
+/// Outbox messages handed to the MQTT client at once (rumqttc's default in-flight window).
+const MAX_IN_FLIGHT: usize = 100;
 
 /// Largest MQTT packet in either direction: evidence photos of a 4K camera fit.
 pub const MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
@@ -145,9 +152,14 @@ pub struct Uplink {
 
 impl Uplink {
     /// Starts the client task on the current tokio runtime.
-    pub fn start(config: &Config, options: MqttOptions, tap: Option<OrderTap>) -> Uplink {
+    pub fn start(
+        config: &Config,
+        options: MqttOptions,
+        ledger: SharedLedger,
+        tap: Option<OrderTap>,
+    ) -> Uplink {
         let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(config.clone(), options, rx, tap));
+        let task = tokio::spawn(run(config.clone(), options, ledger, rx, tap));
         Uplink {
             sender: UplinkSender(tx),
             task,
@@ -159,8 +171,8 @@ impl Uplink {
     }
 
     /// Waits for the task to finish. It finishes once every [`UplinkSender`] (including this
-    /// handle's) is dropped, after publishing the offline status and waiting up to `drain` for
-    /// the broker's acknowledgements.
+    /// handle's) is dropped, after publishing the offline status and waiting up to 5 s for the
+    /// broker to acknowledge the outbox; what is left stays in the ledger for the next start.
     pub async fn finish(self) -> UplinkReport {
         drop(self.sender);
         self.task.await.unwrap_or_default()
@@ -171,10 +183,18 @@ struct State {
     config: Config,
     topics: Topics,
     client: AsyncClient,
+    ledger: SharedLedger,
     started: DateTime<Utc>,
     cameras: BTreeMap<String, CameraStatus>,
     report: UplinkReport,
     connected: bool,
+    /// Highest outbox seq handed to the client since the last (re)connection.
+    sent_up_to: i64,
+    /// Publishes handed to the client, in order, waiting for their packet id: `Some(seq)` for
+    /// outbox messages, `None` for status messages (not in the outbox).
+    awaiting_pkid: VecDeque<Option<i64>>,
+    /// Outbox messages on the wire, by packet id, waiting for PUBACK.
+    in_flight: HashMap<u16, i64>,
 }
 
 impl State {
@@ -188,27 +208,74 @@ impl State {
         s
     }
 
-    async fn publish(&mut self, topic: String, retain: bool, payload: Vec<u8>) {
+    async fn publish(&mut self, topic: String, retain: bool, payload: Vec<u8>, seq: Option<i64>) {
         match self
             .client
             .publish(topic.clone(), QoS::AtLeastOnce, retain, payload)
             .await
         {
-            Ok(()) => self.report.messages_published += 1,
+            Ok(()) => {
+                self.report.messages_published += 1;
+                self.awaiting_pkid.push_back(seq);
+            }
             Err(e) => tracing::error!(%topic, error = %e, "Could not queue an MQTT message."),
         }
+    }
+
+    /// Hands the next outbox messages to the client, keeping at most `MAX_IN_FLIGHT` out.
+    async fn drain(&mut self) {
+        if !self.connected {
+            return;
+        }
+        let out = self.in_flight.len() + self.awaiting_pkid.len();
+        let room = MAX_IN_FLIGHT.saturating_sub(out);
+        if room == 0 {
+            return;
+        }
+        let pending = {
+            let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+            ledger.pending(self.sent_up_to, room)
+        };
+        match pending {
+            Ok(rows) => {
+                for row in rows {
+                    self.sent_up_to = row.seq;
+                    let m = row.message;
+                    self.publish(m.topic, m.retain, m.payload, Some(row.seq))
+                        .await;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "Cannot read the outbox."),
+        }
+    }
+
+    fn acknowledged(&mut self, pkid: u16) {
+        self.report.messages_acked += 1;
+        if let Some(seq) = self.in_flight.remove(&pkid) {
+            let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = ledger.acknowledge(seq) {
+                tracing::error!(error = %e, "Cannot remove an acknowledged message from the outbox.");
+            }
+        }
+    }
+
+    fn outbox_empty(&self) -> bool {
+        let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        ledger.outbox_len().map(|n| n == 0).unwrap_or(true)
     }
 
     async fn publish_status(&mut self, state: &str) {
         let doc = self.status(state);
         let payload = serde_json::to_vec(&doc).unwrap_or_default();
-        self.publish(self.topics.status(), true, payload).await;
+        self.publish(self.topics.status(), true, payload, None)
+            .await;
     }
 }
 
 async fn run(
     config: Config,
     options: MqttOptions,
+    ledger: SharedLedger,
     mut rx: mpsc::Receiver<UplinkMessage>,
     tap: Option<OrderTap>,
 ) -> UplinkReport {
@@ -231,7 +298,8 @@ async fn run(
                         break;
                     }
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    // Capped at 10 s: a box should be back soon after the centre's broker is.
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         }
@@ -241,9 +309,13 @@ async fn run(
         started: Utc::now(),
         config,
         client,
+        ledger,
         cameras: BTreeMap::new(),
         report: UplinkReport::default(),
         connected: false,
+        sent_up_to: 0,
+        awaiting_pkid: VecDeque::new(),
+        in_flight: HashMap::new(),
     };
     let mut ticker =
         tokio::time::interval(Duration::from_secs(state.config.uplink.status_interval_s));
@@ -251,18 +323,12 @@ async fn run(
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
-                Some(UplinkMessage::Order(change)) => {
-                    let id = change.order.id.clone();
-                    for blob in &change.evidence {
-                        let topic = state.topics.evidence(&id, &blob.name);
-                        state.publish(topic, false, blob.jpeg.to_vec()).await;
-                    }
-                    let payload = serde_json::to_vec(&change.order).unwrap_or_default();
-                    state.publish(state.topics.order(&id), false, payload).await;
+                Some(UplinkMessage::Committed(order)) => {
                     state.report.orders_published += 1;
                     if let Some(tap) = &tap {
-                        tap(&change.order);
+                        tap(&order);
                     }
+                    state.drain().await;
                 }
                 Some(UplinkMessage::Camera(cam)) => {
                     let changed = state.cameras.get(&cam.id).is_none_or(|old| old.state != cam.state);
@@ -278,9 +344,23 @@ async fn run(
                     tracing::info!(broker = %state.config.uplink.broker, "Connected to the MQTT broker.");
                     state.connected = true;
                     last_error = None;
+                    // A clean session forgets what was in flight: send every unacknowledged
+                    // outbox message again (consumers de-duplicate by id and revision).
+                    state.sent_up_to = 0;
+                    state.awaiting_pkid.clear();
+                    state.in_flight.clear();
                     state.publish_status("online").await;
+                    state.drain().await;
                 }
-                Ok(Event::Incoming(Packet::PubAck(_))) => state.report.messages_acked += 1,
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                    if let Some(Some(seq)) = state.awaiting_pkid.pop_front() {
+                        state.in_flight.insert(pkid, seq);
+                    }
+                }
+                Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                    state.acknowledged(ack.pkid);
+                    state.drain().await;
+                }
                 Ok(Event::Outgoing(Outgoing::Disconnect)) => {}
                 Ok(_) => {}
                 Err(e) => {
@@ -299,21 +379,43 @@ async fn run(
             }
         }
     }
-    // Orderly goodbye: offline status (retained), then wait for the acknowledgements.
-    state.publish_status("offline").await;
+    // Orderly goodbye: drain the outbox, offline status (retained), wait for acknowledgements.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while state.report.messages_acked < state.report.messages_published {
+    let mut said_offline = false;
+    loop {
+        if state.outbox_empty() && !said_offline && state.connected {
+            state.publish_status("offline").await;
+            said_offline = true;
+        }
+        if said_offline && state.report.messages_acked >= state.report.messages_published {
+            break;
+        }
         match tokio::time::timeout_at(deadline, ev_rx.recv()).await {
-            Ok(Some(Ok(Event::Incoming(Packet::PubAck(_))))) => state.report.messages_acked += 1,
+            Ok(Some(Ok(Event::Incoming(Packet::ConnAck(_))))) => {
+                state.connected = true;
+                state.sent_up_to = 0;
+                state.awaiting_pkid.clear();
+                state.in_flight.clear();
+                state.drain().await;
+            }
+            Ok(Some(Ok(Event::Outgoing(Outgoing::Publish(pkid))))) => {
+                if let Some(Some(seq)) = state.awaiting_pkid.pop_front() {
+                    state.in_flight.insert(pkid, seq);
+                }
+            }
+            Ok(Some(Ok(Event::Incoming(Packet::PubAck(ack))))) => {
+                state.acknowledged(ack.pkid);
+                state.drain().await;
+            }
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => break,
         }
     }
-    if state.report.messages_acked < state.report.messages_published {
+    if !state.outbox_empty() {
         tracing::warn!(
             published = state.report.messages_published,
             acked = state.report.messages_acked,
-            "Stopped before the broker acknowledged every message."
+            "Stopped before the broker acknowledged every message; the rest stays in the outbox for the next start."
         );
     }
     let _ = state.client.disconnect().await;

@@ -11,16 +11,40 @@ mod status;
 mod topics;
 
 pub use client::{
-    connect_options, BrokerAddress, OrderTap, Uplink, UplinkError, UplinkReport, UplinkSender,
+    connect_options, BrokerAddress, OrderTap, SharedLedger, Uplink, UplinkError, UplinkReport,
+    UplinkSender,
 };
 pub use status::{BoxStatus, CameraState, CameraStatus};
 pub use topics::Topics;
 
-use crate::orders::WorkOrderChange;
+use crate::ledger::OutMessage;
+use crate::orders::{WorkOrder, WorkOrderChange};
 
 /// What camera workers send to the uplink.
 #[derive(Debug, Clone)]
 pub enum UplinkMessage {
-    Order(Box<WorkOrderChange>),
+    /// This revision and its messages are in the ledger's outbox: publish them.
+    Committed(Box<WorkOrder>),
     Camera(CameraStatus),
+}
+
+/// The MQTT messages that announce an order revision: its new photos first, then the document,
+/// so a consumer that sees an evidence entry can already have the bytes.
+pub fn encode(topics: &Topics, change: &WorkOrderChange) -> Vec<OutMessage> {
+    let id = &change.order.id;
+    let mut out: Vec<OutMessage> = change
+        .evidence
+        .iter()
+        .map(|blob| OutMessage {
+            topic: topics.evidence(id, &blob.name),
+            payload: blob.jpeg.to_vec(),
+            retain: false,
+        })
+        .collect();
+    out.push(OutMessage {
+        topic: topics.order(id),
+        payload: serde_json::to_vec(&change.order).unwrap_or_default(),
+        retain: false,
+    });
+    out
 }

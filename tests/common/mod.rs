@@ -55,8 +55,12 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     pub fn start() -> Mosquitto {
+        Mosquitto::start_on(free_port())
+    }
+
+    /// A broker on a given port (a restart of the same broker).
+    pub fn start_on(port: u16) -> Mosquitto {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
