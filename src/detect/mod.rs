@@ -177,10 +177,6 @@ impl Detector {
         &self.manifest
     }
 
-    pub fn name(&self) -> &Arc<str> {
-        &self.name
-    }
-
     /// Runs the model on one image; boxes come back in the image's pixels, after NMS.
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, DetectError> {
         let (input, lb) = letterbox(image, &self.manifest.contract);
@@ -217,32 +213,23 @@ impl Detector {
 
     /// Runs the session on a prepared input tensor (benchmarks time this alone).
     pub fn infer(&mut self, input: &ndarray::Array4<f32>) -> Result<RawOutput, DetectError> {
-        let fail = |e: ort::Error| DetectError::Inference {
-            model: self.manifest.name.clone(),
-            message: e.to_string(),
+        let model = &self.manifest.name;
+        let fail = |message: String| DetectError::Inference {
+            model: model.clone(),
+            message,
         };
-        let tensor = TensorRef::from_array_view(input).map_err(fail)?;
-        let input_name = self.manifest.contract.input.as_str();
+        let contract = &self.manifest.contract;
+        let tensor = TensorRef::from_array_view(input).map_err(|e| fail(e.to_string()))?;
         let outputs = self
             .session
-            .run(ort::inputs![input_name => tensor])
-            .map_err(|e| DetectError::Inference {
-                model: self.manifest.name.clone(),
-                message: e.to_string(),
-            })?;
+            .run(ort::inputs![contract.input.as_str() => tensor])
+            .map_err(|e| fail(e.to_string()))?;
         let value = outputs
-            .get(self.manifest.contract.output.as_str())
-            .ok_or_else(|| DetectError::Inference {
-                model: self.manifest.name.clone(),
-                message: format!("no output {:?}", self.manifest.contract.output),
-            })?;
-        let (shape, data) =
-            value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| DetectError::Inference {
-                    model: self.manifest.name.clone(),
-                    message: e.to_string(),
-                })?;
+            .get(contract.output.as_str())
+            .ok_or_else(|| fail(format!("no output {:?}", contract.output)))?;
+        let (shape, data) = value
+            .try_extract_tensor::<f32>()
+            .map_err(|e| fail(e.to_string()))?;
         Ok(RawOutput {
             shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
             data: data.to_vec(),

@@ -171,10 +171,6 @@ impl CameraStream {
         Ok(stream)
     }
 
-    pub fn camera_id(&self) -> &Arc<str> {
-        &self.camera_id
-    }
-
     /// Wall-clock time of stream time 0: a frame's capture time is this plus its `pts`.
     pub fn started(&self) -> DateTime<Utc> {
         self.started

@@ -73,7 +73,8 @@ impl FireRule {
             return Vec::new();
         };
         let (w, h) = (input.frame_width as f32, input.frame_height as f32);
-        let grid = input.image.map(Grid::of);
+        // The background is only for the smoke check: no pixel work when smoke is off.
+        let grid = input.image.filter(|_| self.config.smoke).map(Grid::of);
         let mut outputs = Vec::new();
         for (key, ep) in self.episodes.iter_mut().enumerate() {
             let found: Vec<&Detection> = regions

@@ -195,6 +195,8 @@ struct State {
     awaiting_pkid: VecDeque<Option<i64>>,
     /// Outbox messages on the wire, by packet id, waiting for PUBACK.
     in_flight: HashMap<u16, i64>,
+    /// The last connection failure logged (each distinct one is logged once, not every retry).
+    last_error: Option<String>,
 }
 
 impl State {
@@ -259,6 +261,44 @@ impl State {
         }
     }
 
+    /// Applies one event of the MQTT event loop; `announce` publishes the online status on
+    /// connect (not while saying goodbye).
+    async fn on_event(&mut self, ev: Result<Event, String>, announce: bool) {
+        match ev {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                tracing::info!(broker = %self.config.uplink.broker, "Connected to the MQTT broker.");
+                self.connected = true;
+                self.last_error = None;
+                // A clean session forgets what was in flight: send every unacknowledged outbox
+                // message again (consumers de-duplicate by id and revision).
+                self.sent_up_to = 0;
+                self.awaiting_pkid.clear();
+                self.in_flight.clear();
+                if announce {
+                    self.publish_status("online").await;
+                }
+                self.drain().await;
+            }
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
+                if let Some(Some(seq)) = self.awaiting_pkid.pop_front() {
+                    self.in_flight.insert(pkid, seq);
+                }
+            }
+            Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                self.acknowledged(ack.pkid);
+                self.drain().await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.connected = false;
+                if self.last_error.as_deref() != Some(e.as_str()) {
+                    tracing::warn!(broker = %self.config.uplink.broker, error = %e, "MQTT connection failed; retrying with back-off.");
+                    self.last_error = Some(e);
+                }
+            }
+        }
+    }
+
     fn outbox_empty(&self) -> bool {
         let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
         ledger.outbox_len().map(|n| n == 0).unwrap_or(true)
@@ -316,10 +356,10 @@ async fn run(
         sent_up_to: 0,
         awaiting_pkid: VecDeque::new(),
         in_flight: HashMap::new(),
+        last_error: None,
     };
     let mut ticker =
         tokio::time::interval(Duration::from_secs(state.config.uplink.status_interval_s));
-    let mut last_error: Option<String> = None;
     loop {
         tokio::select! {
             msg = rx.recv() => match msg {
@@ -339,39 +379,7 @@ async fn run(
                 }
                 None => break,
             },
-            Some(ev) = ev_rx.recv() => match ev {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    tracing::info!(broker = %state.config.uplink.broker, "Connected to the MQTT broker.");
-                    state.connected = true;
-                    last_error = None;
-                    // A clean session forgets what was in flight: send every unacknowledged
-                    // outbox message again (consumers de-duplicate by id and revision).
-                    state.sent_up_to = 0;
-                    state.awaiting_pkid.clear();
-                    state.in_flight.clear();
-                    state.publish_status("online").await;
-                    state.drain().await;
-                }
-                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                    if let Some(Some(seq)) = state.awaiting_pkid.pop_front() {
-                        state.in_flight.insert(pkid, seq);
-                    }
-                }
-                Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                    state.acknowledged(ack.pkid);
-                    state.drain().await;
-                }
-                Ok(Event::Outgoing(Outgoing::Disconnect)) => {}
-                Ok(_) => {}
-                Err(e) => {
-                    state.connected = false;
-                    // Log each distinct failure once, not every retry.
-                    if last_error.as_deref() != Some(e.as_str()) {
-                        tracing::warn!(broker = %state.config.uplink.broker, error = %e, "MQTT connection failed; retrying with back-off.");
-                        last_error = Some(e);
-                    }
-                }
-            },
+            Some(ev) = ev_rx.recv() => state.on_event(ev, true).await,
             _ = ticker.tick() => {
                 if state.connected {
                     state.publish_status("online").await;
@@ -391,23 +399,7 @@ async fn run(
             break;
         }
         match tokio::time::timeout_at(deadline, ev_rx.recv()).await {
-            Ok(Some(Ok(Event::Incoming(Packet::ConnAck(_))))) => {
-                state.connected = true;
-                state.sent_up_to = 0;
-                state.awaiting_pkid.clear();
-                state.in_flight.clear();
-                state.drain().await;
-            }
-            Ok(Some(Ok(Event::Outgoing(Outgoing::Publish(pkid))))) => {
-                if let Some(Some(seq)) = state.awaiting_pkid.pop_front() {
-                    state.in_flight.insert(pkid, seq);
-                }
-            }
-            Ok(Some(Ok(Event::Incoming(Packet::PubAck(ack))))) => {
-                state.acknowledged(ack.pkid);
-                state.drain().await;
-            }
-            Ok(Some(_)) => {}
+            Ok(Some(ev)) => state.on_event(ev, false).await,
             Ok(None) | Err(_) => break,
         }
     }
