@@ -2,10 +2,12 @@
 //!
 //! One frame travels a straight line: [`ingest`] → [`detect`] → [`track`] → [`rules`] → [`orders`]
 //! → [`uplink`], with [`geo`] and [`evidence`] as services that the rules/orders stages call.
-//! [`runtime`] wires the stages into threads and tasks; [`config`] describes the whole topology.
+//! [`control`] closes the loop (commands from the centre, camera re-checks) on top of the
+//! [`ledger`]. [`runtime`] wires the stages into threads and tasks; [`config`] describes the whole topology.
 //! `ARCHITECTURE.md` at the repository root is the map.
 
 pub mod config;
+pub mod control;
 pub mod detect;
 pub mod evidence;
 pub mod geo;

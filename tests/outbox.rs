@@ -105,3 +105,291 @@ fn orders_raised_while_the_broker_is_down_arrive_after_a_restart() {
         "acknowledged messages leave the outbox"
     );
 }
+
+/// Two clips that raise orders at their own speed, and a camera that never answers, which keeps
+/// the daemon running after the clips end (it stays in back-off).
+const BUSY_BOX: &str = r#"
+[box]
+site = "demo-district"
+id = "box-001"
+[uplink]
+broker = "{BROKER}"
+keep_alive_s = 5
+[models]
+manifests = "{REPO}/models"
+dir = "{REPO}/.runtime/models"
+onnxruntime = "{REPO}/.runtime/onnxruntime/libonnxruntime.so"
+threads = 1
+[[cameras]]
+id = "plaza"
+source = "{SHARED}/media/video/plaza_pedestrians.mp4"
+detect_fps = 5.0
+models = ["yolox_nano_coco"]
+location = { lat = 30.2712, lon = 120.1603 }
+[[cameras.zones]]
+id = "plaza"
+polygon = [[0.02, 0.05], [0.98, 0.05], [0.98, 0.98], [0.02, 0.98]]
+[[cameras.rules]]
+kind = "crowd"
+zone = "plaza"
+min_count = 10
+hold_s = 1.0
+clear_s = 5.0
+[[cameras.rules]]
+kind = "crowd"
+zone = "plaza"
+min_count = 5
+hold_s = 2.0
+clear_s = 5.0
+[[cameras]]
+id = "forest"
+source = "{SHARED}/media/video/forest_fire_smoke.mp4"
+detect_fps = 2.0
+models = ["fire_smoke_yolov8"]
+location = { lat = 30.2741, lon = 120.1551 }
+[[cameras.rules]]
+kind = "fire"
+min_score = 0.3
+window = 5
+min_hits = 3
+confirm_s = 2.0
+clear_s = 30.0
+smoke = true
+[[cameras]]
+id = "nowhere"
+source = "rtsp://127.0.0.1:9/none"
+models = ["yolox_nano_coco"]
+location = { lat = 30.0, lon = 120.0 }
+"#;
+
+/// (order id, revision) of every order document among `messages`, in arrival order.
+fn revisions_seen(messages: &[Received]) -> Vec<(String, u64, String)> {
+    messages
+        .iter()
+        .filter(|m| m.topic.contains("/orders/") && !m.topic.contains("/evidence/"))
+        .filter_map(|m| serde_json::from_slice::<Value>(&m.payload).ok())
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap_or_default().to_owned(),
+                v["revision"].as_u64().unwrap_or(0),
+                v["camera"]["id"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every revision 1..=latest of every order in the ledger, and every photo its latest revision
+/// lists, arrived at the subscriber; duplicates are identical; each camera's revisions arrived in
+/// the order they were made.
+fn assert_nothing_missing(ledger_path: &std::path::Path, messages: &[Received]) -> usize {
+    let ledger = Ledger::open(ledger_path).unwrap();
+    let stored = ledger.list(None, 100_000).unwrap();
+    let mut by_key: std::collections::HashMap<(String, u64), &[u8]> = Default::default();
+    for m in messages
+        .iter()
+        .filter(|m| m.topic.contains("/orders/") && !m.topic.contains("/evidence/"))
+    {
+        let v: Value = serde_json::from_slice(&m.payload).unwrap();
+        let key = (
+            v["id"].as_str().unwrap().to_owned(),
+            v["revision"].as_u64().unwrap(),
+        );
+        if let Some(first) = by_key.insert(key.clone(), &m.payload) {
+            assert_eq!(first, &m.payload[..], "a duplicate of {key:?} differs");
+        }
+    }
+    for order in &stored {
+        for rev in 1..=order.revision as u64 {
+            assert!(
+                by_key.contains_key(&(order.id.clone(), rev)),
+                "order {} revision {rev} (of {}) never arrived",
+                order.id,
+                order.revision
+            );
+        }
+        for e in &order.evidence {
+            let topic = format!("{ROOT}/orders/{}/evidence/{}", order.id, e.name);
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m.topic == topic && m.payload.len() == e.bytes),
+                "photo {topic} never arrived"
+            );
+        }
+    }
+    // Per camera, the first arrival of each revision follows the order they were made in
+    // (revisions of one order count up; orders of one camera in their ledger order).
+    let mut seen = BTreeSet::new();
+    let mut last_rev: std::collections::HashMap<String, u64> = Default::default();
+    for (id, rev, _camera) in revisions_seen(messages) {
+        if seen.insert((id.clone(), rev)) {
+            let prev = last_rev.insert(id.clone(), rev).unwrap_or(0);
+            assert!(
+                rev > prev,
+                "order {id}: revision {rev} arrived after {prev}"
+            );
+        }
+    }
+    stored.len()
+}
+
+fn wait_outbox_empty(ledger_path: &std::path::Path, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let n = Ledger::open(ledger_path)
+            .and_then(|l| l.outbox_len())
+            .unwrap_or(u64::MAX);
+        if n == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the outbox still holds {n} messages"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+struct Daemon(std::process::Child);
+
+impl Daemon {
+    fn start(config: &std::path::Path, state: &std::path::Path) -> Daemon {
+        Daemon(
+            Command::new(lookout_bin())
+                .args(["run", "--config"])
+                .arg(config)
+                .arg("--state")
+                .arg(state)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start the daemon"),
+        )
+    }
+    fn kill9(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        std::mem::forget(self);
+    }
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let status = self.0.wait().expect("daemon exit");
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_35_second_broker_outage_loses_nothing_and_keeps_each_cameras_order() {
+    let dir = scratch_dir();
+    let state = dir.path().join("state");
+    let store = dir.path().join("broker-store");
+    std::fs::create_dir_all(&store).unwrap();
+    let port = free_port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let cfg = write_config(dir.path(), "busy.toml", BUSY_BOX, &url);
+    let broker = Mosquitto::start_persistent(port, &store);
+    let sub = Subscriber::start_session(port, &format!("{ROOT}/orders/#"), "centre-archive");
+    let daemon = Daemon::start(&cfg, &state);
+    // The broker goes down 1.5 s in, before the clips' first orders, and stays down for 35 s
+    // while both cameras raise and update orders.
+    std::thread::sleep(Duration::from_millis(1500));
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(35));
+    let ledger_path = state.join("ledger.sqlite3");
+    let waiting = Ledger::open(&ledger_path).unwrap().outbox_len().unwrap();
+    assert!(waiting >= 4, "orders piled up in the outbox: {waiting}");
+    let _broker = Mosquitto::start_persistent(port, &store);
+    wait_outbox_empty(&ledger_path, Duration::from_secs(40));
+    let stored = Ledger::open(&ledger_path)
+        .unwrap()
+        .list(None, 1000)
+        .unwrap();
+    let want: usize = stored.iter().map(|o| o.revision as usize).sum();
+    let msgs = sub.wait_for(Duration::from_secs(20), "every revision", |m| {
+        revisions_seen(m)
+            .into_iter()
+            .map(|(id, rev, _)| (id, rev))
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= want
+    });
+    let orders = assert_nothing_missing(&ledger_path, &msgs);
+    assert!(orders >= 3, "both clips raised orders: {orders}");
+    let cameras: BTreeSet<String> = stored.iter().map(|o| o.camera.id.clone()).collect();
+    assert!(cameras.len() == 2, "{cameras:?}");
+    assert!(
+        daemon.terminate().success(),
+        "SIGTERM ends the daemon cleanly"
+    );
+}
+
+#[test]
+fn ten_kill_9s_during_a_run_lose_nothing_committed() {
+    let dir = scratch_dir();
+    let state = dir.path().join("state");
+    let broker = Mosquitto::start();
+    let cfg = write_config(dir.path(), "busy.toml", BUSY_BOX, &broker.url());
+    let sub = Subscriber::start(broker.port, &format!("{ROOT}/orders/#"));
+    // A fixed-seed generator: the moments vary between kills but the run is reproducible.
+    let mut seed: u64 = 0x5eed_1234_abcd;
+    let mut kills = Vec::new();
+    for _ in 0..10 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        // Between 2.0 and 9.0 s in: before, between and after the clips' first orders.
+        let at = Duration::from_millis(2000 + (seed >> 33) % 7000);
+        let daemon = Daemon::start(&cfg, &state);
+        std::thread::sleep(at);
+        daemon.kill9();
+        kills.push(at.as_secs_f64());
+    }
+    // One more start, without cameras, to drain what the last kill left; it exits when done.
+    let drain = write_config(
+        dir.path(),
+        "drain.toml",
+        "[box]\nsite = \"demo-district\"\nid = \"box-001\"\n[uplink]\nbroker = \"{BROKER}\"\n",
+        &broker.url(),
+    );
+    let out = Command::new(lookout_bin())
+        .args(["run", "--config"])
+        .arg(&drain)
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .expect("drain run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ledger_path = state.join("ledger.sqlite3");
+    wait_outbox_empty(&ledger_path, Duration::from_secs(5));
+    let stored = Ledger::open(&ledger_path)
+        .unwrap()
+        .list(None, 1000)
+        .unwrap();
+    let want: usize = stored.iter().map(|o| o.revision as usize).sum();
+    let msgs = sub.wait_for(Duration::from_secs(20), "every revision", |m| {
+        revisions_seen(m)
+            .into_iter()
+            .map(|(id, rev, _)| (id, rev))
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= want
+    });
+    let orders = assert_nothing_missing(&ledger_path, &msgs);
+    eprintln!("killed at {kills:?} s; {orders} orders, {want} revisions, all delivered");
+    assert!(orders >= 5, "orders were committed between kills: {orders}");
+}

@@ -116,6 +116,9 @@ fn forest_fire_clip_raises_a_fire_order_with_matching_jpeg_evidence() {
     let img = image::load_from_memory_with_format(&photo.payload, image::ImageFormat::Jpeg)
         .expect("valid JPEG");
     assert_eq!((img.width(), img.height()), (480, 854), "full camera frame");
+    // Everything the box published (status, orders, photos) matches docs/schemas.
+    let checked = ApiSchemas::load().check_all(&sub.snapshot());
+    assert!(checked >= 4, "{checked} messages checked");
 }
 
 #[test]
@@ -233,6 +236,7 @@ fn a_clean_end_publishes_offline_status() {
     let got = after.wait_for(Duration::from_secs(5), "the retained status", |m| {
         !m.is_empty()
     });
+    ApiSchemas::load().check_all(&got);
     let v: Value = serde_json::from_slice(&got[0].payload).unwrap();
     assert_eq!(v["state"], "offline");
     assert_eq!(v["cameras"][0]["state"], "ended");

@@ -1,6 +1,7 @@
 //! CLI definition and glue: parse, load the config, hand over to `runtime`.
 
 mod demo;
+mod orders;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,10 @@ pub enum Command {
         #[arg(long)]
         realtime: bool,
     },
+    /// Work orders: the ledger (list, show), the live feed (watch), and the centre's commands
+    /// (dispatch, handled, verify, cancel, close).
+    #[command(subcommand)]
+    Orders(orders::OrdersCommand),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -110,6 +115,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&config)?;
             let options = RunOptions {
                 state_dir: Some(state.unwrap_or_else(|| config.storage.dir.clone())),
+                accept_commands: true,
                 ..Default::default()
             };
             let report = runtime::run(&config, options)?;
@@ -123,6 +129,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             json,
         } => replay(&config, &camera, &video, json),
         Command::Demo { examples, realtime } => demo::run(&examples, realtime),
+        Command::Orders(cmd) => orders::run(cmd),
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Config {
     /// Where the box keeps its state.
     #[serde(default)]
     pub storage: StorageConfig,
+    /// How orders move through the closed loop (verification after `handled`).
+    #[serde(default)]
+    pub orders: OrdersConfig,
     /// The cameras this box watches.
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,
@@ -40,6 +43,62 @@ pub struct StorageConfig {
     /// `lookout run --state DIR` overrides it.
     #[serde(default = "default_state_dir")]
     pub dir: PathBuf,
+    /// Disk quota of the outbox (messages the broker has not acknowledged), MiB. Over it the
+    /// oldest evidence photos are dropped first; order documents and command results never are.
+    #[serde(default = "default_outbox_quota_mb")]
+    pub outbox_quota_mb: u64,
+}
+
+fn default_outbox_quota_mb() -> u64 {
+    512
+}
+
+/// The closed loop: what the box does after the centre reports an order handled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersConfig {
+    /// An order whose problem goes away before anyone is dispatched closes at once (`true`) or
+    /// waits in `cleared` for the centre to close it (`false`).
+    #[serde(default)]
+    pub close_when_cleared: bool,
+    /// Seconds of samples the camera re-check looks at.
+    #[serde(default = "default_verify_window_s")]
+    pub verify_window_s: f64,
+    /// Share of the window's samples on which the rule must still see the problem for the
+    /// re-check to say "present" (reopen) rather than "cleared" (close).
+    #[serde(default = "default_verify_present_ratio")]
+    pub verify_present_ratio: f64,
+    /// First wait before retrying an inconclusive re-check (camera offline); doubles per try.
+    #[serde(default = "default_verify_retry_s")]
+    pub verify_retry_s: f64,
+    /// Longest wait between retries.
+    #[serde(default = "default_verify_retry_max_s")]
+    pub verify_retry_max_s: f64,
+}
+
+fn default_verify_window_s() -> f64 {
+    30.0
+}
+fn default_verify_present_ratio() -> f64 {
+    0.5
+}
+fn default_verify_retry_s() -> f64 {
+    30.0
+}
+fn default_verify_retry_max_s() -> f64 {
+    600.0
+}
+
+impl Default for OrdersConfig {
+    fn default() -> Self {
+        OrdersConfig {
+            close_when_cleared: false,
+            verify_window_s: default_verify_window_s(),
+            verify_present_ratio: default_verify_present_ratio(),
+            verify_retry_s: default_verify_retry_s(),
+            verify_retry_max_s: default_verify_retry_max_s(),
+        }
+    }
 }
 
 fn default_state_dir() -> PathBuf {
@@ -50,6 +109,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             dir: default_state_dir(),
+            outbox_quota_mb: default_outbox_quota_mb(),
         }
     }
 }

@@ -57,6 +57,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         );
     }
     validate_uplink(config, &mut p);
+    validate_orders(config, &mut p);
     if config.models.threads == 0 {
         p.add(root().key("models").key("threads"), "must be at least 1");
     }
@@ -127,6 +128,35 @@ fn validate_uplink(config: &Config, p: &mut Problems) {
     }
     if config.uplink.status_interval_s == 0 {
         p.add(at.key("status_interval_s"), "must be at least 1 second");
+    }
+}
+
+fn validate_orders(config: &Config, p: &mut Problems) {
+    let o = &config.orders;
+    let at = root().key("orders");
+    if !(1.0..=3600.0).contains(&o.verify_window_s) {
+        p.add(
+            at.clone().key("verify_window_s"),
+            "must be between 1 and 3600 seconds",
+        );
+    }
+    if !(0.0..=1.0).contains(&o.verify_present_ratio) || o.verify_present_ratio == 0.0 {
+        p.add(
+            at.clone().key("verify_present_ratio"),
+            "must be more than 0 and at most 1",
+        );
+    }
+    if !(o.verify_retry_s >= 1.0 && o.verify_retry_max_s >= o.verify_retry_s) {
+        p.add(
+            at.key("verify_retry_s"),
+            "must be at least 1 second and not more than verify_retry_max_s",
+        );
+    }
+    if config.storage.outbox_quota_mb == 0 {
+        p.add(
+            root().key("storage").key("outbox_quota_mb"),
+            "must be at least 1 MiB",
+        );
     }
 }
 

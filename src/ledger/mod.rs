@@ -6,12 +6,19 @@
 //!   broker has acknowledged it (QoS 1 PUBACK). What is not acknowledged is sent again on
 //!   reconnect and after a restart, so an accepted order survives broker outages, crashes and
 //!   power cuts. Consumers de-duplicate by (order id, revision).
+//! - `commands`: every command from the centre with the result it got, so a re-delivered command
+//!   gets the same answer and changes nothing.
+//!
+//! The outbox has a disk quota (`[storage] outbox_quota_mb`). Over it, the oldest evidence photos
+//! still waiting are dropped first (their order documents still list them by sha256); order
+//! documents and command results are never dropped: they are kept over the quota and the ledger
+//! says so ([`Recorded::over_quota`]), so the box reports it instead of losing an order.
 
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::orders::WorkOrder;
+use crate::orders::{OrderState, WorkOrder};
 
 #[derive(Debug, thiserror::Error)]
 #[error("ledger {path}: {source}")]
@@ -21,12 +28,57 @@ pub struct LedgerError {
     source: rusqlite::Error,
 }
 
+/// What an outbox message carries; decides what the quota may drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageClass {
+    /// A revision of an order document: never dropped.
+    Order,
+    /// Photo bytes: dropped first, oldest first, when the outbox is over its quota.
+    Evidence,
+    /// The answer to a command: never dropped.
+    Result,
+}
+
+impl MessageClass {
+    fn as_str(&self) -> &'static str {
+        match self {
+            MessageClass::Order => "order",
+            MessageClass::Evidence => "evidence",
+            MessageClass::Result => "result",
+        }
+    }
+    fn parse(s: &str) -> MessageClass {
+        match s {
+            "evidence" => MessageClass::Evidence,
+            "result" => MessageClass::Result,
+            _ => MessageClass::Order,
+        }
+    }
+}
+
 /// A message to publish.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutMessage {
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
+    pub class: MessageClass,
+}
+
+/// What storing a change did to the outbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Evidence messages dropped to stay within the quota.
+    pub dropped_evidence: u64,
+    /// Still over the quota after dropping every evidence message: only orders and results left.
+    pub over_quota: bool,
+}
+
+/// A command already answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnsweredCommand {
+    pub verb: String,
+    pub result: Vec<u8>,
 }
 
 /// An outbox row: a message not yet acknowledged by the broker.
@@ -37,10 +89,24 @@ pub struct Pending {
     pub message: OutMessage,
 }
 
+/// The ledger, shared by the camera workers and the control (which write) and the uplink
+/// (which drains the outbox).
+pub type SharedLedger = std::sync::Arc<std::sync::Mutex<Ledger>>;
+
+/// Locks a shared ledger; a panic elsewhere while it was held does not make it unusable (every
+/// change is one SQLite transaction, so there is no half-written state to fear).
+pub fn lock(ledger: &SharedLedger) -> std::sync::MutexGuard<'_, Ledger> {
+    ledger.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub struct Ledger {
     conn: Connection,
     path: String,
+    quota_bytes: u64,
 }
+
+/// Outbox quota when none is configured.
+pub const DEFAULT_QUOTA_BYTES: u64 = 512 * 1024 * 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS orders (
@@ -58,7 +124,35 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL,
     retain INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS commands (
+    request_id TEXT PRIMARY KEY,
+    verb TEXT NOT NULL,
+    order_id TEXT,
+    received_at TEXT NOT NULL,
+    result BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state);
 ";
+
+/// Schema changes after the first release of the file, applied in order (`PRAGMA user_version`
+/// counts those done).
+const MIGRATIONS: &[&str] = &[
+    "ALTER TABLE outbox ADD COLUMN class TEXT NOT NULL DEFAULT 'order';
+     ALTER TABLE outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+     UPDATE outbox SET bytes = length(payload);",
+];
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    let done: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(done.max(0) as usize) {
+        conn.execute_batch(&format!(
+            "BEGIN; {step} PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))?;
+    }
+    Ok(())
+}
 
 impl Ledger {
     /// Opens (creating when needed) the ledger file.
@@ -78,8 +172,12 @@ impl Ledger {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        Ok(Ledger { conn, path: name })
+        migrate(&conn).map_err(err)?;
+        Ok(Ledger {
+            conn,
+            path: name,
+            quota_bytes: DEFAULT_QUOTA_BYTES,
+        })
     }
 
     /// A ledger that lives in memory (replays and demos: nothing to resume).
@@ -89,10 +187,11 @@ impl Ledger {
             source,
         };
         let conn = Connection::open_in_memory().map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&conn).map_err(err)?;
         Ok(Ledger {
             conn,
             path: ":memory:".into(),
+            quota_bytes: DEFAULT_QUOTA_BYTES,
         })
     }
 
@@ -103,58 +202,130 @@ impl Ledger {
         }
     }
 
+    /// Sets the outbox quota in bytes of payload.
+    pub fn set_quota(&mut self, bytes: u64) {
+        self.quota_bytes = bytes;
+    }
+
     /// Stores an order revision and the messages that announce it, atomically.
     pub fn record(
         &mut self,
         order: &WorkOrder,
         messages: &[OutMessage],
-    ) -> Result<(), LedgerError> {
-        let document = serde_json::to_string(order).unwrap_or_default();
-        let kind = serde_json::to_value(order.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let state = serde_json::to_value(order.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+    ) -> Result<Recorded, LedgerError> {
+        self.write(Some(order), None, messages)
+    }
+
+    /// Stores the answer to a command, the order revision it made (if any) and the messages
+    /// that announce both, atomically.
+    pub fn record_command(
+        &mut self,
+        command: &CommandRecord,
+        order: Option<&WorkOrder>,
+        messages: &[OutMessage],
+    ) -> Result<Recorded, LedgerError> {
+        self.write(order, Some(command), messages)
+    }
+
+    fn write(
+        &mut self,
+        order: Option<&WorkOrder>,
+        command: Option<&CommandRecord>,
+        messages: &[OutMessage],
+    ) -> Result<Recorded, LedgerError> {
+        let quota = self.quota_bytes;
         let tx = self.conn.transaction().map_err(|e| LedgerError {
             path: self.path.clone(),
             source: e,
         })?;
         let result = (|| {
-            tx.execute(
-                "INSERT INTO orders (id, revision, camera, kind, state, updated_at, document)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, state = excluded.state,
-                   updated_at = excluded.updated_at, document = excluded.document
-                 WHERE excluded.revision > orders.revision",
-                params![
-                    order.id,
-                    order.revision,
-                    order.camera.id,
-                    kind,
-                    state,
-                    order.updated_at,
-                    document
-                ],
-            )?;
-            for m in messages {
+            if let Some(order) = order {
+                upsert_order(&tx, order)?;
+            }
+            if let Some(c) = command {
                 tx.execute(
-                    "INSERT INTO outbox (topic, payload, retain) VALUES (?1, ?2, ?3)",
-                    params![m.topic, m.payload, m.retain],
+                    "INSERT OR IGNORE INTO commands (request_id, verb, order_id, received_at, result)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![c.request_id, c.verb, c.order_id, c.received_at, c.result],
                 )?;
             }
-            tx.commit()
+            for m in messages {
+                tx.execute(
+                    "INSERT INTO outbox (topic, payload, retain, class, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![m.topic, m.payload, m.retain, m.class.as_str(), m.payload.len() as i64],
+                )?;
+            }
+            let recorded = enforce_quota(&tx, quota)?;
+            tx.commit()?;
+            Ok(recorded)
         })();
         result.map_err(|e| self.err(e))
+    }
+
+    /// The stored answer to a command, if it was already answered.
+    pub fn answered(&self, request_id: &str) -> Result<Option<AnsweredCommand>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT verb, result FROM commands WHERE request_id = ?1",
+                params![request_id],
+                |r| {
+                    Ok(AnsweredCommand {
+                        verb: r.get(0)?,
+                        result: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Re-sends a stored message (a re-delivered command's answer) without touching any order.
+    pub fn enqueue(&mut self, messages: &[OutMessage]) -> Result<Recorded, LedgerError> {
+        self.write(None, None, messages)
+    }
+
+    /// Bytes of payload waiting in the outbox.
+    pub fn outbox_bytes(&self) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row("SELECT COALESCE(SUM(bytes), 0) FROM outbox", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Orders in `state` (all when `None`), latest update first, at most `limit`.
+    pub fn list(
+        &self,
+        state: Option<OrderState>,
+        limit: usize,
+    ) -> Result<Vec<WorkOrder>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT document FROM orders WHERE (?1 IS NULL OR state = ?1)
+                 ORDER BY updated_at DESC, id DESC LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![state.map(|s| s.as_str()), limit as i64], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(|e| self.err(e))?;
+        let docs = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect())
     }
 
     /// Up to `limit` unacknowledged messages after `after_seq`, oldest first.
     pub fn pending(&self, after_seq: i64, limit: usize) -> Result<Vec<Pending>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT seq, topic, payload, retain FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .prepare_cached("SELECT seq, topic, payload, retain, class FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![after_seq, limit as i64], |r| {
@@ -164,6 +335,7 @@ impl Ledger {
                         topic: r.get(1)?,
                         payload: r.get(2)?,
                         retain: r.get(3)?,
+                        class: MessageClass::parse(&r.get::<_, String>(4)?),
                     },
                 })
             })
@@ -212,6 +384,70 @@ impl Ledger {
             .map_err(|e| self.err(e))?;
         Ok(doc.and_then(|d| serde_json::from_str(&d).ok()))
     }
+}
+
+/// A command's answer, as stored.
+#[derive(Debug, Clone)]
+pub struct CommandRecord {
+    pub request_id: String,
+    pub verb: String,
+    pub order_id: Option<String>,
+    pub received_at: String,
+    pub result: Vec<u8>,
+}
+
+fn upsert_order(tx: &rusqlite::Transaction, order: &WorkOrder) -> rusqlite::Result<()> {
+    let document = serde_json::to_string(order).unwrap_or_default();
+    let kind = serde_json::to_value(order.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    tx.execute(
+        "INSERT INTO orders (id, revision, camera, kind, state, updated_at, document)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, state = excluded.state,
+           updated_at = excluded.updated_at, document = excluded.document
+         WHERE excluded.revision > orders.revision",
+        params![
+            order.id,
+            order.revision,
+            order.camera.id,
+            kind,
+            order.state.as_str(),
+            order.updated_at,
+            document
+        ],
+    )?;
+    Ok(())
+}
+
+/// Drops the oldest evidence until the outbox fits `quota` bytes; never drops anything else.
+fn enforce_quota(tx: &rusqlite::Transaction, quota: u64) -> rusqlite::Result<Recorded> {
+    let total = |tx: &rusqlite::Transaction| -> rusqlite::Result<u64> {
+        tx.query_row("SELECT COALESCE(SUM(bytes), 0) FROM outbox", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| n as u64)
+    };
+    let mut recorded = Recorded::default();
+    let mut bytes = total(tx)?;
+    while bytes > quota {
+        let oldest: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT seq, bytes FROM outbox WHERE class = 'evidence' ORDER BY seq LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((seq, size)) = oldest else {
+            recorded.over_quota = true;
+            break;
+        };
+        tx.execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
+        recorded.dropped_evidence += 1;
+        bytes = bytes.saturating_sub(size as u64);
+    }
+    Ok(recorded)
 }
 
 #[cfg(test)]

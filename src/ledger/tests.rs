@@ -17,7 +17,90 @@ fn msg(topic: &str) -> OutMessage {
         topic: topic.into(),
         payload: topic.as_bytes().to_vec(),
         retain: false,
+        class: MessageClass::Order,
     }
+}
+
+fn photo(topic: &str, bytes: usize) -> OutMessage {
+    OutMessage {
+        topic: topic.into(),
+        payload: vec![0xff; bytes],
+        retain: false,
+        class: MessageClass::Evidence,
+    }
+}
+
+#[test]
+fn over_the_quota_the_oldest_photos_go_first_and_orders_never() {
+    let mut l = Ledger::in_memory().unwrap();
+    l.set_quota(10_000);
+    let r = l
+        .record(&order("a", 1), &[photo("p1", 4000), msg("order-a-1")])
+        .unwrap();
+    assert_eq!(r, Recorded::default());
+    let r = l
+        .record(&order("b", 1), &[photo("p2", 4000), msg("order-b-1")])
+        .unwrap();
+    assert_eq!(r, Recorded::default(), "8 kB + two documents fit");
+    let r = l
+        .record(&order("c", 1), &[photo("p3", 4000), msg("order-c-1")])
+        .unwrap();
+    assert_eq!(r.dropped_evidence, 1);
+    assert!(!r.over_quota);
+    let topics: Vec<String> = l
+        .pending(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.message.topic)
+        .collect();
+    assert_eq!(topics, ["order-a-1", "p2", "order-b-1", "p3", "order-c-1"]);
+    // A quota smaller than the documents alone: every photo goes, every document stays.
+    l.set_quota(10);
+    let r = l.record(&order("d", 1), &[msg("order-d-1")]).unwrap();
+    assert_eq!(r.dropped_evidence, 2);
+    assert!(r.over_quota);
+    assert_eq!(l.outbox_len().unwrap(), 4);
+}
+
+#[test]
+fn a_command_is_answered_once_and_remembered() {
+    let mut l = Ledger::in_memory().unwrap();
+    let c = CommandRecord {
+        request_id: "r1".into(),
+        verb: "dispatch".into(),
+        order_id: Some("a".into()),
+        received_at: "2026-11-23T00:00:00.000Z".into(),
+        result: b"{\"ok\":true}".to_vec(),
+    };
+    l.record_command(&c, Some(&order("a", 2)), &[msg("result-r1")])
+        .unwrap();
+    let answered = l.answered("r1").unwrap().unwrap();
+    assert_eq!(answered.result, c.result);
+    assert_eq!(l.order("a").unwrap().unwrap().revision, 2);
+    assert!(l.answered("r2").unwrap().is_none());
+}
+
+#[test]
+fn an_old_outbox_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite3");
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+             payload BLOB NOT NULL, retain INTEGER NOT NULL);
+             INSERT INTO outbox (topic, payload, retain) VALUES ('t', x'0102', 0);",
+        )
+        .unwrap();
+    }
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(l.outbox_bytes().unwrap(), 2);
+    assert_eq!(
+        l.pending(0, 1).unwrap()[0].message.class,
+        MessageClass::Order
+    );
+    drop(l);
+    Ledger::open(&path).expect("a second open does not migrate twice");
 }
 
 #[test]

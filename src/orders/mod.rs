@@ -19,14 +19,10 @@ use crate::rules::{Detail, IncidentEvent, IncidentKind, Phase, Severity};
 /// Version of the work-order document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderState {
-    /// The problem is there; nobody has acted yet.
-    Open,
-    /// The problem went away by itself before anyone was dispatched.
-    Cleared,
-}
+mod state;
+mod text;
+
+pub use state::{next, OrderState, Refusal, Step};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CameraRef {
@@ -66,10 +62,60 @@ pub struct EvidenceRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub at: String,
-    /// `opened`, `updated`, `cleared`, …
+    /// `opened`, `updated`, `cleared`, `dispatch`, `handled`, `verify`, `verified_gone`, …
     pub event: String,
+    /// `lookout` for the box itself, otherwise the centre's actor.
     pub actor: String,
     pub note: String,
+    /// The state after this entry.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub state: Option<OrderState>,
+    /// The command that caused it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub request_id: Option<String>,
+    /// A photo reference the team supplied (a URL or an id in the centre's system).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub photo: Option<String>,
+}
+
+/// Who was sent, and by when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    pub team: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub due: Option<String>,
+    pub at: String,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    /// Waiting for the camera, or looking.
+    Running,
+    /// Nothing seen for the window: the order closed.
+    Cleared,
+    /// Still there: the order reopened.
+    Present,
+    /// The camera could not be watched; retried at `next_attempt_at`.
+    Inconclusive,
+}
+
+/// The latest camera re-check of the order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub status: VerificationStatus,
+    /// 1 for the first try after a request; grows with inconclusive retries.
+    pub attempt: u32,
+    pub requested_at: String,
+    pub window_s: f64,
+    /// Share of the window's samples on which the rule saw the problem.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub present_ratio: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub finished_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_attempt_at: Option<String>,
 }
 
 /// The work-order document.
@@ -99,6 +145,10 @@ pub struct WorkOrder {
     pub objects: Vec<OrderObject>,
     pub location: Location,
     pub evidence: Vec<EvidenceRef>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dispatch: Option<Dispatch>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verification: Option<Verification>,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -117,20 +167,108 @@ pub struct WorkOrderChange {
     pub evidence: Vec<EvidenceBlob>,
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+/// Time as it appears in documents: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Turns one camera's incident events into order revisions.
+/// Who moves an order, and what they said.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// `lookout` for the box itself.
+    pub name: String,
+    pub note: Option<String>,
+    pub request_id: Option<String>,
+    pub photo: Option<String>,
+}
+
+impl Actor {
+    pub fn lookout() -> Self {
+        Actor {
+            name: "lookout".into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Moves `order` one step of the state machine: a new revision with the new state, a refreshed
+/// title and a timeline entry. A step that verifies the problem still there also raises the
+/// severity one grade. Refused steps leave the order untouched.
+pub fn advance(
+    order: &mut WorkOrder,
+    step: Step,
+    actor: &Actor,
+    at: DateTime<Utc>,
+    lang: Language,
+) -> Result<(), Refusal> {
+    let to = next(order.state, step)?;
+    order.state = to;
+    if step == Step::VerifiedPresent {
+        order.severity = order.severity.escalated();
+    }
+    order.revision += 1;
+    order.updated_at = rfc3339(at);
+    order.title = text::title(order, lang);
+    order.timeline.push(TimelineEntry {
+        at: rfc3339(at),
+        event: step.as_str().into(),
+        actor: actor.name.clone(),
+        note: actor
+            .note
+            .clone()
+            .unwrap_or_else(|| text::step_note(step, lang).to_owned()),
+        state: Some(to),
+        request_id: actor.request_id.clone(),
+        photo: actor.photo.clone(),
+    });
+    Ok(())
+}
+
+/// Adds a photo of `frame` (objects boxed, zone outlined) to the order's evidence as
+/// `{prefix}-{revision}.jpg`; `None` (logged) when it cannot be encoded.
+pub fn attach_photo(
+    order: &mut WorkOrder,
+    prefix: &str,
+    frame: &RgbImage,
+    objects: &[crate::rules::ObservedObject],
+    zone: Option<&crate::rules::Zone>,
+    at: DateTime<Utc>,
+) -> Option<EvidenceBlob> {
+    let name = format!("{prefix}-{}.jpg", order.revision);
+    match evidence::snapshot(frame, objects, zone, at) {
+        Ok(snap) => {
+            order.evidence.push(EvidenceRef {
+                name: name.clone(),
+                content_type: "image/jpeg".into(),
+                sha256: snap.sha256.clone(),
+                bytes: snap.jpeg.len(),
+                captured_at: rfc3339(snap.captured_at),
+            });
+            Some(EvidenceBlob {
+                name,
+                jpeg: Arc::new(snap.jpeg),
+            })
+        }
+        Err(e) => {
+            tracing::warn!(order = %order.id, error = %e, "Could not encode the evidence photo; the revision goes out without it.");
+            None
+        }
+    }
+}
+
+/// Turns one camera's incident events into order revisions. The ledger holds the orders; the
+/// desk only remembers which order each open incident belongs to, so a revision always builds
+/// on the latest stored one (the centre's commands change orders too).
 pub struct OrderDesk {
     identity: BoxIdentity,
     camera: CameraRef,
     location: crate::config::LocationConfig,
-    open: HashMap<u64, WorkOrder>,
+    close_when_cleared: bool,
+    incidents: HashMap<u64, String>,
 }
 
 impl OrderDesk {
-    pub fn new(identity: &BoxIdentity, camera: &CameraConfig) -> Self {
+    pub fn new(identity: &BoxIdentity, camera: &CameraConfig, close_when_cleared: bool) -> Self {
         OrderDesk {
             identity: identity.clone(),
             camera: CameraRef {
@@ -138,16 +276,73 @@ impl OrderDesk {
                 name: camera.display_name().to_owned(),
             },
             location: camera.location,
-            open: HashMap::new(),
+            close_when_cleared,
+            incidents: HashMap::new(),
         }
     }
 
-    /// Applies an incident event; `frame` is the image it was decided on (for the photo).
-    pub fn apply(&mut self, event: &IncidentEvent, frame: &RgbImage) -> Option<WorkOrderChange> {
+    /// The order an open incident belongs to.
+    pub fn order_of(&self, incident_id: u64) -> Option<&str> {
+        self.incidents.get(&incident_id).map(String::as_str)
+    }
+
+    /// Applies an incident event to `current`, the stored revision of the incident's order
+    /// (`None` for an opening). `frame` is the image it was decided on (for the photo).
+    pub fn apply(
+        &mut self,
+        event: &IncidentEvent,
+        frame: &RgbImage,
+        current: Option<WorkOrder>,
+    ) -> Option<WorkOrderChange> {
         let inc = &event.incident;
+        let lang = self.identity.language;
         let at = rfc3339(event.at);
+        if event.phase == Phase::Cleared {
+            self.incidents.remove(&event.incident_id);
+        }
+        let mut order = match (event.phase, current) {
+            (Phase::Opened, _) => self.new_order(event),
+            (_, None) => return None,
+            // A final, or cleared, order hears nothing more from its incident (a cancelled
+            // false alarm stays quiet until the rule lets go of it).
+            (_, Some(o)) if o.state.is_final() || o.state == OrderState::Cleared => return None,
+            (_, Some(o)) => o,
+        };
+        if event.phase == Phase::Cleared {
+            if order.state == OrderState::Open {
+                advance(
+                    &mut order,
+                    Step::RuleCleared,
+                    &Actor::lookout(),
+                    event.at,
+                    lang,
+                )
+                .ok()?;
+                if self.close_when_cleared {
+                    advance(&mut order, Step::Close, &Actor::lookout(), event.at, lang).ok()?;
+                    order.revision -= 1; // one revision for both steps
+                }
+            } else {
+                // Gone from view while the centre is on it: worth a line, not a state change.
+                order.revision += 1;
+                order.updated_at = at.clone();
+                order.timeline.push(TimelineEntry {
+                    at,
+                    event: "cleared".into(),
+                    actor: "lookout".into(),
+                    note: text::note(Phase::Cleared, inc.kind, inc.count, order.severity, lang),
+                    state: Some(order.state),
+                    request_id: None,
+                    photo: None,
+                });
+            }
+            return Some(WorkOrderChange {
+                order,
+                evidence: Vec::new(),
+            });
+        }
         let (w, h) = (frame.width() as f32, frame.height() as f32);
-        let objects: Vec<OrderObject> = inc
+        order.objects = inc
             .objects
             .iter()
             .map(|o| OrderObject {
@@ -158,150 +353,68 @@ impl OrderDesk {
                 track_id: o.track_id,
             })
             .collect();
-        let mut order = match event.phase {
-            Phase::Opened => WorkOrder {
-                schema: SCHEMA_VERSION,
-                id: new_order_id(),
-                revision: 0,
-                site: self.identity.site.clone(),
-                box_id: self.identity.id.clone(),
-                camera: self.camera.clone(),
-                zone: inc.zone.as_ref().map(|z| ZoneRef {
-                    id: z.id.clone(),
-                    name: z.name.clone(),
-                }),
-                kind: inc.kind,
-                detail: inc.detail,
-                event_code: inc.event_code.clone(),
-                severity: inc.severity,
-                state: OrderState::Open,
-                title: String::new(),
-                opened_at: at.clone(),
-                updated_at: at.clone(),
-                count: inc.count,
-                objects: Vec::new(),
-                location: geo::locate_fixed(&self.location),
-                evidence: Vec::new(),
-                timeline: Vec::new(),
-            },
-            Phase::Updated | Phase::Cleared => self.open.get(&event.incident_id)?.clone(),
-        };
         order.revision += 1;
         order.updated_at = at.clone();
         order.severity = order.severity.max(inc.severity);
-        let phase_name = match event.phase {
-            Phase::Opened => "opened",
-            Phase::Updated => "updated",
-            Phase::Cleared => "cleared",
-        };
-        if event.phase != Phase::Cleared {
-            order.count = inc.count;
-            order.objects = objects;
+        order.count = inc.count;
+        order.title = text::title(&order, lang);
+        let phase_name = if event.phase == Phase::Opened {
+            self.incidents.insert(event.incident_id, order.id.clone());
+            "opened"
         } else {
-            order.state = OrderState::Cleared;
-        }
-        order.title = title(&order, &self.camera, self.identity.language);
-        let mut evidence = Vec::new();
-        if event.phase != Phase::Cleared {
-            let name = format!("{phase_name}-{}.jpg", order.revision);
-            match evidence::snapshot(frame, &inc.objects, inc.zone.as_ref(), event.at) {
-                Ok(snap) => {
-                    order.evidence.push(EvidenceRef {
-                        name: name.clone(),
-                        content_type: "image/jpeg".into(),
-                        sha256: snap.sha256.clone(),
-                        bytes: snap.jpeg.len(),
-                        captured_at: rfc3339(snap.captured_at),
-                    });
-                    evidence.push(EvidenceBlob {
-                        name,
-                        jpeg: Arc::new(snap.jpeg),
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(camera = %self.camera.id, error = %e, "Could not encode the evidence photo; the order goes out without it.");
-                }
-            }
-        }
+            "updated"
+        };
+        let evidence = attach_photo(
+            &mut order,
+            phase_name,
+            frame,
+            &inc.objects,
+            inc.zone.as_ref(),
+            event.at,
+        )
+        .into_iter()
+        .collect();
         order.timeline.push(TimelineEntry {
             at,
             event: phase_name.into(),
             actor: "lookout".into(),
-            note: note(
-                event.phase,
-                inc.kind,
-                inc.count,
-                order.severity,
-                self.identity.language,
-            ),
+            note: text::note(event.phase, inc.kind, inc.count, order.severity, lang),
+            state: Some(order.state),
+            request_id: None,
+            photo: None,
         });
-        if event.phase == Phase::Cleared {
-            self.open.remove(&event.incident_id);
-        } else {
-            self.open.insert(event.incident_id, order.clone());
-        }
         Some(WorkOrderChange { order, evidence })
     }
-}
 
-fn note(
-    phase: Phase,
-    kind: IncidentKind,
-    count: usize,
-    severity: Severity,
-    lang: Language,
-) -> String {
-    match (lang, phase) {
-        (Language::Zh, Phase::Opened) => format!("发现{}，涉及 {count} 个目标", kind.label_zh()),
-        (Language::Zh, Phase::Updated) => {
-            format!("更新：{count} 个目标，等级 {}", severity.as_str())
-        }
-        (Language::Zh, Phase::Cleared) => "现场已恢复，目标消失".into(),
-        (Language::En, Phase::Opened) => format!("{} detected: {count} object(s)", kind.label_en()),
-        (Language::En, Phase::Updated) => {
-            format!("now {count} object(s), severity {}", severity.as_str())
-        }
-        (Language::En, Phase::Cleared) => "no longer seen".into(),
-    }
-}
-
-fn title(order: &WorkOrder, camera: &CameraRef, lang: Language) -> String {
-    let place = order.zone.as_ref().map_or_else(
-        || camera.name.clone(),
-        |z| format!("{} {}", camera.name, z.name),
-    );
-    let n = order.count;
-    let cleared = order.state == OrderState::Cleared;
-    match lang {
-        Language::Zh => {
-            let what = match (order.kind, order.detail) {
-                (IncidentKind::Crowd, _) => format!("人员聚集 {n} 人"),
-                (IncidentKind::Fire, _) => "发现明火".into(),
-                (IncidentKind::Smoke, _) => "发现烟雾".into(),
-                (IncidentKind::Parking, _) => "机动车违停".into(),
-                (IncidentKind::Vending, _) => "占道经营（流动摊贩）".into(),
-                (IncidentKind::Water, Some(Detail::Vanished)) => "疑似溺水：有人在水中消失".into(),
-                (IncidentKind::Water, Some(Detail::AtShore)) => "岸边逗留".into(),
-                (IncidentKind::Water, _) => "有人进入危险水域".into(),
-            };
-            format!("{what}：{place}{}", if cleared { "（已消失）" } else { "" })
-        }
-        Language::En => {
-            let what = match (order.kind, order.detail) {
-                (IncidentKind::Crowd, _) => format!("Crowd of {n}"),
-                (IncidentKind::Fire, _) => "Open fire".into(),
-                (IncidentKind::Smoke, _) => "Smoke".into(),
-                (IncidentKind::Parking, _) => "Illegally parked vehicle".into(),
-                (IncidentKind::Vending, _) => "Street vending".into(),
-                (IncidentKind::Water, Some(Detail::Vanished)) => {
-                    "Possible drowning: a person vanished in the water".into()
-                }
-                (IncidentKind::Water, Some(Detail::AtShore)) => {
-                    "Person lingering at the water's edge".into()
-                }
-                (IncidentKind::Water, _) => "Person in a water danger zone".into(),
-            };
-            format!("{what}: {place}{}", if cleared { " (gone)" } else { "" })
+    fn new_order(&self, event: &IncidentEvent) -> WorkOrder {
+        let inc = &event.incident;
+        let at = rfc3339(event.at);
+        WorkOrder {
+            schema: SCHEMA_VERSION,
+            id: new_order_id(),
+            revision: 0,
+            site: self.identity.site.clone(),
+            box_id: self.identity.id.clone(),
+            camera: self.camera.clone(),
+            zone: inc.zone.as_ref().map(|z| ZoneRef {
+                id: z.id.clone(),
+                name: z.name.clone(),
+            }),
+            kind: inc.kind,
+            detail: inc.detail,
+            event_code: inc.event_code.clone(),
+            severity: inc.severity,
+            state: OrderState::Open,
+            title: String::new(),
+            opened_at: at.clone(),
+            updated_at: at,
+            count: inc.count,
+            objects: Vec::new(),
+            location: geo::locate_fixed(&self.location),
+            evidence: Vec::new(),
+            dispatch: None,
+            verification: None,
+            timeline: Vec::new(),
         }
     }
 }

@@ -135,6 +135,9 @@ pub struct Lifecycle {
     pub clear: Duration,
     pub cooldown: Duration,
     pub stage: Stage,
+    /// Whether the condition held at the last observation, debouncing aside: what a camera
+    /// re-check samples.
+    pub holds: bool,
 }
 
 impl Lifecycle {
@@ -144,6 +147,7 @@ impl Lifecycle {
             clear: Duration::from_secs_f64(clear_s),
             cooldown: Duration::from_secs_f64(cooldown_s),
             stage: Stage::Idle,
+            holds: false,
         }
     }
 
@@ -153,6 +157,7 @@ impl Lifecycle {
 
     /// Advances by one observation: does the condition hold at `now`?
     pub fn step(&mut self, holds: bool, now: Duration) -> Transition {
+        self.holds = holds;
         match self.stage {
             Stage::Cooldown { until } if now < until => Transition::None,
             Stage::Cooldown { .. } | Stage::Idle => {

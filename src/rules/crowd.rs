@@ -29,6 +29,14 @@ struct Reported {
 const MIN_UPDATE_INTERVAL: Duration = Duration::from_secs(10);
 
 impl CrowdRule {
+    /// Whether the rule's condition held on the last frame.
+    pub fn present(&self) -> bool {
+        self.life.holds
+    }
+    pub fn zone_id(&self) -> &str {
+        &self.zone.id
+    }
+
     pub fn new(config: CrowdRuleConfig, zone: Zone) -> Self {
         CrowdRule {
             filter: Filter::new(&config.filter),

@@ -42,6 +42,14 @@ pub struct FireRule {
 }
 
 impl FireRule {
+    /// Whether `kind` (fire or smoke) held at the last model run.
+    pub fn present(&self, kind: IncidentKind) -> bool {
+        self.episodes.iter().any(|e| e.kind == kind && e.life.holds)
+    }
+    pub fn zone_id(&self) -> Option<&str> {
+        self.zone.as_ref().map(|z| z.id.as_str())
+    }
+
     pub fn new(config: FireRuleConfig, zone: Option<Zone>) -> Self {
         let episode = |kind, label, min_score| Episode {
             kind,

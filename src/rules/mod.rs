@@ -61,6 +61,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// One grade up (red stays red): a problem that outlived its handling.
+    pub fn escalated(&self) -> Severity {
+        match self {
+            Severity::Blue => Severity::Yellow,
+            Severity::Yellow => Severity::Orange,
+            Severity::Orange | Severity::Red => Severity::Red,
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Severity::Blue => "blue",
@@ -292,6 +301,34 @@ impl RuleEngine {
             rules,
             next_incident: 1,
         }
+    }
+
+    /// Whether the rule that raises `kind` in `zone` saw its problem on the last frame it
+    /// evaluated; `None` when this camera has no such rule. What a camera re-check samples.
+    pub fn present(&self, kind: IncidentKind, zone: Option<&str>) -> Option<bool> {
+        let mut found = None;
+        for armed in &self.rules {
+            let seen = match (&armed.rule, kind) {
+                (Rule::Crowd(r), IncidentKind::Crowd) if zone == Some(r.zone_id()) => r.present(),
+                (Rule::Fire(r), IncidentKind::Fire | IncidentKind::Smoke)
+                    if zone.is_none() || r.zone_id() == zone =>
+                {
+                    r.present(kind)
+                }
+                (Rule::Parking(r), IncidentKind::Parking) if zone == Some(r.zone_id()) => {
+                    r.present()
+                }
+                (Rule::Vending(r), IncidentKind::Vending) if zone == Some(r.zone_id()) => {
+                    r.present()
+                }
+                (Rule::Water(r), IncidentKind::Water) if zone.is_some_and(|z| r.covers_zone(z)) => {
+                    r.present()
+                }
+                _ => continue,
+            };
+            found = Some(found.unwrap_or(false) || seen);
+        }
+        found
     }
 
     pub fn evaluate(&mut self, input: &RuleInput) -> Vec<IncidentEvent> {

@@ -40,6 +40,14 @@ pub struct ParkingRule {
 }
 
 impl ParkingRule {
+    /// Whether any vehicle meets the rule's condition on the last frame.
+    pub fn present(&self) -> bool {
+        self.spots.iter().any(|s| s.life.holds)
+    }
+    pub fn zone_id(&self) -> &str {
+        &self.zone.id
+    }
+
     pub fn new(config: ParkingRuleConfig, zone: Zone) -> Self {
         ParkingRule {
             filter: Filter::new(&config.filter),

@@ -18,6 +18,14 @@ pub struct VendingRule {
 }
 
 impl VendingRule {
+    /// Whether the rule's condition held on the last frame.
+    pub fn present(&self) -> bool {
+        self.life.holds
+    }
+    pub fn zone_id(&self) -> &str {
+        &self.zone.id
+    }
+
     pub fn new(config: VendingRuleConfig, zone: Zone) -> Self {
         // Persons are judged stationary only after a whole window: count the dwell from its start.
         let confirm = (config.dwell_s - config.stationary.window_s).max(0.0);

@@ -48,6 +48,14 @@ pub struct WaterRule {
 const VANISHED_HOLD: Duration = Duration::from_secs(60);
 
 impl WaterRule {
+    /// Whether anyone is in the water, lingering at the shore or missing, on the last frame.
+    pub fn present(&self) -> bool {
+        self.in_water.holds || self.at_shore.holds || self.vanished.holds
+    }
+    pub fn covers_zone(&self, id: &str) -> bool {
+        self.water.id == id || self.shore.as_ref().is_some_and(|s| s.id == id)
+    }
+
     pub fn new(config: WaterRuleConfig, water: Zone, shore: Option<Zone>) -> Self {
         WaterRule {
             filter: Filter::new(&config.filter),

@@ -9,10 +9,12 @@ use anyhow::anyhow;
 
 use super::SharedDetector;
 use crate::config::{BoxIdentity, CameraConfig};
+use crate::control::{AfterPhoto, Control, Sampler};
 use crate::detect::Detection;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
-use crate::orders::{OrderDesk, WorkOrderChange};
-use crate::rules::{RuleEngine, RuleInput};
+use crate::ledger;
+use crate::orders::{OrderDesk, WorkOrder};
+use crate::rules::{IncidentEvent, ObservedObject, RuleEngine, RuleInput};
 use crate::track::{TrackedObject, Tracker, TrackerConfig};
 use crate::uplink::{CameraState, CameraStatus, SharedLedger, Topics, UplinkMessage, UplinkSender};
 
@@ -52,6 +54,9 @@ struct ModelSlot {
 pub struct Outputs {
     pub uplink: UplinkSender,
     pub ledger: SharedLedger,
+    /// Camera re-checks to run, and where their verdicts go.
+    pub control: Arc<Control>,
+    pub close_when_cleared: bool,
 }
 
 pub struct CameraWorker {
@@ -60,6 +65,8 @@ pub struct CameraWorker {
     detectors: Vec<SharedDetector>,
     uplink: UplinkSender,
     ledger: SharedLedger,
+    control: Arc<Control>,
+    close_when_cleared: bool,
     topics: Topics,
     mode: PlayMode,
     stop: Arc<AtomicBool>,
@@ -85,23 +92,40 @@ impl CameraWorker {
             detectors,
             uplink: outputs.uplink,
             ledger: outputs.ledger,
+            control: outputs.control,
+            close_when_cleared: outputs.close_when_cleared,
             mode,
             stop,
         }
     }
 
-    /// Stores the revision and its messages, then wakes the uplink. A revision that cannot be
-    /// stored (disk full, broken file) is retried before it is given up, loudly.
-    fn commit(&self, change: &WorkOrderChange) -> anyhow::Result<()> {
-        let messages = crate::uplink::encode(&self.topics, change);
+    /// Turns an incident event into the next revision of its order, on top of the stored one,
+    /// stores it with its messages, then wakes the uplink. The read and the write happen under
+    /// one lock of the ledger, so a command from the centre cannot slip in between. A revision
+    /// that cannot be stored (disk full, broken file) is retried before it is given up, loudly.
+    fn commit(
+        &self,
+        desk: &mut OrderDesk,
+        event: &IncidentEvent,
+        frame: &Frame,
+    ) -> anyhow::Result<bool> {
+        let mut ledger = ledger::lock(&self.ledger);
+        let current = desk
+            .order_of(event.incident_id)
+            .and_then(|id| ledger.order(id).ok().flatten());
+        let Some(change) = desk.apply(event, &frame.image, current) else {
+            return Ok(false);
+        };
+        let messages = crate::uplink::encode(&self.topics, &change);
         let mut attempt = 0;
         loop {
-            let result = {
-                let mut ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
-                ledger.record(&change.order, &messages)
-            };
-            match result {
-                Ok(()) => break,
+            match ledger.record(&change.order, &messages) {
+                Ok(r) => {
+                    if r.dropped_evidence > 0 || r.over_quota {
+                        tracing::warn!(camera = %self.camera.id, dropped_photos = r.dropped_evidence, over_quota = r.over_quota, "The outbox is over its quota (broker unreachable for long?): oldest photos dropped; orders are kept.");
+                    }
+                    break;
+                }
                 Err(e) if attempt < 5 => {
                     attempt += 1;
                     tracing::error!(camera = %self.camera.id, order = %change.order.id, error = %e, "Cannot store a work order; retrying.");
@@ -109,15 +133,83 @@ impl CameraWorker {
                 }
                 Err(e) => {
                     tracing::error!(camera = %self.camera.id, order = %change.order.id, revision = change.order.revision, error = %e, "Work order LOST: it could not be stored.");
-                    return Ok(());
+                    return Ok(false);
                 }
             }
         }
-        if !self
-            .uplink
-            .send(UplinkMessage::Committed(Box::new(change.order.clone())))
-        {
+        drop(ledger);
+        self.notify(change.order)?;
+        Ok(true)
+    }
+
+    fn notify(&self, order: WorkOrder) -> anyhow::Result<()> {
+        if !self.uplink.send(UplinkMessage::Committed(Box::new(order))) {
             return Err(anyhow!("the uplink stopped"));
+        }
+        Ok(())
+    }
+
+    /// Runs this camera's re-checks on one frame: takes new ones from the board, samples the
+    /// rule's view, and reports the verdicts of those whose window is full.
+    fn verify(
+        &self,
+        samplers: &mut Vec<Sampler>,
+        rules: &RuleEngine,
+        frame: &Frame,
+        tracks: &[TrackedObject],
+    ) -> anyhow::Result<()> {
+        let board = self.control.board();
+        let now = Instant::now();
+        samplers.extend(
+            board
+                .take(&self.camera.id, now)
+                .into_iter()
+                .map(Sampler::new),
+        );
+        if samplers.is_empty() {
+            return Ok(());
+        }
+        board.beat(samplers.iter().map(|s| s.job.order_id.as_str()), now);
+        let ratio = self.control.present_ratio();
+        let mut finished = Vec::new();
+        samplers.retain_mut(|s| {
+            let present = rules.present(s.job.kind, s.job.zone.as_deref());
+            match s.observe(frame.pts, present, ratio) {
+                Some(v) => {
+                    finished.push((s.job.clone(), v));
+                    false
+                }
+                None => true,
+            }
+        });
+        for (job, verdict) in finished {
+            let zone = job
+                .zone
+                .as_deref()
+                .and_then(|z| self.camera.zone(z))
+                .map(crate::rules::Zone::from_config);
+            let (w, h) = (frame.width() as f64, frame.height() as f64);
+            let objects: Vec<ObservedObject> = tracks
+                .iter()
+                .filter(|t| t.state == crate::track::TrackState::Tracked)
+                .filter(|t| {
+                    let (x, y) = t.bbox.ground_point();
+                    zone.as_ref()
+                        .is_none_or(|z| z.contains(x as f64 / w, y as f64 / h))
+                })
+                .map(ObservedObject::from_track)
+                .collect();
+            let photo = AfterPhoto {
+                frame: &frame.image,
+                objects: &objects,
+                zone: zone.as_ref(),
+            };
+            if let Some(order) = self
+                .control
+                .verdict(&job, verdict, Some(photo), frame.captured_at)
+            {
+                self.notify(order)?;
+            }
         }
         Ok(())
     }
@@ -203,7 +295,8 @@ impl CameraWorker {
                 chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
             });
         let mut rules = RuleEngine::new(&self.camera, offset);
-        let mut desk = OrderDesk::new(&self.identity, &self.camera);
+        let mut desk = OrderDesk::new(&self.identity, &self.camera, self.close_when_cleared);
+        let mut samplers: Vec<Sampler> = Vec::new();
         let mut tracks: Vec<TrackedObject> = Vec::new();
         let started = Instant::now();
         let mut window_start = Instant::now();
@@ -257,11 +350,11 @@ impl CameraWorker {
                 regions: regions.as_deref(),
             };
             for event in rules.evaluate(&input) {
-                if let Some(change) = desk.apply(&event, &frame.image) {
+                if self.commit(&mut desk, &event, &frame)? {
                     report.orders += 1;
-                    self.commit(&change)?;
                 }
             }
+            self.verify(&mut samplers, &rules, &frame, &tracks)?;
         }
     }
 

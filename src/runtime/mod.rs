@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 
 use crate::config::{CameraConfig, Config};
+use crate::control::Control;
 use crate::detect::{Detector, ManifestSet};
 use crate::ingest::PlayMode;
 use crate::ledger::Ledger;
@@ -40,6 +41,8 @@ pub struct RunOptions {
     pub strict: bool,
     /// Folder of the ledger; `None` keeps it in memory (replay, demo: nothing to resume).
     pub state_dir: Option<PathBuf>,
+    /// Answer the centre's commands (`lookout run`); a replay only publishes.
+    pub accept_commands: bool,
 }
 
 impl Default for RunOptions {
@@ -53,6 +56,7 @@ impl Default for RunOptions {
             stop: Arc::new(AtomicBool::new(false)),
             strict: false,
             state_dir: None,
+            accept_commands: false,
         }
     }
 }
@@ -182,15 +186,43 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     } else {
         (BrokerAddress::parse(&config.uplink.broker)?, None)
     };
-    let ledger = match &options.state_dir {
+    let mut ledger = match &options.state_dir {
         Some(dir) => Ledger::open(&dir.join("ledger.sqlite3"))?,
         None => Ledger::in_memory()?,
     };
+    ledger.set_quota(config.storage.outbox_quota_mb.saturating_mul(1024 * 1024));
     let ledger: uplink::SharedLedger = Arc::new(Mutex::new(ledger));
+    let control = Arc::new(Control::new(config, ledger.clone()));
+    let resumed = control.resume();
+    if resumed > 0 {
+        tracing::info!(
+            orders = resumed,
+            "Resuming camera re-checks left running by the last run."
+        );
+    }
     let mqtt = uplink::connect_options(config, &address, &options.client_suffix)?;
     let uplink = {
         let _guard = runtime.enter();
-        Uplink::start(config, mqtt, ledger.clone(), options.tap.clone())
+        let commands: Option<Arc<dyn uplink::CommandSink>> = if options.accept_commands {
+            Some(control.clone())
+        } else {
+            None
+        };
+        Uplink::start(config, mqtt, ledger.clone(), options.tap.clone(), commands)
+    };
+    // Re-checks whose camera gives no frames are declared inconclusive and retried.
+    let sweeper = {
+        let control = control.clone();
+        let sender = uplink.sender();
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                for order in control.sweep(chrono::Utc::now()) {
+                    sender.nudge(uplink::UplinkMessage::Committed(Box::new(order)));
+                }
+            }
+        })
     };
     let stop = options.stop.clone();
     runtime.spawn(async move {
@@ -208,6 +240,8 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             camera::Outputs {
                 uplink: uplink.sender(),
                 ledger: ledger.clone(),
+                control: control.clone(),
+                close_when_cleared: config.orders.close_when_cleared,
             },
             options.mode,
             options.stop.clone(),
@@ -235,6 +269,8 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             }
         }
     }
+    sweeper.abort();
+    let _ = runtime.block_on(sweeper);
     report.uplink = runtime.block_on(uplink.finish());
     report.elapsed = started.elapsed();
     match first_error {

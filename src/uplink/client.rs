@@ -1,7 +1,7 @@
 //! The MQTT client task.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -11,11 +11,9 @@ use tokio::task::JoinHandle;
 
 use super::{BoxStatus, CameraStatus, Topics, UplinkMessage};
 use crate::config::{Config, UplinkConfig};
-use crate::ledger::Ledger;
 use crate::orders::WorkOrder;
 
-/// The ledger, shared by the camera workers (which write) and the uplink (which drains).
-pub type SharedLedger = Arc<Mutex<Ledger>>;
+pub use crate::ledger::SharedLedger;
 
 /// Outbox messages handed to the MQTT client at once (rumqttc's default in-flight window).
 const MAX_IN_FLIGHT: usize = 100;
@@ -79,6 +77,30 @@ pub fn connect_options(
         QoS::AtLeastOnce,
         true,
     ));
+    apply_security(&mut opts, up, address)?;
+    Ok(opts)
+}
+
+/// Options for a tool that talks to the box's broker as a client of its own (`lookout orders`):
+/// the configured credentials and TLS, no last will.
+pub fn tool_options(
+    config: &Config,
+    address: &BrokerAddress,
+    client_id: &str,
+) -> Result<MqttOptions, UplinkError> {
+    let mut opts = MqttOptions::new(client_id, address.host.clone(), address.port);
+    opts.set_keep_alive(Duration::from_secs(config.uplink.keep_alive_s));
+    opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    opts.set_clean_session(true);
+    apply_security(&mut opts, &config.uplink, address)?;
+    Ok(opts)
+}
+
+fn apply_security(
+    opts: &mut MqttOptions,
+    up: &UplinkConfig,
+    address: &BrokerAddress,
+) -> Result<(), UplinkError> {
     if let Some(user) = &up.username {
         let password = match &up.password_file {
             Some(p) => std::fs::read_to_string(p)
@@ -97,7 +119,7 @@ pub fn connect_options(
             .map_err(|e| UplinkError::File(ca_path.display().to_string(), e))?;
         opts.set_transport(Transport::tls(ca, None, None));
     }
-    Ok(opts)
+    Ok(())
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -124,6 +146,13 @@ fn offline_status(
 /// Callback run for every order revision handed to the broker (replay's `--json` uses it).
 pub type OrderTap = Arc<dyn Fn(&WorkOrder) + Send + Sync>;
 
+/// Who answers the centre's commands. The uplink subscribes to `{root}/cmd/+` when it has one,
+/// hands each command over as received, and publishes whatever the sink queued in the outbox.
+pub trait CommandSink: Send + Sync {
+    /// Handles one command; returns the order revision it produced, if any.
+    fn command(&self, verb: &str, payload: &[u8]) -> Option<WorkOrder>;
+}
+
 /// Handle to send messages to the uplink from camera threads.
 #[derive(Clone)]
 pub struct UplinkSender(mpsc::Sender<UplinkMessage>);
@@ -133,6 +162,12 @@ impl UplinkSender {
     /// reaches the camera, whose newest-frame-wins ingest absorbs it.
     pub fn send(&self, msg: UplinkMessage) -> bool {
         self.0.blocking_send(msg).is_ok()
+    }
+
+    /// From async code: queues without waiting. A full queue is fine to skip: the uplink is
+    /// about to drain the outbox for the messages ahead of this one anyway.
+    pub fn nudge(&self, msg: UplinkMessage) {
+        let _ = self.0.try_send(msg);
     }
 }
 
@@ -157,9 +192,10 @@ impl Uplink {
         options: MqttOptions,
         ledger: SharedLedger,
         tap: Option<OrderTap>,
+        commands: Option<Arc<dyn CommandSink>>,
     ) -> Uplink {
         let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(config.clone(), options, ledger, rx, tap));
+        let task = tokio::spawn(run(config.clone(), options, ledger, rx, tap, commands));
         Uplink {
             sender: UplinkSender(tx),
             task,
@@ -197,6 +233,8 @@ struct State {
     in_flight: HashMap<u16, i64>,
     /// The last connection failure logged (each distinct one is logged once, not every retry).
     last_error: Option<String>,
+    commands: Option<Arc<dyn CommandSink>>,
+    tap: Option<OrderTap>,
 }
 
 impl State {
@@ -275,9 +313,32 @@ impl State {
                 self.awaiting_pkid.clear();
                 self.in_flight.clear();
                 if announce {
+                    if self.commands.is_some() {
+                        // Clean sessions forget subscriptions: subscribe on every connection,
+                        // before saying "online", so a centre that waits for the status can
+                        // send commands at once.
+                        if let Err(e) = self
+                            .client
+                            .subscribe(self.topics.all_commands(), QoS::AtLeastOnce)
+                            .await
+                        {
+                            tracing::error!(error = %e, "Cannot subscribe to the command topics.");
+                        }
+                    }
                     self.publish_status("online").await;
                 }
                 self.drain().await;
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let sink = self.commands.clone();
+                if let (Some(sink), Some(verb)) = (sink, self.topics.command_verb(&p.topic)) {
+                    if let Some(order) = sink.command(verb, &p.payload) {
+                        if let Some(tap) = &self.tap {
+                            tap(&order);
+                        }
+                    }
+                    self.drain().await;
+                }
             }
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
                 if let Some(Some(seq)) = self.awaiting_pkid.pop_front() {
@@ -318,6 +379,7 @@ async fn run(
     ledger: SharedLedger,
     mut rx: mpsc::Receiver<UplinkMessage>,
     tap: Option<OrderTap>,
+    commands: Option<Arc<dyn CommandSink>>,
 ) -> UplinkReport {
     let (client, mut eventloop) = AsyncClient::new(options, 256);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Result<Event, String>>();
@@ -357,6 +419,8 @@ async fn run(
         awaiting_pkid: VecDeque::new(),
         in_flight: HashMap::new(),
         last_error: None,
+        commands,
+        tap: tap.clone(),
     };
     let mut ticker =
         tokio::time::interval(Duration::from_secs(state.config.uplink.status_interval_s));

@@ -11,13 +11,13 @@ mod status;
 mod topics;
 
 pub use client::{
-    connect_options, BrokerAddress, OrderTap, SharedLedger, Uplink, UplinkError, UplinkReport,
-    UplinkSender,
+    connect_options, tool_options, BrokerAddress, CommandSink, OrderTap, SharedLedger, Uplink,
+    UplinkError, UplinkReport, UplinkSender, MAX_PACKET_BYTES,
 };
 pub use status::{BoxStatus, CameraState, CameraStatus};
 pub use topics::Topics;
 
-use crate::ledger::OutMessage;
+use crate::ledger::{MessageClass, OutMessage};
 use crate::orders::{WorkOrder, WorkOrderChange};
 
 /// What camera workers send to the uplink.
@@ -39,12 +39,14 @@ pub fn encode(topics: &Topics, change: &WorkOrderChange) -> Vec<OutMessage> {
             topic: topics.evidence(id, &blob.name),
             payload: blob.jpeg.to_vec(),
             retain: false,
+            class: MessageClass::Evidence,
         })
         .collect();
     out.push(OutMessage {
         topic: topics.order(id),
         payload: serde_json::to_vec(&change.order).unwrap_or_default(),
         retain: false,
+        class: MessageClass::Order,
     });
     out
 }

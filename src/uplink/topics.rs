@@ -28,6 +28,25 @@ impl Topics {
     pub fn evidence(&self, order_id: &str, name: &str) -> String {
         format!("{}/orders/{order_id}/evidence/{name}", self.root)
     }
+    /// Commands from the centre: `{root}/cmd/{verb}`.
+    pub fn command(&self, verb: &str) -> String {
+        format!("{}/cmd/{verb}", self.root)
+    }
+    /// Subscription filter for every command.
+    pub fn all_commands(&self) -> String {
+        format!("{}/cmd/+", self.root)
+    }
+    /// The verb of a command topic, if `topic` is one of this box's command topics.
+    pub fn command_verb<'a>(&self, topic: &'a str) -> Option<&'a str> {
+        topic
+            .strip_prefix(self.root.as_str())?
+            .strip_prefix("/cmd/")
+            .filter(|v| !v.contains('/'))
+    }
+    /// The one answer to a command.
+    pub fn command_result(&self, request_id: &str) -> String {
+        format!("{}/cmd-result/{request_id}", self.root)
+    }
     /// Subscription filter for every order document (not the evidence).
     pub fn all_orders(&self) -> String {
         format!("{}/orders/+", self.root)

@@ -60,11 +60,33 @@ impl Mosquitto {
 
     /// A broker on a given port (a restart of the same broker).
     pub fn start_on(port: u16) -> Mosquitto {
+        Mosquitto::launch(port, None)
+    }
+
+    /// A broker that keeps sessions and queued messages in `store` across a [`Mosquitto::stop`]
+    /// and a restart on the same port and store, like a production broker does.
+    pub fn start_persistent(port: u16, store: &Path) -> Mosquitto {
+        // Started as root, Mosquitto drops to its own user, which must be able to write there.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(store).expect("broker store");
+        std::fs::set_permissions(store, std::fs::Permissions::from_mode(0o777))
+            .expect("broker store permissions");
+        Mosquitto::launch(port, Some(store))
+    }
+
+    fn launch(port: u16, store: Option<&Path>) -> Mosquitto {
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("mosquitto.conf");
+        let persistence = match store {
+            Some(s) => format!(
+                "persistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
+                s.display()
+            ),
+            None => "persistence false\n".into(),
+        };
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmessage_size_limit 0\n"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{persistence}message_size_limit 0\n"),
         )
         .expect("write mosquitto.conf");
         let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
@@ -96,6 +118,15 @@ impl Mosquitto {
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
     }
+
+    /// Stops the broker the orderly way (SIGTERM: a persistent one saves its store).
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Mosquitto {
@@ -117,13 +148,35 @@ pub struct Received {
 pub struct Subscriber {
     pub messages: Arc<Mutex<Vec<Received>>>,
     _client: Client,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Subscriber {
     pub fn start(port: u16, filter: &str) -> Subscriber {
-        let mut opts = MqttOptions::new(format!("test-sub-{}", rand_suffix()), "127.0.0.1", port);
+        Subscriber::launch(port, filter, None)
+    }
+
+    /// A subscriber with a persistent session (`client_id`, clean session off) that rides
+    /// through broker restarts: the broker queues what it missed.
+    pub fn start_session(port: u16, filter: &str, client_id: &str) -> Subscriber {
+        Subscriber::launch(port, filter, Some(client_id))
+    }
+
+    fn launch(port: u16, filter: &str, session: Option<&str>) -> Subscriber {
+        let id = session.map_or_else(|| format!("test-sub-{}", rand_suffix()), str::to_owned);
+        let mut opts = MqttOptions::new(id, "127.0.0.1", port);
         opts.set_max_packet_size(32 << 20, 32 << 20);
+        opts.set_clean_session(session.is_none());
         let (client, mut connection) = Client::new(opts, 64);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let reconnect = session.is_some();
         client
             .subscribe(filter, QoS::AtLeastOnce)
             .expect("subscribe");
@@ -132,6 +185,9 @@ impl Subscriber {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for event in connection.iter() {
+                if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
                 match event {
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
                         let _ = ready_tx.send(());
@@ -144,6 +200,7 @@ impl Subscriber {
                         })
                     }
                     Ok(_) => {}
+                    Err(_) if reconnect => std::thread::sleep(Duration::from_millis(200)),
                     Err(_) => break,
                 }
             }
@@ -154,6 +211,7 @@ impl Subscriber {
         Subscriber {
             messages,
             _client: client,
+            stop,
         }
     }
 
@@ -223,4 +281,88 @@ pub fn example_with_broker(dir: &Path, example: &str, broker: &str) -> PathBuf {
     let path = dir.join(example);
     std::fs::write(&path, text).expect("write config");
     path
+}
+
+/// The JSON Schemas of `docs/schemas/`, and which topic each one governs.
+pub struct ApiSchemas {
+    order: jsonschema::Validator,
+    result: jsonschema::Validator,
+    status: jsonschema::Validator,
+    command: jsonschema::Validator,
+}
+
+impl ApiSchemas {
+    pub fn load() -> ApiSchemas {
+        let load = |name: &str| {
+            let path = repo().join("docs/schemas").join(name);
+            let text = std::fs::read_to_string(&path).expect("schema file");
+            let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+            jsonschema::validator_for(&schema)
+                .unwrap_or_else(|e| panic!("{} is not a valid schema: {e}", path.display()))
+        };
+        ApiSchemas {
+            order: load("work-order.schema.json"),
+            result: load("command-result.schema.json"),
+            status: load("status.schema.json"),
+            command: load("command.schema.json"),
+        }
+    }
+
+    /// Checks a message the box published against the schema of its topic; evidence must be a
+    /// JPEG. Panics with every violation.
+    pub fn check(&self, m: &Received) {
+        let parts: Vec<&str> = m.topic.split('/').collect();
+        let validator = match parts.get(4..).unwrap_or_default() {
+            ["status"] => &self.status,
+            ["orders", _] => &self.order,
+            ["cmd-result", _] => &self.result,
+            ["cmd", _] => &self.command,
+            ["orders", _, "evidence", _] => {
+                assert!(
+                    m.payload.starts_with(&[0xff, 0xd8]),
+                    "{} is not a JPEG",
+                    m.topic
+                );
+                return;
+            }
+            other => panic!("unexpected topic {} ({other:?})", m.topic),
+        };
+        let doc: serde_json::Value = serde_json::from_slice(&m.payload)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", m.topic));
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{} does not match its schema:\n{}\n{doc:#}",
+            m.topic,
+            errors.join("\n")
+        );
+    }
+
+    pub fn check_all(&self, messages: &[Received]) -> usize {
+        for m in messages {
+            self.check(m);
+        }
+        messages.len()
+    }
+}
+
+/// Publishes one message with QoS 1 and waits for the broker's acknowledgement.
+pub fn publish(port: u16, topic: &str, payload: &[u8]) {
+    let mut opts = MqttOptions::new(format!("test-pub-{}", rand_suffix()), "127.0.0.1", port);
+    opts.set_max_packet_size(32 << 20, 32 << 20);
+    let (client, mut connection) = Client::new(opts, 8);
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
+        .expect("queue publish");
+    for event in connection.iter() {
+        match event {
+            Ok(Event::Incoming(Packet::PubAck(_))) => break,
+            Ok(_) => {}
+            Err(e) => panic!("publish to {topic}: {e}"),
+        }
+    }
+    let _ = client.disconnect();
 }

@@ -1,0 +1,110 @@
+//! The human-readable parts of an order: titles and timeline notes, in the box's language.
+
+use super::{OrderState, Step, WorkOrder};
+use crate::config::Language;
+use crate::rules::{Detail, IncidentKind, Phase, Severity};
+
+pub(super) fn note(
+    phase: Phase,
+    kind: IncidentKind,
+    count: usize,
+    severity: Severity,
+    lang: Language,
+) -> String {
+    match (lang, phase) {
+        (Language::Zh, Phase::Opened) => format!("发现{}，涉及 {count} 个目标", kind.label_zh()),
+        (Language::Zh, Phase::Updated) => {
+            format!("更新：{count} 个目标，等级 {}", severity.as_str())
+        }
+        (Language::Zh, Phase::Cleared) => "现场已恢复，目标消失".into(),
+        (Language::En, Phase::Opened) => format!("{} detected: {count} object(s)", kind.label_en()),
+        (Language::En, Phase::Updated) => {
+            format!("now {count} object(s), severity {}", severity.as_str())
+        }
+        (Language::En, Phase::Cleared) => "no longer seen".into(),
+    }
+}
+
+pub(super) fn title(order: &WorkOrder, lang: Language) -> String {
+    let camera = &order.camera;
+    let place = order.zone.as_ref().map_or_else(
+        || camera.name.clone(),
+        |z| format!("{} {}", camera.name, z.name),
+    );
+    let n = order.count;
+    let (zh_state, en_state) = state_suffix(order.state);
+    match lang {
+        Language::Zh => {
+            let what = match (order.kind, order.detail) {
+                (IncidentKind::Crowd, _) => format!("人员聚集 {n} 人"),
+                (IncidentKind::Fire, _) => "发现明火".into(),
+                (IncidentKind::Smoke, _) => "发现烟雾".into(),
+                (IncidentKind::Parking, _) => "机动车违停".into(),
+                (IncidentKind::Vending, _) => "占道经营（流动摊贩）".into(),
+                (IncidentKind::Water, Some(Detail::Vanished)) => "疑似溺水：有人在水中消失".into(),
+                (IncidentKind::Water, Some(Detail::AtShore)) => "岸边逗留".into(),
+                (IncidentKind::Water, _) => "有人进入危险水域".into(),
+            };
+            format!("{what}：{place}{zh_state}")
+        }
+        Language::En => {
+            let what = match (order.kind, order.detail) {
+                (IncidentKind::Crowd, _) => format!("Crowd of {n}"),
+                (IncidentKind::Fire, _) => "Open fire".into(),
+                (IncidentKind::Smoke, _) => "Smoke".into(),
+                (IncidentKind::Parking, _) => "Illegally parked vehicle".into(),
+                (IncidentKind::Vending, _) => "Street vending".into(),
+                (IncidentKind::Water, Some(Detail::Vanished)) => {
+                    "Possible drowning: a person vanished in the water".into()
+                }
+                (IncidentKind::Water, Some(Detail::AtShore)) => {
+                    "Person lingering at the water's edge".into()
+                }
+                (IncidentKind::Water, _) => "Person in a water danger zone".into(),
+            };
+            format!("{what}: {place}{en_state}")
+        }
+    }
+}
+
+fn state_suffix(state: OrderState) -> (&'static str, &'static str) {
+    match state {
+        OrderState::Open => ("", ""),
+        OrderState::Dispatched => ("（已派遣）", " (dispatched)"),
+        OrderState::Handled => ("（已处置）", " (handled)"),
+        OrderState::Verifying => ("（核查中）", " (verifying)"),
+        OrderState::Closed => ("（已办结）", " (closed)"),
+        OrderState::Reopened => ("（核查未通过，重新打开）", " (reopened)"),
+        OrderState::Cancelled => ("（误报撤销）", " (cancelled)"),
+        OrderState::Cleared => ("（已消失）", " (gone)"),
+    }
+}
+
+/// The box's own words for a step in the timeline (the centre's note, when it gave one, is kept
+/// as it was written).
+pub(super) fn step_note(step: Step, lang: Language) -> &'static str {
+    match (lang, step) {
+        (Language::Zh, Step::Dispatch) => "已派遣处置人员",
+        (Language::Zh, Step::Handled) => "处置人员报告已处置",
+        (Language::Zh, Step::Verify) => "开始视频核查",
+        (Language::Zh, Step::Cancel) => "误报，已撤销",
+        (Language::Zh, Step::Close) => "指挥中心办结",
+        (Language::Zh, Step::RuleCleared) => "现场已恢复，目标消失",
+        (Language::Zh, Step::VerifiedGone) => "视频核查通过：问题已消除，工单办结",
+        (Language::Zh, Step::VerifiedPresent) => "视频核查未通过：问题仍在，工单重新打开并升级",
+        (Language::Zh, Step::Inconclusive) => "视频核查无法完成：摄像机无画面，稍后重试",
+        (Language::En, Step::Dispatch) => "team dispatched",
+        (Language::En, Step::Handled) => "team reports it handled",
+        (Language::En, Step::Verify) => "camera re-check started",
+        (Language::En, Step::Cancel) => "false alarm, cancelled",
+        (Language::En, Step::Close) => "closed by the centre",
+        (Language::En, Step::RuleCleared) => "no longer seen",
+        (Language::En, Step::VerifiedGone) => "re-check passed: the problem is gone, order closed",
+        (Language::En, Step::VerifiedPresent) => {
+            "re-check failed: the problem is still there, order reopened and escalated"
+        }
+        (Language::En, Step::Inconclusive) => {
+            "re-check could not be done: no frames from the camera, retrying later"
+        }
+    }
+}
