@@ -22,12 +22,12 @@ struct Daemon(Child);
 impl Daemon {
     fn start(config: &Path, state: &Path) -> Daemon {
         let child = Command::new(lookout_bin())
-            .args(["run", "-v", "--config"])
+            .args(["run", "--config"])
             .arg(config)
             .arg("--state")
             .arg(state)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()
             .expect("start the daemon");
         Daemon(child)
@@ -96,7 +96,11 @@ fn succeed(out: Output, what: &str) -> String {
 
 /// Runs one loop: waits for the clip's first order, dispatches it, reports it handled with a
 /// re-check of `window` seconds, and returns the order's final revision and every message.
-fn run_loop(example: &str, window: &str, wait_for_order: Duration) -> (WorkOrder, Vec<Received>) {
+fn run_loop(
+    example: &str,
+    window: &str,
+    wait_for_order: Duration,
+) -> (WorkOrder, Vec<Received>, tempfile::TempDir) {
     let dir = scratch_dir();
     let broker = Mosquitto::start();
     let cfg = example_kept_alive(dir.path(), example, &broker.url());
@@ -146,7 +150,7 @@ fn run_loop(example: &str, window: &str, wait_for_order: Duration) -> (WorkOrder
         })
     });
     let done = latest(&msgs, &order.id).unwrap();
-    (done, msgs)
+    (done, msgs, dir)
 }
 
 fn assert_after_photo(order: &WorkOrder, msgs: &[Received]) {
@@ -171,7 +175,7 @@ fn handled_after_the_person_left_closes_the_order_with_an_after_photo() {
     // indoor_walkers: a person stands in the corridor from about 24 s and leaves at about 44 s;
     // the order opens at 43.7 s (20 s dwell). The centre dispatches and reports it handled at
     // once; the 5 s re-check sees an empty corridor.
-    let (order, msgs) = run_loop("indoor_walkers_persons.toml", "5", Duration::from_secs(120));
+    let (order, msgs, dir) = run_loop("indoor_walkers_persons.toml", "5", Duration::from_secs(120));
     let v = order.verification.as_ref().unwrap();
     assert_eq!(
         order.state,
@@ -199,13 +203,45 @@ fn handled_after_the_person_left_closes_the_order_with_an_after_photo() {
     assert_after_photo(&order, &msgs);
     let checked = ApiSchemas::load().check_all(&msgs);
     assert!(checked > 8, "{checked} messages checked");
+    // The ledger says the same, through the CLI.
+    let state = dir.path().join("state");
+    let list = |args: &[&str]| {
+        let out = Command::new(lookout_bin())
+            .args(["orders", "list", "--state-dir"])
+            .arg(&state)
+            .args(args)
+            .output()
+            .unwrap();
+        succeed(out, "orders list")
+    };
+    assert!(list(&["--in", "closed"]).contains(&order.id));
+    assert!(!list(&["--in", "open"]).contains(&order.id));
+    let stored: WorkOrder =
+        serde_json::from_str(list(&["--json", "--in", "closed"]).lines().next().unwrap()).unwrap();
+    assert_eq!(stored, order, "the ledger holds what was published last");
+    let show = succeed(
+        Command::new(lookout_bin())
+            .args(["orders", "show", &order.id, "--state-dir"])
+            .arg(&state)
+            .output()
+            .unwrap(),
+        "orders show",
+    );
+    for line in [
+        "state     closed",
+        "team      城管一队",
+        "verified_gone",
+        "verified-",
+    ] {
+        assert!(show.contains(line), "{line:?} in\n{show}");
+    }
 }
 
 #[test]
 fn handled_while_the_crowd_is_still_there_reopens_and_escalates() {
     // plaza_pedestrians: a crowd of 10+ from the start; the order opens at about 3 s and the
     // crowd is still there during the 4 s re-check.
-    let (order, msgs) = run_loop("plaza_pedestrians.toml", "4", Duration::from_secs(60));
+    let (order, msgs, _dir) = run_loop("plaza_pedestrians.toml", "4", Duration::from_secs(60));
     assert_eq!(
         order.state,
         lookout::orders::OrderState::Reopened,
@@ -233,6 +269,23 @@ fn hostile_commands_get_one_error_result_each_and_the_daemon_keeps_working() {
     let broker = Mosquitto::start();
     let cfg = example_kept_alive(dir.path(), "group_gathering.toml", &broker.url());
     let sub = Subscriber::start(broker.port, &format!("{ROOT}/#"));
+    let photos = dir.path().join("photos");
+    let watch = Command::new(lookout_bin())
+        .args([
+            "orders",
+            "watch",
+            "--broker",
+            &broker.url(),
+            "--count",
+            "1",
+            "--timeout",
+            "120",
+            "--photos",
+        ])
+        .arg(&photos)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("watch");
     let mut daemon = Daemon::start(&cfg, &dir.path().join("state"));
     // The box subscribes to its commands before it announces itself online.
     sub.wait_for(Duration::from_secs(30), "online status", |m| {
@@ -305,6 +358,15 @@ fn hostile_commands_get_one_error_result_each_and_the_daemon_keeps_working() {
         "the daemon is still running"
     );
     let order = first_order(&msgs).unwrap();
+    // `watch` (all sites and boxes) printed it and saved its photo.
+    let watched = watch.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&watched.stdout);
+    assert!(
+        watched.status.success() && printed.contains(&order.id),
+        "{printed}"
+    );
+    let saved = photos.join(&order.id).join("opened-1.jpg");
+    image::open(&saved).unwrap_or_else(|e| panic!("{}: {e}", saved.display()));
     let out = orders_cli(&["close", &order.id, "--actor", "x"], &broker);
     assert_eq!(
         out.status.code(),
