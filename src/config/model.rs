@@ -47,6 +47,14 @@ pub struct StorageConfig {
     /// oldest evidence photos are dropped first; order documents and command results never are.
     #[serde(default = "default_outbox_quota_mb")]
     pub outbox_quota_mb: u64,
+    /// Closed and cancelled orders (with their revisions and command answers) are forgotten
+    /// this many days after their last change; open work never is.
+    #[serde(default = "default_keep_final_days")]
+    pub keep_final_days: u32,
+}
+
+fn default_keep_final_days() -> u32 {
+    180
 }
 
 fn default_outbox_quota_mb() -> u64 {
@@ -110,6 +118,7 @@ impl Default for StorageConfig {
         StorageConfig {
             dir: default_state_dir(),
             outbox_quota_mb: default_outbox_quota_mb(),
+            keep_final_days: default_keep_final_days(),
         }
     }
 }

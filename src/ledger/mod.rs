@@ -6,8 +6,11 @@
 //!   broker has acknowledged it (QoS 1 PUBACK). What is not acknowledged is sent again on
 //!   reconnect and after a restart, so an accepted order survives broker outages, crashes and
 //!   power cuts. Consumers de-duplicate by (order id, revision).
+//! - `revisions`: every revision ever made of every order, the audit trail.
 //! - `commands`: every command from the centre with the result it got, so a re-delivered command
 //!   gets the same answer and changes nothing.
+//!
+//! Closed and cancelled orders older than `[storage] keep_final_days` are pruned at start.
 //!
 //! The outbox has a disk quota (`[storage] outbox_quota_mb`). Over it, the oldest evidence photos
 //! still waiting are dropped first (their order documents still list them by sha256); order
@@ -140,6 +143,14 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE outbox ADD COLUMN class TEXT NOT NULL DEFAULT 'order';
      ALTER TABLE outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
      UPDATE outbox SET bytes = length(payload);",
+    // The quota's sums and its oldest-photo lookup read only this index, never the payloads.
+    "CREATE INDEX IF NOT EXISTS outbox_by_class ON outbox (class, seq, bytes);
+     CREATE TABLE IF NOT EXISTS revisions (
+         id TEXT NOT NULL,
+         revision INTEGER NOT NULL,
+         document TEXT NOT NULL,
+         PRIMARY KEY (id, revision)
+     );",
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -287,9 +298,11 @@ impl Ledger {
     /// Bytes of payload waiting in the outbox.
     pub fn outbox_bytes(&self) -> Result<u64, LedgerError> {
         self.conn
-            .query_row("SELECT COALESCE(SUM(bytes), 0) FROM outbox", [], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT COALESCE(SUM(bytes), 0) FROM outbox INDEXED BY outbox_by_class",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
     }
@@ -371,6 +384,51 @@ impl Ledger {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
+    /// Every stored revision of an order, oldest first: its audit trail.
+    pub fn revisions(&self, id: &str) -> Result<Vec<WorkOrder>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT document FROM revisions WHERE id = ?1 ORDER BY revision")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let docs = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect())
+    }
+
+    /// Forgets closed and cancelled orders (and their revisions and command answers) last
+    /// updated before `before` (RFC 3339). Open work is never pruned. Returns how many went.
+    pub fn prune_final(&mut self, before: &str) -> Result<usize, LedgerError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| LedgerError { path, source: e })?;
+        let result = (|| {
+            let ids: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id FROM orders WHERE state IN ('closed', 'cancelled') AND updated_at < ?1",
+                )?;
+                let rows = stmt.query_map(params![before], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for id in &ids {
+                tx.execute("DELETE FROM revisions WHERE id = ?1", params![id])?;
+                tx.execute("DELETE FROM commands WHERE order_id = ?1", params![id])?;
+                tx.execute("DELETE FROM orders WHERE id = ?1", params![id])?;
+            }
+            tx.commit()?;
+            Ok(ids.len())
+        })();
+        result.map_err(|e| self.err(e))
+    }
+
     /// The stored revision of an order.
     pub fn order(&self, id: &str) -> Result<Option<WorkOrder>, LedgerError> {
         let doc: Option<String> = self
@@ -403,6 +461,10 @@ fn upsert_order(tx: &rusqlite::Transaction, order: &WorkOrder) -> rusqlite::Resu
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     tx.execute(
+        "INSERT OR IGNORE INTO revisions (id, revision, document) VALUES (?1, ?2, ?3)",
+        params![order.id, order.revision, document],
+    )?;
+    tx.execute(
         "INSERT INTO orders (id, revision, camera, kind, state, updated_at, document)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(id) DO UPDATE SET revision = excluded.revision, state = excluded.state,
@@ -424,9 +486,11 @@ fn upsert_order(tx: &rusqlite::Transaction, order: &WorkOrder) -> rusqlite::Resu
 /// Drops the oldest evidence until the outbox fits `quota` bytes; never drops anything else.
 fn enforce_quota(tx: &rusqlite::Transaction, quota: u64) -> rusqlite::Result<Recorded> {
     let total = |tx: &rusqlite::Transaction| -> rusqlite::Result<u64> {
-        tx.query_row("SELECT COALESCE(SUM(bytes), 0) FROM outbox", [], |r| {
-            r.get::<_, i64>(0)
-        })
+        tx.query_row(
+            "SELECT COALESCE(SUM(bytes), 0) FROM outbox INDEXED BY outbox_by_class",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
         .map(|n| n as u64)
     };
     let mut recorded = Recorded::default();
@@ -434,7 +498,7 @@ fn enforce_quota(tx: &rusqlite::Transaction, quota: u64) -> rusqlite::Result<Rec
     while bytes > quota {
         let oldest: Option<(i64, i64)> = tx
             .query_row(
-                "SELECT seq, bytes FROM outbox WHERE class = 'evidence' ORDER BY seq LIMIT 1",
+                "SELECT seq, bytes FROM outbox INDEXED BY outbox_by_class WHERE class = 'evidence' ORDER BY seq LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )

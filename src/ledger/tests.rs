@@ -143,3 +143,35 @@ fn an_older_revision_never_overwrites_a_newer_one() {
     l.record(&order("a", 2), &[]).unwrap();
     assert_eq!(l.order("a").unwrap().unwrap().revision, 3);
 }
+
+#[test]
+fn every_revision_is_kept_and_final_orders_are_pruned_when_old() {
+    let mut l = Ledger::in_memory().unwrap();
+    l.record(&order("a", 1), &[]).unwrap();
+    l.record(&order("a", 2), &[]).unwrap();
+    let mut closed = order("b", 1);
+    closed.state = OrderState::Closed;
+    l.record(&closed, &[]).unwrap();
+    assert_eq!(
+        l.revisions("a")
+            .unwrap()
+            .iter()
+            .map(|o| o.revision)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
+    // Fixture orders were updated at 2026-11-23T00:00:01Z.
+    assert_eq!(
+        l.prune_final("2026-11-23T00:00:00.000Z").unwrap(),
+        0,
+        "not old enough"
+    );
+    assert_eq!(
+        l.prune_final("2026-12-01T00:00:00.000Z").unwrap(),
+        1,
+        "only the closed one"
+    );
+    assert!(l.order("b").unwrap().is_none());
+    assert!(l.revisions("b").unwrap().is_empty());
+    assert!(l.order("a").unwrap().is_some(), "open work is never pruned");
+}

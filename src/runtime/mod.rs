@@ -191,6 +191,16 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         None => Ledger::in_memory()?,
     };
     ledger.set_quota(config.storage.outbox_quota_mb.saturating_mul(1024 * 1024));
+    let horizon =
+        chrono::Utc::now() - chrono::Duration::days(i64::from(config.storage.keep_final_days));
+    match ledger.prune_final(&crate::orders::rfc3339(horizon)) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            orders = n,
+            "Forgot closed and cancelled orders past storage.keep_final_days."
+        ),
+        Err(e) => tracing::warn!(error = %e, "Cannot prune old orders; continuing."),
+    }
     let ledger: uplink::SharedLedger = Arc::new(Mutex::new(ledger));
     let control = Arc::new(Control::new(config, ledger.clone()));
     let resumed = control.resume();
