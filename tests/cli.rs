@@ -193,3 +193,33 @@ min_count = 3
         );
     }
 }
+
+#[test]
+fn a_calibration_that_cannot_solve_and_a_bad_pose_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = model_dir().display().to_string();
+    let video = video("plaza_pedestrians.mp4").display().to_string();
+    for (extra, needles) in [
+        (
+            "calibration = { gcp = [[0.1, 0.5, 30.0, 120.0], [0.2, 0.5, 30.0001, 120.0], [0.3, 0.5, 30.0002, 120.0]] }\n",
+            vec!["cameras[0].calibration.gcp", "3 ground control points given; at least 4"],
+        ),
+        (
+            "calibration = { gcp = [[0.1, 0.6, 30.0, 120.0], [0.3, 0.6, 30.0001, 120.0], [0.5, 0.6, 30.0002, 120.0], [0.7, 0.6, 30.0003, 120.0]] }\n",
+            vec!["cameras[0].calibration.gcp", "lie on one line"],
+        ),
+        (
+            "calibration = { gcp = [[0.1, 0.6, 30.0, 120.0], [1.4, 0.6, 30.0001, 120.0], [0.5, 0.9, 30.0002, 120.0], [0.7, 0.6, 30.0003, 120.0]] }\n",
+            vec!["cameras[0].calibration.gcp", "point 2 (1.400, 0.600) is outside the image"],
+        ),
+        (
+            "pose = { height_m = -3.0, heading_deg = 0.0, tilt_deg = 5.0, hfov_deg = 40.0 }\n",
+            vec!["cameras[0].pose.height_m", "above the ground"],
+        ),
+    ] {
+        let cfg = config(dir.path(), &video, &model_dir, extra);
+        let o = replay(&cfg, &video);
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert_one_line_error(&o, &needles);
+    }
+}

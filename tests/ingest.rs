@@ -23,6 +23,8 @@ fn camera(source: &str) -> CameraConfig {
             lon: 0.0,
             accuracy_m: 1.0,
         },
+        calibration: None,
+        pose: None,
         zones: vec![],
         rules: vec![],
     }

@@ -331,8 +331,15 @@ pub struct CameraConfig {
     /// Default: the manifest's `defaults.fps`, capped at `detect_fps`.
     #[serde(default)]
     pub model_fps: BTreeMap<String, f64>,
-    /// Where the camera stands (until geo calibration exists, orders carry this point).
+    /// Where the camera stands. Without a calibration or pose, orders carry this point with its
+    /// accuracy radius.
     pub location: LocationConfig,
+    /// Fixed camera: ground control points for the pixel → ground homography.
+    #[serde(default)]
+    pub calibration: Option<CalibrationConfig>,
+    /// Lookout / PTZ camera: pose and lens; pixels are located by casting rays onto the ground.
+    #[serde(default)]
+    pub pose: Option<PoseConfig>,
     /// Named areas of the image the rules refer to.
     #[serde(default)]
     pub zones: Vec<ZoneConfig>,
@@ -352,6 +359,58 @@ pub enum Codec {
     Auto,
     H264,
     H265,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationConfig {
+    /// Ground control points `[x, y, lat, lon]`: x/y normalised image coordinates (0..1 from the
+    /// top-left corner, as in zones), lat/lon WGS-84 degrees of the same spot. At least 4,
+    /// spread over the ground in view; 5 or more let a bad one be found.
+    pub gcp: Vec<[f64; 4]>,
+}
+
+/// A lookout/PTZ camera's pose and lens (`lookout calibrate CAMERA --pose …`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PoseConfig {
+    /// Lens height above the ground at the camera's foot, metres.
+    pub height_m: f64,
+    /// Heading of the optical axis at pan 0, degrees clockwise from north.
+    pub heading_deg: f64,
+    /// Downward tilt of the optical axis at tilt 0, degrees.
+    pub tilt_deg: f64,
+    #[serde(default)]
+    pub roll_deg: f64,
+    /// Current pan and tilt of the PTZ head (added to heading and tilt), degrees.
+    #[serde(default)]
+    pub pan_deg: f64,
+    #[serde(default)]
+    pub ptz_tilt_deg: f64,
+    /// Horizontal field of view at the current zoom, degrees.
+    pub hfov_deg: f64,
+    /// Frame width / height.
+    #[serde(default = "default_aspect")]
+    pub aspect: f64,
+    /// Elevation of the ground in view relative to the camera's foot, metres.
+    #[serde(default)]
+    pub ground_offset_m: f64,
+    /// No location beyond this range, metres.
+    #[serde(default = "default_max_range")]
+    pub max_range_m: f64,
+    /// One-sigma pointing error of the pose and PTZ head, degrees (drives `accuracy_m`).
+    #[serde(default = "default_pointing_accuracy")]
+    pub pointing_accuracy_deg: f64,
+}
+
+fn default_aspect() -> f64 {
+    16.0 / 9.0
+}
+fn default_max_range() -> f64 {
+    10_000.0
+}
+fn default_pointing_accuracy() -> f64 {
+    0.1
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -454,6 +513,11 @@ pub struct CrowdRuleConfig {
     /// Persons needed to count as a crowd.
     pub min_count: usize,
     /// Seconds the (smoothed) count must stay at or above `min_count` before an order opens.
+    /// Also require this many persons per m² of the zone's ground area (the camera must be
+    /// geo-calibrated: `calibration` or `pose`). A crowd is as much about density as numbers:
+    /// 30 people on a square are a stroll, on a footbridge a crush.
+    #[serde(default)]
+    pub min_density: Option<f64>,
     #[serde(default = "default_crowd_hold")]
     pub hold_s: f64,
     /// Seconds below `min_count` before the order is cleared.

@@ -160,6 +160,59 @@ fn validate_orders(config: &Config, p: &mut Problems) {
     }
 }
 
+fn validate_geo(camera: &CameraConfig, at: &KeyPath, p: &mut Problems) {
+    if camera.calibration.is_some() && camera.pose.is_some() {
+        p.add(
+            at.clone().key("pose"),
+            "a camera has either a calibration (fixed camera) or a pose (lookout/PTZ), not both",
+        );
+    }
+    if let Some(cal) = &camera.calibration {
+        if let Err(e) = crate::geo::calibrate(&crate::geo::gcps(&cal.gcp)) {
+            p.add(
+                at.clone().key("calibration").key("gcp"),
+                format!("the calibration does not solve: {e}"),
+            );
+        }
+    }
+    if let Some(pose) = &camera.pose {
+        let pat = at.clone().key("pose");
+        let checks: [(&str, bool, &str); 6] = [
+            (
+                "height_m",
+                pose.height_m > 0.0,
+                "must be above the ground (> 0)",
+            ),
+            (
+                "tilt_deg",
+                (-90.0..=90.0).contains(&pose.tilt_deg),
+                "must be within -90..90",
+            ),
+            (
+                "hfov_deg",
+                pose.hfov_deg > 0.0 && pose.hfov_deg < 179.0,
+                "must be within 0..179",
+            ),
+            ("aspect", pose.aspect > 0.0, "must be greater than 0"),
+            (
+                "max_range_m",
+                pose.max_range_m > 0.0,
+                "must be greater than 0",
+            ),
+            (
+                "pointing_accuracy_deg",
+                pose.pointing_accuracy_deg > 0.0,
+                "must be greater than 0",
+            ),
+        ];
+        for (key, ok, why) in checks {
+            if !ok {
+                p.add(pat.clone().key(key), why);
+            }
+        }
+    }
+}
+
 fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
     if !is_identifier(&camera.id) {
         p.add(
@@ -217,6 +270,7 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
             "must be greater than 0",
         );
     }
+    validate_geo(camera, &at, p);
     let mut zone_ids = HashSet::new();
     for (i, zone) in camera.zones.iter().enumerate() {
         let zat = at.clone().key("zones").index(i);
@@ -257,6 +311,19 @@ fn validate_rule(camera: &CameraConfig, rule: &RuleConfig, at: KeyPath, p: &mut 
         RuleConfig::Crowd(c) => {
             if c.min_count == 0 {
                 p.add(at.clone().key("min_count"), "must be at least 1");
+            }
+            if let Some(d) = c.min_density {
+                if !(d > 0.0 && d < 20.0) {
+                    p.add(
+                        at.clone().key("min_density"),
+                        "must be within 0..20 persons per m²",
+                    );
+                } else if camera.calibration.is_none() && camera.pose.is_none() {
+                    p.add(
+                        at.clone().key("min_density"),
+                        "needs the camera's ground geometry: add a calibration (ground control points) or a pose",
+                    );
+                }
             }
             seconds.extend([
                 ("hold_s", c.hold_s),

@@ -1,11 +1,23 @@
 //! Geo: where an incident is on the map. A service the orders stage calls.
 //!
-//! For now every camera has a fixed surveyed position and orders carry it with the camera's
-//! accuracy radius (`method = "camera_position"`); pixel→ground calibration will refine this.
+//! Three ways, per camera, best first:
+//! - **homography** (`[cameras.calibration] gcp`): fixed cameras; the ground-contact point of the
+//!   objects (bottom-centre of each box) through a homography solved from ground control points
+//!   (`homography.rs`, in a local metric plane: `enu.rs`);
+//! - **ray_cast** (`[cameras.pose]`): lookout/PTZ cameras; the pixel's ray onto the ground
+//!   (`ptz.rs`), with an accuracy that grows with range and grazing angle;
+//! - **camera_position**: the camera's surveyed position with its accuracy radius, for cameras
+//!   without either, and for pixels the others cannot place (sky, beyond range).
+
+pub mod enu;
+pub mod homography;
+pub mod ptz;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::LocationConfig;
+use crate::config::{CameraConfig, LocationConfig, PoseConfig};
+pub use homography::{calibrate, CalibrationError, Gcp, GroundCalibration};
+pub use ptz::Pose;
 
 /// A WGS-84 point with an accuracy radius and how it was obtained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,16 +25,196 @@ pub struct Location {
     pub lat: f64,
     pub lon: f64,
     pub accuracy_m: f64,
-    /// `camera_position`: the camera's own surveyed position.
+    /// `homography`, `ray_cast` or `camera_position`.
     pub method: String,
+    /// The same point as a GeoJSON geometry (`[lon, lat]`), for map clients.
+    #[serde(default = "GeoJsonPoint::missing")]
+    pub geojson: GeoJsonPoint,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeoJsonPoint {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub coordinates: [f64; 2],
+}
+
+impl GeoJsonPoint {
+    fn at(lat: f64, lon: f64) -> Self {
+        GeoJsonPoint {
+            kind: "Point".into(),
+            coordinates: [round(lon, 7), round(lat, 7)],
+        }
+    }
+    fn missing() -> Self {
+        GeoJsonPoint::at(0.0, 0.0)
+    }
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+fn location(lat: f64, lon: f64, accuracy_m: f64, method: &str) -> Location {
+    Location {
+        lat: round(lat, 7),
+        lon: round(lon, 7),
+        accuracy_m: round(accuracy_m, 1),
+        method: method.into(),
+        geojson: GeoJsonPoint::at(lat, lon),
+    }
 }
 
 /// Location of an incident seen by a camera with a fixed position.
 pub fn locate_fixed(camera: &LocationConfig) -> Location {
-    Location {
-        lat: camera.lat,
-        lon: camera.lon,
-        accuracy_m: camera.accuracy_m,
-        method: "camera_position".into(),
+    location(camera.lat, camera.lon, camera.accuracy_m, "camera_position")
+}
+
+/// How a detection's box jitters, as a share of the frame: what a pixel error costs on the ground.
+const BOX_JITTER: f64 = 0.01;
+
+/// One camera's way of placing pixels on the map.
+#[derive(Debug, Clone)]
+pub enum Locator {
+    Fixed(LocationConfig),
+    Homography {
+        camera: LocationConfig,
+        calibration: Box<GroundCalibration>,
+    },
+    RayCast {
+        camera: LocationConfig,
+        pose: Pose,
+    },
+}
+
+impl Locator {
+    /// The camera's locator; a calibration that does not solve is a config error caught by
+    /// validation, so here it falls back to the camera's position.
+    pub fn for_camera(camera: &CameraConfig) -> Locator {
+        if let Some(cal) = &camera.calibration {
+            if let Ok(c) = calibrate(&gcps(&cal.gcp)) {
+                return Locator::Homography {
+                    camera: camera.location,
+                    calibration: Box::new(c),
+                };
+            }
+        }
+        if let Some(p) = &camera.pose {
+            return Locator::RayCast {
+                camera: camera.location,
+                pose: pose(&camera.location, p),
+            };
+        }
+        Locator::Fixed(camera.location)
+    }
+
+    fn camera(&self) -> &LocationConfig {
+        match self {
+            Locator::Fixed(c) => c,
+            Locator::Homography { camera, .. } | Locator::RayCast { camera, .. } => camera,
+        }
+    }
+
+    /// Where the ground-contact points (normalised image coordinates) of an incident's objects
+    /// are: their centroid on the ground. Points that cannot be placed are left out; when none
+    /// can, the camera's position.
+    pub fn locate(&self, contacts: &[(f64, f64)]) -> Location {
+        let placed: Vec<(f64, f64, f64)> = match self {
+            Locator::Fixed(_) => Vec::new(),
+            Locator::Homography { calibration, .. } => contacts
+                .iter()
+                .filter_map(|&(x, y)| {
+                    let (e, n) = calibration.to_local(x, y)?;
+                    let jitter = calibration.metres_per_unit(x, y)? * BOX_JITTER;
+                    Some((e, n, 2.0 * calibration.rms_m + jitter))
+                })
+                .collect(),
+            Locator::RayCast { pose, .. } => {
+                let frame = enu::LocalFrame::new(pose.lat, pose.lon);
+                contacts
+                    .iter()
+                    .filter_map(|&(x, y)| {
+                        let hit = pose.locate(x, y).ok()?;
+                        let (e, n) = frame.to_local(hit.lat, hit.lon);
+                        Some((e, n, hit.accuracy_m))
+                    })
+                    .collect()
+            }
+        };
+        if placed.is_empty() {
+            return locate_fixed(self.camera());
+        }
+        let k = placed.len() as f64;
+        let (e, n) = placed
+            .iter()
+            .fold((0.0, 0.0), |(a, b), p| (a + p.0 / k, b + p.1 / k));
+        // The group's own spread counts as uncertainty only beyond the points' accuracy.
+        let accuracy = placed.iter().map(|p| p.2).fold(0.0, f64::max).max(0.5);
+        let (frame, method) = match self {
+            Locator::Homography { calibration, .. } => (calibration.frame, "homography"),
+            Locator::RayCast { pose, .. } => (enu::LocalFrame::new(pose.lat, pose.lon), "ray_cast"),
+            Locator::Fixed(_) => unreachable!("no points are placed without a calibration"),
+        };
+        let (lat, lon) = frame.to_wgs84(e, n);
+        location(lat, lon, accuracy, method)
+    }
+
+    /// Ground area of a zone polygon in m², when the camera is calibrated and the zone lies
+    /// below the horizon.
+    pub fn zone_area(&self, polygon: &[[f64; 2]]) -> Option<f64> {
+        match self {
+            Locator::Homography { calibration, .. } => calibration.ground_area(polygon),
+            Locator::RayCast { pose, .. } => {
+                let frame = enu::LocalFrame::new(pose.lat, pose.lon);
+                let pts: Option<Vec<(f64, f64)>> = polygon
+                    .iter()
+                    .map(|p| {
+                        let hit = pose.locate(p[0], p[1]).ok()?;
+                        Some(frame.to_local(hit.lat, hit.lon))
+                    })
+                    .collect();
+                let pts = pts?;
+                let twice: f64 = (0..pts.len())
+                    .map(|i| {
+                        let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
+                        a.0 * b.1 - b.0 * a.1
+                    })
+                    .sum();
+                Some(twice.abs() / 2.0)
+            }
+            Locator::Fixed(_) => None,
+        }
+    }
+}
+
+/// Config GCP rows `[x, y, lat, lon]` as [`Gcp`]s.
+pub fn gcps(rows: &[[f64; 4]]) -> Vec<Gcp> {
+    rows.iter()
+        .map(|r| Gcp {
+            x: r[0],
+            y: r[1],
+            lat: r[2],
+            lon: r[3],
+        })
+        .collect()
+}
+
+/// A config pose at the camera's location.
+pub fn pose(at: &LocationConfig, p: &PoseConfig) -> Pose {
+    Pose {
+        lat: at.lat,
+        lon: at.lon,
+        height_m: p.height_m,
+        heading_deg: p.heading_deg,
+        tilt_deg: p.tilt_deg,
+        roll_deg: p.roll_deg,
+        pan_deg: p.pan_deg,
+        ptz_tilt_deg: p.ptz_tilt_deg,
+        hfov_deg: p.hfov_deg,
+        aspect: p.aspect,
+        ground_offset_m: p.ground_offset_m,
+        max_range_m: p.max_range_m,
+        pointing_accuracy_deg: p.pointing_accuracy_deg,
     }
 }

@@ -34,6 +34,9 @@ pub struct CameraRef {
 pub struct ZoneRef {
     pub id: String,
     pub name: String,
+    /// Ground area of the zone in m², when the camera is geo-calibrated.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub area_m2: Option<f64>,
 }
 
 /// An object in the order, with its box normalised to 0..1 of the frame.
@@ -262,7 +265,7 @@ pub fn attach_photo(
 pub struct OrderDesk {
     identity: BoxIdentity,
     camera: CameraRef,
-    location: crate::config::LocationConfig,
+    locator: geo::Locator,
     close_when_cleared: bool,
     incidents: HashMap<u64, String>,
 }
@@ -275,7 +278,7 @@ impl OrderDesk {
                 id: camera.id.clone(),
                 name: camera.display_name().to_owned(),
             },
-            location: camera.location,
+            locator: geo::Locator::for_camera(camera),
             close_when_cleared,
             incidents: HashMap::new(),
         }
@@ -353,6 +356,16 @@ impl OrderDesk {
                 track_id: o.track_id,
             })
             .collect();
+        // Where: the ground-contact points (bottom-centre of each box) of what is seen now.
+        let contacts: Vec<(f64, f64)> = inc
+            .objects
+            .iter()
+            .map(|o| {
+                let (x, y) = o.bbox.ground_point();
+                ((x / w) as f64, (y / h) as f64)
+            })
+            .collect();
+        order.location = self.locator.locate(&contacts);
         order.revision += 1;
         order.updated_at = at.clone();
         order.severity = order.severity.max(inc.severity);
@@ -399,6 +412,10 @@ impl OrderDesk {
             zone: inc.zone.as_ref().map(|z| ZoneRef {
                 id: z.id.clone(),
                 name: z.name.clone(),
+                area_m2: self
+                    .locator
+                    .zone_area(&z.points)
+                    .map(|a| (a * 10.0).round() / 10.0),
             }),
             kind: inc.kind,
             detail: inc.detail,
@@ -410,7 +427,7 @@ impl OrderDesk {
             updated_at: at,
             count: inc.count,
             objects: Vec::new(),
-            location: geo::locate_fixed(&self.location),
+            location: self.locator.locate(&[]),
             evidence: Vec::new(),
             dispatch: None,
             verification: None,

@@ -13,6 +13,8 @@ use crate::rules::{IncidentKind, ObservedObject, Severity};
 pub struct CrowdRule {
     config: CrowdRuleConfig,
     zone: Zone,
+    /// Ground area of the zone, m², when the camera is geo-calibrated.
+    area_m2: Option<f64>,
     filter: Filter,
     counts: VecDeque<(Duration, usize)>,
     life: Lifecycle,
@@ -37,8 +39,9 @@ impl CrowdRule {
         &self.zone.id
     }
 
-    pub fn new(config: CrowdRuleConfig, zone: Zone) -> Self {
+    pub fn new(config: CrowdRuleConfig, zone: Zone, area_m2: Option<f64>) -> Self {
         CrowdRule {
+            area_m2,
             filter: Filter::new(&config.filter),
             life: Lifecycle::new(config.hold_s, config.clear_s, config.cooldown_s),
             config,
@@ -89,7 +92,12 @@ impl CrowdRule {
         }
         let mut recent: Vec<usize> = self.counts.iter().map(|(_, c)| *c).collect();
         let count = median(&mut recent);
-        let out = match self.life.step(count >= self.config.min_count, now) {
+        let dense_enough = match (self.config.min_density, self.area_m2) {
+            (Some(min), Some(area)) if area > 0.0 => count as f64 / area >= min,
+            _ => true,
+        };
+        let crowded = count >= self.config.min_count && dense_enough;
+        let out = match self.life.step(crowded, now) {
             Transition::Open => Some(Phase::Opened),
             Transition::Clear => Some(Phase::Cleared),
             Transition::None if self.life.is_open() => {
@@ -98,7 +106,7 @@ impl CrowdRule {
                     let changed = severity > r.severity
                         || (significant_change(r.count, count)
                             && now.saturating_sub(r.at) >= MIN_UPDATE_INTERVAL);
-                    (changed && count >= self.config.min_count).then_some(Phase::Updated)
+                    (changed && crowded).then_some(Phase::Updated)
                 })
             }
             Transition::None => None,

@@ -265,14 +265,18 @@ impl RuleEngine {
     /// Builds the rules of a validated camera config; schedules are read at `utc_offset`.
     pub fn new(camera: &CameraConfig, utc_offset: FixedOffset) -> Self {
         let zone = |id: &str| camera.zone(id).map(Zone::from_config);
+        let locator = crate::geo::Locator::for_camera(camera);
+        let area = |id: &str| camera.zone(id).and_then(|z| locator.zone_area(&z.polygon));
         let rules = camera
             .rules
             .iter()
             .filter_map(|r| {
                 let rule = match r {
-                    RuleConfig::Crowd(c) => {
-                        Rule::Crowd(Box::new(CrowdRule::new(c.clone(), zone(&c.zone)?)))
-                    }
+                    RuleConfig::Crowd(c) => Rule::Crowd(Box::new(CrowdRule::new(
+                        c.clone(),
+                        zone(&c.zone)?,
+                        area(&c.zone),
+                    ))),
                     RuleConfig::Fire(f) => Rule::Fire(Box::new(FireRule::new(
                         f.clone(),
                         f.zone.as_deref().and_then(zone),

@@ -802,3 +802,32 @@ fn per_label_filters_drop_weak_stall_objects() {
         "60x60 of 1000x1000 is 0.0036"
     );
 }
+
+/// A pole camera 10 m up looking 45° down: the zones get a ground area.
+const POSE: &str = r#"
+[cameras.pose]
+height_m = 10.0
+heading_deg = 0.0
+tilt_deg = 45.0
+hfov_deg = 60.0
+"#;
+
+#[test]
+fn crowd_density_needs_enough_persons_per_square_metre_of_ground() {
+    let sparse = format!(
+        "{POSE}{}",
+        CROWD.replace("min_count = 5", "min_count = 5\nmin_density = 19.0")
+    );
+    let mut e = engine(&sparse);
+    assert!(
+        run(&mut e, 50, |_, pts| group(6, pts, 200.0), no_regions).is_empty(),
+        "6 persons on the left half of a street view are far below 19 per m²"
+    );
+    let dense = format!(
+        "{POSE}{}",
+        CROWD.replace("min_count = 5", "min_count = 5\nmin_density = 0.0001")
+    );
+    let mut e = engine(&dense);
+    let events = run(&mut e, 50, |_, pts| group(6, pts, 200.0), no_regions);
+    assert_eq!(phases(&events), vec![Phase::Opened]);
+}

@@ -1,0 +1,269 @@
+//! Pixel → ground for a lookout or PTZ camera (高空瞭望) that sees kilometres: the camera's pose
+//! and lens from config, the pixel's ray intersected with the ground (flat at a configured
+//! elevation, bent by earth curvature less refraction, which matters beyond a kilometre).
+//!
+//! The accuracy estimate is what a small error in the camera's pointing does at that range and
+//! grazing angle: the ground error along the ray grows as 1 / sin(grazing). Rays that miss the
+//! ground (sky, horizon) or land beyond the maximum range give no location rather than a wrong one.
+
+use nalgebra::Vector3;
+
+use super::enu::{curvature_drop, LocalFrame};
+
+/// Where the camera is and where it looks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pose {
+    pub lat: f64,
+    pub lon: f64,
+    /// Height of the lens above the ground at the camera's foot, metres.
+    pub height_m: f64,
+    /// Heading of the optical axis at pan 0, degrees clockwise from north.
+    pub heading_deg: f64,
+    /// Downward tilt of the optical axis at tilt 0, degrees (0 = horizontal).
+    pub tilt_deg: f64,
+    /// Roll about the optical axis, degrees clockwise as seen from behind the camera.
+    pub roll_deg: f64,
+    /// Current pan (added to heading) and tilt (added to tilt) of a PTZ head, degrees.
+    pub pan_deg: f64,
+    pub ptz_tilt_deg: f64,
+    /// Horizontal field of view at the current zoom, degrees.
+    pub hfov_deg: f64,
+    /// Frame width / height.
+    pub aspect: f64,
+    /// Elevation of the ground in view relative to the camera's foot, metres.
+    pub ground_offset_m: f64,
+    /// Farther than this, no location is given.
+    pub max_range_m: f64,
+    /// One-sigma error of the camera's pointing (pose survey, PTZ repeatability), degrees.
+    pub pointing_accuracy_deg: f64,
+}
+
+/// A located pixel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RayHit {
+    pub lat: f64,
+    pub lon: f64,
+    /// Horizontal distance from the camera, metres.
+    pub range_m: f64,
+    /// Angle between the ray and the ground, degrees.
+    pub grazing_deg: f64,
+    pub accuracy_m: f64,
+}
+
+/// Why a pixel has no location.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum NoHit {
+    #[error("the pixel looks above the horizon")]
+    Sky,
+    #[error("the ground there is {0:.0} m away, beyond the camera's max_range_m")]
+    TooFar(f64),
+}
+
+struct Axes {
+    forward: Vector3<f64>,
+    right: Vector3<f64>,
+    down: Vector3<f64>,
+}
+
+impl Pose {
+    fn axes(&self) -> Axes {
+        let h = (self.heading_deg + self.pan_deg).to_radians();
+        let t = (self.tilt_deg + self.ptz_tilt_deg).to_radians();
+        let r = self.roll_deg.to_radians();
+        let up = Vector3::new(0.0, 0.0, 1.0);
+        let f0 = Vector3::new(h.sin(), h.cos(), 0.0);
+        let r0 = Vector3::new(h.cos(), -h.sin(), 0.0);
+        let forward = f0 * t.cos() - up * t.sin();
+        let down1 = -up * t.cos() - f0 * t.sin();
+        let right = r0 * r.cos() + down1 * r.sin();
+        let down = down1 * r.cos() - r0 * r.sin();
+        Axes {
+            forward,
+            right,
+            down,
+        }
+    }
+
+    fn tan_half(&self) -> (f64, f64) {
+        let tx = (self.hfov_deg.to_radians() / 2.0).tan();
+        (tx, tx / self.aspect)
+    }
+
+    /// The ray through a normalised image point, in local east/north/up.
+    pub fn ray(&self, x: f64, y: f64) -> Vector3<f64> {
+        let a = self.axes();
+        let (tx, ty) = self.tan_half();
+        (a.forward + a.right * ((x - 0.5) * 2.0 * tx) + a.down * ((y - 0.5) * 2.0 * ty)).normalize()
+    }
+
+    /// Where a local point (east, north, up metres from the camera's foot) appears in the image;
+    /// `None` behind the camera. The inverse of [`Pose::locate`], for checks and tests.
+    pub fn project(&self, east: f64, north: f64, up: f64) -> Option<(f64, f64)> {
+        let a = self.axes();
+        let (tx, ty) = self.tan_half();
+        let v = Vector3::new(east, north, up - self.height_m);
+        let z = v.dot(&a.forward);
+        if z <= 0.0 {
+            return None;
+        }
+        Some((
+            0.5 + v.dot(&a.right) / z / (2.0 * tx),
+            0.5 + v.dot(&a.down) / z / (2.0 * ty),
+        ))
+    }
+
+    /// The ground point a normalised image point looks at.
+    pub fn locate(&self, x: f64, y: f64) -> Result<RayHit, NoHit> {
+        let d = self.ray(x, y);
+        if d.z >= -1e-9 {
+            return Err(NoHit::Sky);
+        }
+        let above = self.height_m - self.ground_offset_m;
+        // The ground drops away with distance: fixed-point on the range (converges in a few
+        // steps; diverges only at grazing rays that never meet the curved ground).
+        let horizontal = (d.x * d.x + d.y * d.y).sqrt();
+        let mut s = above / -d.z;
+        for _ in 0..50 {
+            let range = s * horizontal;
+            if range > self.max_range_m * 2.0 {
+                break;
+            }
+            let next = (above + curvature_drop(range)) / -d.z;
+            if (next - s).abs() < 1e-6 {
+                s = next;
+                break;
+            }
+            s = next;
+        }
+        let range_m = s * horizontal;
+        if !range_m.is_finite() || range_m > self.max_range_m {
+            return Err(NoHit::TooFar(range_m));
+        }
+        if above <= 0.0 {
+            return Err(NoHit::Sky);
+        }
+        let frame = LocalFrame::new(self.lat, self.lon);
+        let (lat, lon) = frame.to_wgs84(s * d.x, s * d.y);
+        // Grazing angle against the (curved) ground: the ray's depression less the ground's
+        // slope away from the camera at that range.
+        let depression = (-d.z).atan2(horizontal);
+        let ground_slope = range_m * (1.0 - super::enu::REFRACTION_K) / super::enu::EARTH_RADIUS_M;
+        let grazing = (depression - ground_slope).max(1e-4);
+        let sigma = self.pointing_accuracy_deg.to_radians();
+        let slant = s;
+        // Two sigma: the radius that holds the true point about 95 % of the time (to first
+        // order; at grazing angles a shallower error reaches a little farther than a steeper).
+        let along = 2.0 * slant * sigma / grazing.sin();
+        let across = 2.0 * slant * sigma;
+        Ok(RayHit {
+            lat,
+            lon,
+            range_m,
+            grazing_deg: grazing.to_degrees(),
+            accuracy_m: (along.hypot(across)).max(1.0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookout() -> Pose {
+        Pose {
+            lat: 30.2741,
+            lon: 120.1551,
+            height_m: 120.0,
+            heading_deg: 40.0,
+            tilt_deg: 2.0,
+            roll_deg: 0.3,
+            pan_deg: 0.0,
+            ptz_tilt_deg: 0.0,
+            hfov_deg: 20.0,
+            aspect: 16.0 / 9.0,
+            ground_offset_m: 0.0,
+            max_range_m: 10_000.0,
+            pointing_accuracy_deg: 0.05,
+        }
+    }
+
+    /// The ground point at `range` metres straight ahead (bearing = heading), on the curved
+    /// ground, seen from a pose whose pointing is off by `error_deg` in tilt.
+    fn recover(range: f64, error_deg: f64) -> (RayHit, f64) {
+        // Aimed just above the target, as an operator would frame it.
+        let truth = Pose {
+            tilt_deg: (120.0f64).atan2(range).to_degrees() - 0.5,
+            ..lookout()
+        };
+        let h = truth.heading_deg.to_radians();
+        // A little right of the optical axis.
+        let side = 0.08 * range;
+        let (e, n) = (
+            range * h.sin() + side * h.cos(),
+            range * h.cos() - side * h.sin(),
+        );
+        let (x, y) = truth
+            .project(e, n, -curvature_drop(range))
+            .expect("in front of the camera");
+        assert!(
+            (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y),
+            "{x} {y}"
+        );
+        let believed = Pose {
+            tilt_deg: truth.tilt_deg + error_deg,
+            ..truth
+        };
+        let hit = believed.locate(x, y).expect("a ground hit");
+        let frame = LocalFrame::new(truth.lat, truth.lon);
+        let (ge, gn) = frame.to_local(hit.lat, hit.lon);
+        (hit, (ge - e).hypot(gn - n))
+    }
+
+    #[test]
+    fn exact_poses_recover_ground_points_at_100_m_1_km_and_5_km() {
+        for range in [100.0, 1_000.0, 5_000.0] {
+            let (hit, error) = recover(range, 0.0);
+            assert!(error < 0.5, "{range} m: off by {error:.2} m");
+            assert!((hit.range_m - range).abs() < 60.0);
+        }
+    }
+
+    #[test]
+    fn the_stated_accuracy_covers_a_pointing_error_of_one_sigma() {
+        let mut last = 0.0;
+        for range in [100.0, 1_000.0, 5_000.0] {
+            for sign in [1.0, -1.0] {
+                let (hit, error) = recover(range, sign * lookout().pointing_accuracy_deg);
+                assert!(
+                    error <= hit.accuracy_m,
+                    "{range} m, {sign}σ: error {error:.1} m beyond the stated {:.1} m",
+                    hit.accuracy_m
+                );
+                if sign > 0.0 {
+                    assert!(hit.accuracy_m > last, "accuracy grows with range");
+                    last = hit.accuracy_m;
+                }
+            }
+        }
+        assert!(
+            last > 100.0,
+            "at 5 km from 120 m a 0.05° error is hundreds of metres: {last}"
+        );
+    }
+
+    #[test]
+    fn the_sky_and_the_far_ground_give_no_location() {
+        let p = lookout();
+        assert_eq!(
+            p.locate(0.5, 0.0),
+            Err(NoHit::Sky),
+            "top of a near-level view"
+        );
+        let near_horizon = Pose {
+            max_range_m: 3_000.0,
+            ..p
+        };
+        // 2° down from 120 m meets the ground at ~3.4 km.
+        assert!(matches!(near_horizon.locate(0.5, 0.5), Err(NoHit::TooFar(r)) if r > 3_000.0));
+    }
+}
