@@ -1,7 +1,9 @@
 //! CLI definition and glue: parse, load the config, hand over to `runtime`.
 
 mod demo;
+mod doctor;
 mod orders;
+mod provision;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -75,6 +77,71 @@ pub enum Command {
     /// (dispatch, handled, verify, cancel, close).
     #[command(subcommand)]
     Orders(orders::OrdersCommand),
+    /// Create a config file and the state folder for a new box.
+    ///
+    /// Example: lookout init --config /etc/lookout/lookout.toml --site xihu-district --box box-017
+    /// --broker mqtt://centre.example:1883
+    Init {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        site: String,
+        #[arg(long = "box", value_name = "ID")]
+        box_id: String,
+        #[arg(long, default_value = "embedded")]
+        broker: String,
+        #[arg(long, default_value = "/var/lib/lookout/state")]
+        state: PathBuf,
+        #[arg(long, default_value = "/usr/share/lookout/models")]
+        manifests: PathBuf,
+        #[arg(long, default_value = "/var/lib/lookout/models")]
+        models_dir: PathBuf,
+        #[arg(long, default_value = "/usr/lib/lookout/libonnxruntime.so")]
+        onnxruntime: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Cameras: add, list, remove, test (connect and report), snapshot.
+    #[command(subcommand)]
+    Camera(provision::CameraCommand),
+    /// Zones: add, list, remove, preview (a PNG with the zones and a coordinate grid).
+    #[command(subcommand)]
+    Zone(provision::ZoneCommand),
+    /// Geo-calibrate a camera: ground control points (fixed) or a pose (lookout/PTZ).
+    ///
+    /// Example: lookout calibrate gate_east --gcp 0.12,0.81,30.27101,120.16012
+    /// --gcp 0.85,0.78,30.27095,120.16049 --gcp 0.40,0.45,30.27131,120.16030
+    /// --gcp 0.70,0.40,30.27138,120.16052 --gcp 0.52,0.62,30.27115,120.16035 --config lookout.toml
+    ///
+    /// Example: lookout calibrate north_hill --pose height=120,heading=40,tilt=2,hfov=20
+    /// --config lookout.toml
+    Calibrate {
+        camera: String,
+        /// A ground control point x,y,lat,lon (x, y normalised 0..1, read off `zone preview`);
+        /// repeat, at least 4.
+        #[arg(long, allow_hyphen_values = true)]
+        gcp: Vec<String>,
+        /// Pose of a lookout/PTZ camera: height, heading, tilt, hfov (required), roll, pan,
+        /// ptz_tilt, aspect, ground_offset, max_range, accuracy, as key=value,…
+        #[arg(long, allow_hyphen_values = true)]
+        pose: Option<String>,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// The uplink: set the broker and credentials, test a round trip.
+    #[command(subcommand)]
+    Mqtt(provision::MqttCommand),
+    /// Check everything the box needs, one line per check, with the fix.
+    ///
+    /// Example: lookout doctor --config /etc/lookout/lookout.toml
+    Doctor {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Seconds to wait for each camera's first frame.
+        #[arg(long, default_value_t = 10.0)]
+        camera_timeout: f64,
+    },
 }
 
 pub fn init_logging(verbose: u8) {
@@ -130,6 +197,40 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         } => replay(&config, &camera, &video, json),
         Command::Demo { examples, realtime } => demo::run(&examples, realtime),
         Command::Orders(cmd) => orders::run(cmd),
+        Command::Init {
+            config,
+            site,
+            box_id,
+            broker,
+            state,
+            manifests,
+            models_dir,
+            onnxruntime,
+            force,
+        } => provision::init(provision::InitArgs {
+            config,
+            site,
+            box_id,
+            broker,
+            state,
+            manifests,
+            models: models_dir,
+            onnxruntime,
+            force,
+        }),
+        Command::Camera(cmd) => provision::camera(cmd),
+        Command::Zone(cmd) => provision::zone(cmd),
+        Command::Calibrate {
+            camera,
+            gcp,
+            pose,
+            config,
+        } => provision::calibrate(&config, &camera, &gcp, pose.as_deref()),
+        Command::Mqtt(cmd) => provision::mqtt(cmd),
+        Command::Doctor {
+            config,
+            camera_timeout,
+        } => doctor::run(&config, camera_timeout),
     }
 }
 

@@ -4,6 +4,7 @@
 //! at once, each as `file:line:column: key: message`. Relative paths in the file are resolved
 //! against the file's own folder, so a config works from any working directory.
 
+pub mod edit;
 mod model;
 mod span;
 mod validate;

@@ -300,9 +300,45 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
             }
         }
     }
+    for (i, zone) in camera.zones.iter().enumerate() {
+        if let Some((a, b)) = self_intersection(&zone.polygon) {
+            p.add(
+                at.clone().key("zones").index(i).key("polygon"),
+                format!("the polygon crosses itself (edge {a} crosses edge {b}): list the points in order around the area"),
+            );
+        }
+    }
     for (i, rule) in camera.rules.iter().enumerate() {
         validate_rule(camera, rule, at.clone().key("rules").index(i), p);
     }
+}
+
+/// The first pair of non-adjacent edges (1-based, edge k runs from point k to point k+1) that
+/// cross, if any.
+fn self_intersection(pts: &[[f64; 2]]) -> Option<(usize, usize)> {
+    let n = pts.len();
+    if n < 4 {
+        return None;
+    }
+    let cross = |o: [f64; 2], a: [f64; 2], b: [f64; 2]| {
+        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    };
+    for i in 0..n {
+        for j in i + 1..n {
+            // Adjacent edges share a point; skip them (and the wrap-around pair).
+            if j == i + 1 || (i == 0 && j == n - 1) {
+                continue;
+            }
+            let (a, b) = (pts[i], pts[(i + 1) % n]);
+            let (c, d) = (pts[j], pts[(j + 1) % n]);
+            let (d1, d2) = (cross(c, d, a), cross(c, d, b));
+            let (d3, d4) = (cross(a, b, c), cross(a, b, d));
+            if d1 * d2 < 0.0 && d3 * d4 < 0.0 {
+                return Some((i + 1, j + 1));
+            }
+        }
+    }
+    None
 }
 
 fn validate_rule(camera: &CameraConfig, rule: &RuleConfig, at: KeyPath, p: &mut Problems) {

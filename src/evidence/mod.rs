@@ -4,6 +4,7 @@
 //! zone outline drawn in, so a dispatcher sees at a glance what the box saw.
 
 mod draw;
+mod font;
 
 use chrono::{DateTime, Utc};
 use image::codecs::jpeg::JpegEncoder;
@@ -14,6 +15,9 @@ use crate::rules::{ObservedObject, Zone};
 
 /// JPEG quality: readable faces and plates at a few hundred KB for 1080p.
 const JPEG_QUALITY: u8 = 85;
+
+/// Zone outlines, in photos and previews.
+const ZONE: Rgb<u8> = Rgb([0, 255, 0]);
 
 /// An encoded photo, ready to publish.
 #[derive(Debug, Clone)]
@@ -33,6 +37,43 @@ fn colour(label: &str) -> Rgb<u8> {
 }
 
 /// Draws the zone and the objects on a copy of `frame` and encodes it as JPEG.
+/// A technician's check of a camera's zones: the frame with a coordinate grid every 0.1 (the
+/// normalised coordinates zones and ground control points use, labelled along the top and left
+/// edges) and every zone outlined and labelled with its id.
+pub fn zone_preview(frame: &RgbImage, zones: &[Zone]) -> RgbImage {
+    let mut img = frame.clone();
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let scale = (w.max(h) / 400).clamp(1, 4);
+    let grid = Rgb([255, 255, 255]);
+    for i in 1..10 {
+        let x = w * i / 10;
+        let y = h * i / 10;
+        // Dotted, so the scene stays visible.
+        for t in (0..h).step_by(6) {
+            draw::line(&mut img, (x, t), (x, (t + 2).min(h - 1)), grid, 1);
+        }
+        for t in (0..w).step_by(6) {
+            draw::line(&mut img, (t, y), ((t + 2).min(w - 1), y), grid, 1);
+        }
+        let label = format!("0.{i}");
+        font::text(&mut img, x + 2 * scale, scale * 2, &label, grid, scale);
+        font::text(&mut img, scale * 2, y + 2 * scale, &label, grid, scale);
+    }
+    let thickness = (w.max(h) / 300).max(2);
+    for z in zones {
+        let pts: Vec<(i64, i64)> = z
+            .points
+            .iter()
+            .map(|p| ((p[0] * w as f64) as i64, (p[1] * h as f64) as i64))
+            .collect();
+        draw::polygon(&mut img, &pts, ZONE, thickness);
+        let (cx, cy) = pts.iter().fold((0, 0), |(a, b), p| (a + p.0, b + p.1));
+        let n = pts.len().max(1) as i64;
+        font::text(&mut img, cx / n, cy / n, &z.id, ZONE, scale + 1);
+    }
+    img
+}
+
 pub fn snapshot(
     frame: &RgbImage,
     objects: &[ObservedObject],
@@ -48,7 +89,7 @@ pub fn snapshot(
             .iter()
             .map(|[x, y]| ((x * (w - 1.0)) as i64, (y * (h - 1.0)) as i64))
             .collect();
-        draw::polygon(&mut img, &pts, Rgb([0, 255, 0]), thickness);
+        draw::polygon(&mut img, &pts, ZONE, thickness);
     }
     for o in objects {
         let b = o.bbox;

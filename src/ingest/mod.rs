@@ -14,7 +14,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use image::RgbImage;
 
-pub use stream::{init as init_gstreamer, CameraStream, IngestError, PlayMode, StreamEvent};
+pub use stream::{
+    diagnose, init as init_gstreamer, CameraStream, IngestError, PlayMode, SourceInfo, StreamEvent,
+};
 
 /// Test patterns accepted as `test:PATTERN` sources.
 pub const TEST_PATTERNS: &[&str] = &["smpte", "ball", "snow", "black", "gradient"];

@@ -50,6 +50,41 @@ pub enum PlayMode {
     Replay,
 }
 
+/// What a camera's stream carries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceInfo {
+    pub codec: Option<String>,
+    pub fps: Option<f64>,
+}
+
+/// A technician's reading of a stream error: what is most likely wrong.
+pub fn diagnose(error: &str) -> &'static str {
+    let e = error.to_ascii_lowercase();
+    if e.contains("401") || e.contains("unauthorized") || e.contains("not authorized") {
+        "authentication failed: check the user and password in the URL"
+    } else if e.contains("404") || e.contains("not found") && e.contains("rtsp") {
+        "the camera answered but has no such stream path: check the URL's path"
+    } else if e.contains("missing a plug-in")
+        || e.contains("no suitable plugins")
+        || e.contains("missing element")
+    {
+        "no decoder for this codec is installed (see scripts/setup.sh)"
+    } else if e.contains("does not exist") || e.contains("no such file") {
+        "the file does not exist"
+    } else if e.contains("could not connect")
+        || e.contains("failed to connect")
+        || e.contains("could not open resource")
+        || e.contains("timeout")
+        || e.contains("unreachable")
+    {
+        "unreachable: no answer from that address and port (network, firewall, camera off?)"
+    } else if e.contains("no video") || e.contains("not-linked") || e.contains("not linked") {
+        "the stream has no video track"
+    } else {
+        "see the error for details"
+    }
+}
+
 /// What one pull from the stream gives.
 #[derive(Debug)]
 pub enum StreamEvent {
@@ -169,6 +204,34 @@ impl CameraStream {
             }));
         }
         Ok(stream)
+    }
+
+    /// What the source carries, read from the video decoder's caps once frames flow: the codec
+    /// (`video/x-h264`, `video/x-h265`, …) and the native frame rate.
+    pub fn source_info(&self) -> SourceInfo {
+        let mut info = SourceInfo::default();
+        let mut it = self.pipeline.iterate_recurse();
+        while let Ok(Some(element)) = it.next() {
+            let Some(factory) = element.factory() else {
+                continue;
+            };
+            let klass = factory.metadata("klass").unwrap_or_default();
+            if !(klass.contains("Decoder") && klass.contains("Video")) {
+                continue;
+            }
+            let caps = |pad: &str| element.static_pad(pad).and_then(|p| p.current_caps());
+            if let Some(s) = caps("sink").as_ref().and_then(|c| c.structure(0)) {
+                info.codec = Some(s.name().to_string());
+            }
+            if let Some(s) = caps("src").as_ref().and_then(|c| c.structure(0)) {
+                if let Ok(f) = s.get::<gst::Fraction>("framerate") {
+                    if f.denom() > 0 && f.numer() > 0 {
+                        info.fps = Some(f.numer() as f64 / f.denom() as f64);
+                    }
+                }
+            }
+        }
+        info
     }
 
     /// Wall-clock time of stream time 0: a frame's capture time is this plus its `pts`.

@@ -1,0 +1,215 @@
+//! `lookout doctor`: one line per check, pass or fail with the fix; non-zero exit when anything
+//! fails.
+
+use std::path::Path;
+use std::time::Duration;
+
+use lookout::config::Config;
+
+use super::provision;
+
+struct Report {
+    failed: usize,
+}
+
+impl Report {
+    fn line(&mut self, ok: bool, what: &str, detail: impl std::fmt::Display) {
+        if ok {
+            println!("ok    {what}: {detail}");
+        } else {
+            self.failed += 1;
+            println!("FAIL  {what}: {detail}");
+        }
+    }
+}
+
+/// GStreamer elements the pipeline templates use (`pipelines/`).
+const ELEMENTS: &[(&str, &str)] = &[
+    ("rtspsrc", "gstreamer1.0-plugins-good"),
+    ("rtph264depay", "gstreamer1.0-plugins-good"),
+    ("rtph265depay", "gstreamer1.0-plugins-good"),
+    ("h264parse", "gstreamer1.0-plugins-bad"),
+    ("h265parse", "gstreamer1.0-plugins-bad"),
+    ("avdec_h264", "gstreamer1.0-libav"),
+    ("avdec_h265", "gstreamer1.0-libav"),
+    ("decodebin", "gstreamer1.0-plugins-base"),
+    ("videoconvert", "gstreamer1.0-plugins-base"),
+    ("videorate", "gstreamer1.0-plugins-base"),
+    ("appsink", "gstreamer1.0-plugins-base"),
+    ("filesrc", "gstreamer1.0 core"),
+];
+
+pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
+    let mut r = Report { failed: 0 };
+    let config: Config = match super::load_config(config_path) {
+        Ok(c) => {
+            r.line(
+                true,
+                "config",
+                format!("{} is valid", config_path.display()),
+            );
+            c
+        }
+        Err(e) => {
+            r.line(
+                false,
+                "config",
+                format!("{e:#} — fix the lines named, then run doctor again"),
+            );
+            return Err(super::BadInput(format!("{} check(s) failed", r.failed)).into());
+        }
+    };
+    match lookout::ingest::init_gstreamer() {
+        Ok(()) => {
+            let missing: Vec<String> = ELEMENTS
+                .iter()
+                .filter(|(e, _)| gstreamer::ElementFactory::find(e).is_none())
+                .map(|(e, pkg)| format!("{e} (apt install {pkg})"))
+                .collect();
+            r.line(
+                missing.is_empty(),
+                "gstreamer",
+                if missing.is_empty() {
+                    format!("{} elements present", ELEMENTS.len())
+                } else {
+                    format!("missing {}", missing.join(", "))
+                },
+            );
+        }
+        Err(e) => r.line(
+            false,
+            "gstreamer",
+            format!("{e} — install GStreamer 1.20+ (scripts/setup.sh)"),
+        ),
+    }
+    match lookout::detect::environment(&config.models.onnxruntime).map(|_| ()) {
+        Ok(()) => r.line(
+            true,
+            "onnx runtime",
+            format!(
+                "{} loads (CPU execution provider)",
+                config.models.onnxruntime.display()
+            ),
+        ),
+        Err(e) => r.line(false, "onnx runtime", format!("{e}")),
+    }
+    let used: std::collections::BTreeSet<&String> = config
+        .cameras
+        .iter()
+        .flat_map(|c| c.models.iter())
+        .collect();
+    match lookout::detect::ManifestSet::load_dir(&config.models.manifests) {
+        Ok(set) => {
+            for name in used {
+                match set.get(name) {
+                    None => r.line(
+                        false,
+                        &format!("model {name}"),
+                        format!("no manifest in {}", config.models.manifests.display()),
+                    ),
+                    Some(m) => match lookout::detect::Detector::load(
+                        m,
+                        &config.models.dir,
+                        &config.models.onnxruntime,
+                        1,
+                    ) {
+                        Ok(_) => r.line(
+                            true,
+                            &format!("model {name}"),
+                            "present, sha256 matches, loads",
+                        ),
+                        Err(e) => r.line(
+                            false,
+                            &format!("model {name}"),
+                            format!("{e} — lookout models fetch, or scripts/fetch-models.sh"),
+                        ),
+                    },
+                }
+            }
+        }
+        Err(e) => r.line(false, "models", e.to_string()),
+    }
+    if config.uplink.broker == "embedded" {
+        r.line(true, "broker", "embedded (runs inside lookout run)");
+    } else {
+        match provision::mqtt_round_trip(&config, Duration::from_secs(5)) {
+            Ok(rtt) => r.line(
+                true,
+                "broker",
+                format!(
+                    "{} reachable with the configured credentials, round trip {:.1} ms",
+                    config.uplink.broker,
+                    rtt.as_secs_f64() * 1e3
+                ),
+            ),
+            Err(e) => r.line(false, "broker", format!("{e:#}")),
+        }
+    }
+    for camera in &config.cameras {
+        match provision::grab(camera, Duration::from_secs_f64(camera_timeout)) {
+            Ok(p) => r.line(
+                true,
+                &format!("camera {}", camera.id),
+                format!(
+                    "{}x{} frames, first after {:.2} s",
+                    p.frame.width(),
+                    p.frame.height(),
+                    p.first_frame.as_secs_f64()
+                ),
+            ),
+            Err(e) => r.line(false, &format!("camera {}", camera.id), format!("{e:#}")),
+        }
+    }
+    let state = &config.storage.dir;
+    match free_bytes(state) {
+        Some(free) => r.line(
+            free >= 1 << 30,
+            "disk",
+            format!(
+                "{:.1} GiB free at {}{}",
+                free as f64 / (1u64 << 30) as f64,
+                state.display(),
+                if free < 1 << 30 {
+                    " — under 1 GiB: free space, or lower storage.outbox_quota_mb"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        None => r.line(
+            false,
+            "disk",
+            format!(
+                "{} does not exist or cannot be read — lookout init creates it",
+                state.display()
+            ),
+        ),
+    }
+    let now = chrono::Utc::now();
+    r.line(
+        now.timestamp() > 1_735_689_600,
+        "clock",
+        format!(
+            "{} — orders are time-stamped with it; keep NTP on",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    );
+    if r.failed > 0 {
+        return Err(super::BadInput(format!("{} check(s) failed", r.failed)).into());
+    }
+    Ok(())
+}
+
+/// Free bytes on the file system holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .args(["-P", "-B1"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()
+}
