@@ -475,3 +475,61 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         "{report}"
     );
 }
+
+#[test]
+fn models_are_fetched_from_a_folder_verified_and_a_corrupt_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lookout.toml");
+    let models = dir.path().join("models");
+    let out = Command::new(lookout_bin())
+        .args(["init", "--site", "s", "--box", "b", "--config"])
+        .arg(&cfg)
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .arg("--manifests")
+        .arg(repo().join("models"))
+        .arg("--models-dir")
+        .arg(&models)
+        .output()
+        .unwrap();
+    ok(out, "init");
+    let list = ok(lookout(&["models", "list"], &cfg), "models list");
+    assert!(
+        list.contains("yolox_nano_coco") && list.contains("missing"),
+        "{list}"
+    );
+    let out = lookout(&["models", "verify"], &cfg);
+    assert_eq!(out.status.code(), Some(1));
+    let from = shared().join("models").display().to_string();
+    let fetched = ok(
+        lookout(&["models", "fetch", "--from", &from], &cfg),
+        "models fetch",
+    );
+    assert!(
+        fetched.contains("copied from") && fetched.contains("sha256 verified"),
+        "{fetched}"
+    );
+    let again = ok(
+        lookout(&["models", "fetch", "--from", &from], &cfg),
+        "models fetch again",
+    );
+    assert!(again.contains("already installed"), "{again}");
+    ok(lookout(&["models", "verify"], &cfg), "verify");
+    // A flipped byte is found and named.
+    let file = models.join("yolox_nano_coco.onnx");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let out = lookout(&["models", "verify"], &cfg);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("FAIL  yolox_nano_coco")
+            && report.contains("lookout models fetch yolox_nano_coco"),
+        "{report}"
+    );
+    refused(
+        lookout(&["models", "fetch", "nope", "--from", &from], &cfg),
+        &["no model \"nope\""],
+    );
+}

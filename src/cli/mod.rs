@@ -2,6 +2,7 @@
 
 mod demo;
 mod doctor;
+mod models;
 mod orders;
 mod provision;
 
@@ -129,6 +130,9 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Model files: list, verify (sha256), fetch (from a folder or the manifest's URL).
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// The uplink: set the broker and credentials, test a round trip.
     #[command(subcommand)]
     Mqtt(provision::MqttCommand),
@@ -227,6 +231,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             config,
         } => provision::calibrate(&config, &camera, &gcp, pose.as_deref()),
         Command::Mqtt(cmd) => provision::mqtt(cmd),
+        Command::Models(cmd) => models::run(cmd),
         Command::Doctor {
             config,
             camera_timeout,

@@ -151,6 +151,11 @@ pub enum MqttCommand {
         broker: Option<String>,
         #[arg(long)]
         ca: Option<PathBuf>,
+        /// Client certificate and key (PEM) for mutual TLS.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        #[arg(long)]
+        key: Option<PathBuf>,
         #[arg(long)]
         username: Option<String>,
         /// A file holding the password (kept out of the config).
@@ -737,6 +742,8 @@ pub fn mqtt(cmd: MqttCommand) -> anyhow::Result<()> {
         MqttCommand::Set {
             broker,
             ca,
+            cert,
+            key,
             username,
             password_file,
             client_id,
@@ -752,6 +759,12 @@ pub fn mqtt(cmd: MqttCommand) -> anyhow::Result<()> {
             }
             if let Some(c) = ca {
                 up["ca_file"] = value(absolute(&c).display().to_string());
+            }
+            if let Some(c) = cert {
+                up["cert_file"] = value(absolute(&c).display().to_string());
+            }
+            if let Some(k) = key {
+                up["key_file"] = value(absolute(&k).display().to_string());
             }
             if let Some(u) = username {
                 up["username"] = value(u);

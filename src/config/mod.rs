@@ -120,7 +120,14 @@ fn resolve_paths(config: &mut Config, base: &Path) {
     if let Some(p) = config.uplink.password_file.as_mut() {
         resolve(base, p);
     }
-    if let Some(p) = config.uplink.ca_file.as_mut() {
+    for p in [
+        config.uplink.ca_file.as_mut(),
+        config.uplink.cert_file.as_mut(),
+        config.uplink.key_file.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
         resolve(base, p);
     }
     for camera in &mut config.cameras {

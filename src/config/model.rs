@@ -231,6 +231,12 @@ pub struct UplinkConfig {
     /// system's trust store is not consulted; a CA is required for `mqtts://`.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// PEM client certificate and its private key, for brokers that authenticate boxes by
+    /// certificate (mutual TLS, `mqtts://` only). Both or neither.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
     /// MQTT keep-alive in seconds; the broker publishes the last will after 1.5× this silence.
     #[serde(default = "default_keep_alive")]
     pub keep_alive_s: u64,
@@ -261,6 +267,8 @@ impl Default for UplinkConfig {
             username: None,
             password_file: None,
             ca_file: None,
+            cert_file: None,
+            key_file: None,
             keep_alive_s: default_keep_alive(),
             status_interval_s: default_status_interval(),
         }

@@ -113,6 +113,8 @@ fn validate_uplink(config: &Config, p: &mut Problems) {
     for (key, file) in [
         ("password_file", &config.uplink.password_file),
         ("ca_file", &config.uplink.ca_file),
+        ("cert_file", &config.uplink.cert_file),
+        ("key_file", &config.uplink.key_file),
     ] {
         if let Some(f) = file {
             if !f.is_file() {
@@ -122,6 +124,12 @@ fn validate_uplink(config: &Config, p: &mut Problems) {
                 );
             }
         }
+    }
+    if config.uplink.cert_file.is_some() != config.uplink.key_file.is_some() {
+        p.add(
+            at.clone().key("cert_file"),
+            "a client certificate needs its key: set both cert_file and key_file, or neither",
+        );
     }
     if config.uplink.keep_alive_s < 5 {
         p.add(at.clone().key("keep_alive_s"), "must be at least 5 seconds");

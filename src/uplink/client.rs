@@ -117,7 +117,16 @@ fn apply_security(
         })?;
         let ca = std::fs::read(ca_path)
             .map_err(|e| UplinkError::File(ca_path.display().to_string(), e))?;
-        opts.set_transport(Transport::tls(ca, None, None));
+        let client_auth = match (&up.cert_file, &up.key_file) {
+            (Some(c), Some(k)) => {
+                let read = |p: &std::path::PathBuf| {
+                    std::fs::read(p).map_err(|e| UplinkError::File(p.display().to_string(), e))
+                };
+                Some((read(c)?, read(k)?))
+            }
+            _ => None,
+        };
+        opts.set_transport(Transport::tls(ca, client_auth, None));
     }
     Ok(())
 }
