@@ -177,19 +177,25 @@ impl Subscriber {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopped = stop.clone();
         let reconnect = session.is_some();
-        client
-            .subscribe(filter, QoS::AtLeastOnce)
-            .expect("subscribe");
         let messages = Arc::new(Mutex::new(Vec::new()));
         let sink = messages.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let subscriber = client.clone();
+        let filter = filter.to_owned();
         std::thread::spawn(move || {
+            // Subscribed once acknowledged; until then a failed connection (a broker still
+            // starting on a loaded machine) is retried and the subscription sent again.
+            let mut subscribed = false;
             for event in connection.iter() {
                 if stopped.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
                 }
                 match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) if !subscribed => {
+                        let _ = subscriber.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                    }
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        subscribed = true;
                         let _ = ready_tx.send(());
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -200,7 +206,9 @@ impl Subscriber {
                         })
                     }
                     Ok(_) => {}
-                    Err(_) if reconnect => std::thread::sleep(Duration::from_millis(200)),
+                    Err(_) if reconnect || !subscribed => {
+                        std::thread::sleep(Duration::from_millis(200))
+                    }
                     Err(_) => break,
                 }
             }
