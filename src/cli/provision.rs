@@ -656,13 +656,20 @@ pub fn calibrate(
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| BadInput(format!("--pose: {part:?} is not key=value")))?;
+            if k.trim() == "terrain" {
+                t.insert(
+                    "terrain",
+                    absolute(Path::new(v.trim())).display().to_string().into(),
+                );
+                continue;
+            }
             let key = known
                 .iter()
                 .find(|(short, long)| *short == k.trim() || *long == k.trim())
                 .map(|(_, long)| *long)
                 .ok_or_else(|| {
                     BadInput(format!(
-                        "--pose: unknown key {k:?}; use {}",
+                        "--pose: unknown key {k:?}; use {}, terrain",
                         known.map(|(s, _)| s).join(", ")
                     ))
                 })?;

@@ -131,6 +131,9 @@ fn resolve_paths(config: &mut Config, base: &Path) {
         resolve(base, p);
     }
     for camera in &mut config.cameras {
+        if let Some(t) = camera.pose.as_mut().and_then(|p| p.terrain.as_mut()) {
+            resolve(base, t);
+        }
         if matches!(
             crate::ingest::SourceKind::classify(&camera.source),
             crate::ingest::SourceKind::File

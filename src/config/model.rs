@@ -379,7 +379,7 @@ pub struct CalibrationConfig {
 }
 
 /// A lookout/PTZ camera's pose and lens (`lookout calibrate CAMERA --pose …`).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PoseConfig {
     /// Lens height above the ground at the camera's foot, metres.
@@ -409,6 +409,10 @@ pub struct PoseConfig {
     /// One-sigma pointing error of the pose and PTZ head, degrees (drives `accuracy_m`).
     #[serde(default = "default_pointing_accuracy")]
     pub pointing_accuracy_deg: f64,
+    /// Terrain grid (ESRI ASCII `.asc`, WGS-84 degrees, metres) covering the camera and what it
+    /// sees; rays meet this ground instead of a flat plane (`ground_offset_m` is then unused).
+    #[serde(default)]
+    pub terrain: Option<PathBuf>,
 }
 
 fn default_aspect() -> f64 {

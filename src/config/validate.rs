@@ -218,6 +218,22 @@ fn validate_geo(camera: &CameraConfig, at: &KeyPath, p: &mut Problems) {
                 p.add(pat.clone().key(key), why);
             }
         }
+        if let Some(t) = &pose.terrain {
+            match crate::geo::terrain::Terrain::load(t) {
+                Ok(grid)
+                    if grid
+                        .elevation(camera.location.lat, camera.location.lon)
+                        .is_none() =>
+                {
+                    p.add(
+                        pat.clone().key("terrain"),
+                        format!("{} does not cover the camera's location", t.display()),
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => p.add(pat.clone().key("terrain"), e.to_string()),
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod enu;
 pub mod homography;
 pub mod ptz;
+pub mod terrain;
 
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +86,7 @@ pub enum Locator {
     RayCast {
         camera: LocationConfig,
         pose: Pose,
+        terrain: Option<std::sync::Arc<terrain::Terrain>>,
     },
 }
 
@@ -101,9 +103,17 @@ impl Locator {
             }
         }
         if let Some(p) = &camera.pose {
+            let terrain = p.terrain.as_ref().and_then(|t| match terrain::Terrain::load(t) {
+                Ok(grid) => Some(std::sync::Arc::new(grid)),
+                Err(e) => {
+                    tracing::warn!(camera = %camera.id, error = %e, "Terrain grid unusable; casting rays onto flat ground.");
+                    None
+                }
+            });
             return Locator::RayCast {
                 camera: camera.location,
                 pose: pose(&camera.location, p),
+                terrain,
             };
         }
         Locator::Fixed(camera.location)
@@ -130,12 +140,16 @@ impl Locator {
                     Some((e, n, 2.0 * calibration.rms_m + jitter))
                 })
                 .collect(),
-            Locator::RayCast { pose, .. } => {
+            Locator::RayCast { pose, terrain, .. } => {
                 let frame = enu::LocalFrame::new(pose.lat, pose.lon);
                 contacts
                     .iter()
                     .filter_map(|&(x, y)| {
-                        let hit = pose.locate(x, y).ok()?;
+                        let hit = match terrain {
+                            Some(t) => pose.locate_on(x, y, t),
+                            None => pose.locate(x, y),
+                        }
+                        .ok()?;
                         let (e, n) = frame.to_local(hit.lat, hit.lon);
                         Some((e, n, hit.accuracy_m))
                     })
@@ -165,12 +179,16 @@ impl Locator {
     pub fn zone_area(&self, polygon: &[[f64; 2]]) -> Option<f64> {
         match self {
             Locator::Homography { calibration, .. } => calibration.ground_area(polygon),
-            Locator::RayCast { pose, .. } => {
+            Locator::RayCast { pose, terrain, .. } => {
                 let frame = enu::LocalFrame::new(pose.lat, pose.lon);
                 let pts: Option<Vec<(f64, f64)>> = polygon
                     .iter()
                     .map(|p| {
-                        let hit = pose.locate(p[0], p[1]).ok()?;
+                        let hit = match terrain {
+                            Some(t) => pose.locate_on(p[0], p[1], t),
+                            None => pose.locate(p[0], p[1]),
+                        }
+                        .ok()?;
                         Some(frame.to_local(hit.lat, hit.lon))
                     })
                     .collect();
@@ -200,7 +218,7 @@ pub fn gcps(rows: &[[f64; 4]]) -> Vec<Gcp> {
         .collect()
 }
 
-/// A config pose at the camera's location.
+/// A config pose at the camera's location (its terrain grid is loaded by [`Locator`]).
 pub fn pose(at: &LocationConfig, p: &PoseConfig) -> Pose {
     Pose {
         lat: at.lat,

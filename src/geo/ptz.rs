@@ -57,6 +57,8 @@ pub enum NoHit {
     Sky,
     #[error("the ground there is {0:.0} m away, beyond the camera's max_range_m")]
     TooFar(f64),
+    #[error("the ray leaves the terrain grid before it meets the ground")]
+    OffGrid,
 }
 
 struct Axes {
@@ -142,32 +144,173 @@ impl Pose {
         if above <= 0.0 {
             return Err(NoHit::Sky);
         }
+        Ok(self.hit(&d, s, 0.0))
+    }
+
+    /// The ground point a normalised image point looks at, over real terrain: the ray is marched
+    /// until it passes below the grid's ground (less earth curvature), then refined to 10 cm.
+    pub fn locate_on(
+        &self,
+        x: f64,
+        y: f64,
+        terrain: &super::terrain::Terrain,
+    ) -> Result<RayHit, NoHit> {
+        let d = self.ray(x, y);
+        let base = terrain
+            .elevation(self.lat, self.lon)
+            .ok_or(NoHit::OffGrid)?;
+        let eye = base + self.height_m;
+        let frame = LocalFrame::new(self.lat, self.lon);
+        let horizontal = (d.x * d.x + d.y * d.y).sqrt();
+        // Height of the ray above the ground at slant distance s (negative: below).
+        let clearance = |s: f64| -> Option<f64> {
+            let (lat, lon) = frame.to_wgs84(s * d.x, s * d.y);
+            let ground = terrain.elevation(lat, lon)? - curvature_drop(s * horizontal);
+            Some(eye + s * d.z - ground)
+        };
+        let max_s = self.max_range_m / horizontal.max(1e-9);
+        let step = |s: f64| (s * 0.01).clamp(2.0, 25.0);
+        let (mut lo, mut s) = (0.0, 1.0);
+        loop {
+            if s > max_s {
+                return Err(if d.z >= 0.0 {
+                    NoHit::Sky
+                } else {
+                    NoHit::TooFar(s * horizontal)
+                });
+            }
+            match clearance(s) {
+                None => return Err(NoHit::OffGrid),
+                Some(c) if c <= 0.0 => break,
+                Some(_) => {
+                    lo = s;
+                    s += step(s);
+                }
+            }
+        }
+        let mut hi = s;
+        while hi - lo > 0.1 {
+            let mid = (lo + hi) / 2.0;
+            match clearance(mid) {
+                Some(c) if c > 0.0 => lo = mid,
+                _ => hi = mid,
+            }
+        }
+        // The slope of the ground along the ray at the hit steepens (rising away) or flattens
+        // (falling away) the grazing angle.
+        let g = |s: f64| clearance(s).map(|c| eye + s * d.z - c);
+        let slope = match (g(hi + 5.0), g((hi - 5.0).max(0.0))) {
+            (Some(a), Some(b)) => ((a - b) / (10.0 * horizontal)).atan(),
+            _ => 0.0,
+        };
+        Ok(self.hit(&d, hi, slope))
+    }
+
+    /// A hit at slant distance `s` along `d`, with its accuracy; `ground_slope` is the terrain's
+    /// rise along the ray (radians).
+    fn hit(&self, d: &Vector3<f64>, s: f64, ground_slope: f64) -> RayHit {
+        let horizontal = (d.x * d.x + d.y * d.y).sqrt();
+        let range_m = s * horizontal;
         let frame = LocalFrame::new(self.lat, self.lon);
         let (lat, lon) = frame.to_wgs84(s * d.x, s * d.y);
         // Grazing angle against the (curved) ground: the ray's depression less the ground's
-        // slope away from the camera at that range.
+        // curvature away from the camera at that range, plus the terrain's own slope.
         let depression = (-d.z).atan2(horizontal);
-        let ground_slope = range_m * (1.0 - super::enu::REFRACTION_K) / super::enu::EARTH_RADIUS_M;
-        let grazing = (depression - ground_slope).max(1e-4);
+        let curvature = range_m * (1.0 - super::enu::REFRACTION_K) / super::enu::EARTH_RADIUS_M;
+        let grazing = (depression - curvature + ground_slope).max(1e-4);
         let sigma = self.pointing_accuracy_deg.to_radians();
         let slant = s;
         // Two sigma: the radius that holds the true point about 95 % of the time (to first
         // order; at grazing angles a shallower error reaches a little farther than a steeper).
         let along = 2.0 * slant * sigma / grazing.sin();
         let across = 2.0 * slant * sigma;
-        Ok(RayHit {
+        RayHit {
             lat,
             lon,
             range_m,
             grazing_deg: grazing.to_degrees(),
             accuracy_m: (along.hypot(across)).max(1.0),
-        })
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo::terrain::Terrain;
+
+    /// A grid 6 km × 6 km around the camera: flat at 50 m, or a slope rising 5 % to the east.
+    fn grid(rising: bool) -> Terrain {
+        let (n, cell) = (121usize, 0.0005);
+        let (west, south) = (120.1551 - 0.03, 30.2741 - 0.027);
+        let mut text =
+            format!("ncols {n}\nnrows {n}\nxllcorner {west}\nyllcorner {south}\ncellsize {cell}\n");
+        let frame = LocalFrame::new(30.2741, 120.1551);
+        for r in 0..n {
+            let lat = south + (n - r) as f64 * cell - cell / 2.0;
+            let row: Vec<String> = (0..n)
+                .map(|c| {
+                    let lon = west + c as f64 * cell + cell / 2.0;
+                    let (e, _) = frame.to_local(lat, lon);
+                    let h = if rising {
+                        50.0 + 0.05 * e.max(0.0)
+                    } else {
+                        50.0
+                    };
+                    format!("{h:.3}")
+                })
+                .collect();
+            text.push_str(&row.join(" "));
+            text.push('\n');
+        }
+        Terrain::parse(&text).unwrap()
+    }
+
+    #[test]
+    fn flat_terrain_agrees_with_the_flat_ground_model() {
+        let p = Pose {
+            tilt_deg: 6.0,
+            ..lookout()
+        };
+        let flat = p.locate(0.5, 0.6).unwrap();
+        let on = p.locate_on(0.5, 0.6, &grid(false)).unwrap();
+        let f = LocalFrame::new(p.lat, p.lon);
+        let (a, b) = (f.to_local(flat.lat, flat.lon), f.to_local(on.lat, on.lon));
+        assert!((a.0 - b.0).hypot(a.1 - b.1) < 1.0, "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn a_hill_rising_towards_the_camera_view_is_hit_sooner_and_more_precisely() {
+        // Looking east-north-east (heading 75°) at a slope rising to the east.
+        let p = Pose {
+            tilt_deg: 3.0,
+            heading_deg: 75.0,
+            ..lookout()
+        };
+        let flat = p.locate_on(0.5, 0.5, &grid(false)).unwrap();
+        let hill = p.locate_on(0.5, 0.5, &grid(true)).unwrap();
+        assert!(
+            hill.range_m < flat.range_m * 0.8,
+            "{} vs {}",
+            hill.range_m,
+            flat.range_m
+        );
+        assert!(hill.grazing_deg > flat.grazing_deg + 2.0);
+        assert!(hill.accuracy_m < flat.accuracy_m / 2.0);
+        // Check against the terrain itself: the hit is on the ground within half a metre.
+        let t = grid(true);
+        let ground = t.elevation(hill.lat, hill.lon).unwrap() - curvature_drop(hill.range_m);
+        let base = t.elevation(p.lat, p.lon).unwrap();
+        let ray_height = base + 120.0
+            - hill.range_m * p.ray(0.5, 0.5).z.abs() / (1.0 - p.ray(0.5, 0.5).z.powi(2)).sqrt();
+        assert!(
+            (ground - ray_height).abs() < 0.5,
+            "{ground} vs {ray_height}"
+        );
+        // A camera outside its grid is refused.
+        let away = Pose { lat: 31.0, ..p };
+        assert_eq!(away.locate_on(0.5, 0.5, &t), Err(NoHit::OffGrid));
+    }
 
     fn lookout() -> Pose {
         Pose {
