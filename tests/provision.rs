@@ -454,6 +454,41 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         err.contains("camera gone") && err.contains("unreachable"),
         "{err}"
     );
+    // A file with sound but no picture is named as such.
+    let audio = dir.path().join("audio-only.ogg");
+    let made = Command::new("gst-launch-1.0")
+        .args([
+            "-q",
+            "audiotestsrc",
+            "num-buffers=50",
+            "!",
+            "vorbisenc",
+            "!",
+            "oggmux",
+            "!",
+            "filesink",
+        ])
+        .arg(format!("location={}", audio.display()))
+        .status()
+        .expect("gst-launch-1.0 (scripts/setup.sh installs gstreamer1.0-tools)");
+    assert!(made.success());
+    let audio = audio.display().to_string();
+    ok(
+        lookout(
+            &[
+                "camera", "add", "mute", "--source", &audio, "--lat", "30", "--lon", "120",
+            ],
+            &cfg,
+        ),
+        "add",
+    );
+    let out = lookout(&["camera", "test", "mute", "--timeout", "5"], &cfg);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("camera mute") && err.contains("video"),
+        "{err}"
+    );
     // mqtt test names a broker that is not there.
     ok(
         lookout(&["mqtt", "set", "--broker", "mqtt://127.0.0.1:9"], &cfg),
