@@ -195,7 +195,7 @@ pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
         ),
     );
     if r.failed > 0 {
-        return Err(super::BadInput(format!("{} check(s) failed", r.failed)).into());
+        return Err(anyhow::anyhow!("{} check(s) failed", r.failed));
     }
     Ok(())
 }

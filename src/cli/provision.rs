@@ -423,7 +423,11 @@ pub fn grab(camera: &CameraConfig, timeout: Duration) -> anyhow::Result<Probe> {
         PlayMode::Live
     };
     let started = Instant::now();
-    let fail = |e: String| anyhow!("camera {}: {} — {e}", camera.id, ingest::diagnose(&e));
+    let fail = |e: String| {
+        let prefix = format!("camera {}: ", camera.id);
+        let detail = e.strip_prefix(&prefix).unwrap_or(&e);
+        anyhow!("{prefix}{} ({detail})", ingest::diagnose(&e))
+    };
     let mut stream =
         CameraStream::open(camera, camera.detect_fps, mode).map_err(|e| fail(e.to_string()))?;
     let mut first: Option<(Frame, Duration)> = None;
