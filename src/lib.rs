@@ -11,6 +11,7 @@ pub mod control;
 pub mod detect;
 pub mod evidence;
 pub mod geo;
+pub mod health;
 pub mod ingest;
 pub mod ledger;
 pub mod orders;

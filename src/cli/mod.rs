@@ -187,6 +187,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let options = RunOptions {
                 state_dir: Some(state.unwrap_or_else(|| config.storage.dir.clone())),
                 accept_commands: true,
+                daemon: true,
                 ..Default::default()
             };
             let report = runtime::run(&config, options)?;

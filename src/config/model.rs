@@ -31,6 +31,9 @@ pub struct Config {
     /// How orders move through the closed loop (verification after `handled`).
     #[serde(default)]
     pub orders: OrdersConfig,
+    /// The Prometheus metrics and health endpoint of `lookout run`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The cameras this box watches.
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,
@@ -59,6 +62,30 @@ fn default_keep_final_days() -> u32 {
 
 fn default_outbox_quota_mb() -> u64 {
     512
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` and `/healthz` (`lookout run` only).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address to listen on; keep it on localhost unless a scraper needs it.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+}
+
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9464".into()
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            listen: default_metrics_listen(),
+        }
+    }
 }
 
 /// The closed loop: what the box does after the centre reports an order handled.

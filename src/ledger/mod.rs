@@ -372,6 +372,30 @@ impl Ledger {
             .map_err(|e| self.err(e))
     }
 
+    /// How many orders are in each state.
+    pub fn count_by_state(&self) -> Result<Vec<(OrderState, u64)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state, COUNT(*) FROM orders GROUP BY state")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let counts = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(OrderState::ALL
+            .iter()
+            .map(|s| {
+                let n = counts
+                    .iter()
+                    .find(|(name, _)| name == s.as_str())
+                    .map_or(0, |(_, n)| *n as u64);
+                (*s, n)
+            })
+            .collect())
+    }
+
     /// Every order's id and latest revision, oldest update first.
     pub fn orders(&self) -> Result<Vec<(String, u32)>, LedgerError> {
         let mut stmt = self

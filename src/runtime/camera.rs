@@ -11,6 +11,7 @@ use super::SharedDetector;
 use crate::config::{BoxIdentity, CameraConfig};
 use crate::control::{AfterPhoto, Control, Sampler};
 use crate::detect::Detection;
+use crate::health::Health;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
 use crate::ledger;
 use crate::orders::{OrderDesk, WorkOrder};
@@ -44,6 +45,7 @@ impl CameraReport {
 
 /// A model on this camera with its own sampling clock.
 struct ModelSlot {
+    name: String,
     detector: SharedDetector,
     interval: Duration,
     next_due: Option<Duration>,
@@ -57,6 +59,8 @@ pub struct Outputs {
     /// Camera re-checks to run, and where their verdicts go.
     pub control: Arc<Control>,
     pub close_when_cleared: bool,
+    /// Liveness and rates, for the watchdog and the metrics endpoint.
+    pub health: Arc<Health>,
 }
 
 pub struct CameraWorker {
@@ -67,12 +71,15 @@ pub struct CameraWorker {
     ledger: SharedLedger,
     control: Arc<Control>,
     close_when_cleared: bool,
+    health: Arc<Health>,
     topics: Topics,
     mode: PlayMode,
     stop: Arc<AtomicBool>,
 }
 
 const STATUS_EVERY: Duration = Duration::from_secs(5);
+/// A live stream that delivers nothing for this long is rebuilt.
+const NO_FRAME_TIMEOUT: Duration = Duration::from_secs(20);
 const RETRY_MIN: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
@@ -94,6 +101,7 @@ impl CameraWorker {
             ledger: outputs.ledger,
             control: outputs.control,
             close_when_cleared: outputs.close_when_cleared,
+            health: outputs.health,
             mode,
             stop,
         }
@@ -215,6 +223,14 @@ impl CameraWorker {
     }
 
     fn status(&self, state: CameraState, fps: f64, error: Option<String>) {
+        let name = match state {
+            CameraState::Starting => "starting",
+            CameraState::Online => "online",
+            CameraState::Offline => "offline",
+            CameraState::Ended => "ended",
+        };
+        self.health
+            .state(&self.camera.id, name, fps, Instant::now());
         self.uplink.send(UplinkMessage::Camera(CameraStatus {
             id: self.camera.id.clone(),
             name: self.camera.display_name().to_owned(),
@@ -238,6 +254,7 @@ impl CameraWorker {
                     .unwrap_or(m.defaults.fps)
                     .min(self.camera.detect_fps);
                 ModelSlot {
+                    name: m.name.clone(),
                     detector: d.clone(),
                     interval: Duration::from_secs_f64(1.0 / fps),
                     next_due: None,
@@ -275,8 +292,11 @@ impl CameraWorker {
                 Err(e) => {
                     tracing::warn!(camera = %self.camera.id, error = %e, retry_in = ?backoff, "Camera stream failed; retrying.");
                     self.status(CameraState::Offline, 0.0, Some(e.to_string()));
+                    self.health.reconnect(&self.camera.id, Instant::now());
                     let until = Instant::now() + backoff;
                     while Instant::now() < until && !self.stop.load(Ordering::SeqCst) {
+                        // Waiting on purpose: the watchdog must see the loop turn.
+                        self.health.beat(&self.camera.id, Instant::now());
                         std::thread::sleep(Duration::from_millis(100));
                     }
                     backoff = (backoff * 2).min(RETRY_MAX);
@@ -302,19 +322,29 @@ impl CameraWorker {
         let mut window_start = Instant::now();
         let mut window_frames = 0u64;
         let mut announced = false;
+        let live = !matches!(SourceKind::classify(&self.camera.source), SourceKind::File);
+        let mut last_frame = Instant::now();
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 report.elapsed = started.elapsed();
                 return Ok(());
             }
+            self.health.beat(&self.camera.id, Instant::now());
             let frame = match stream.next(Duration::from_millis(250))? {
                 StreamEvent::Frame(f) => f,
+                // A live stream can go silent without an error (a camera that stopped sending,
+                // an RTCP timeout that never fires): rebuild it.
+                StreamEvent::Idle if live && last_frame.elapsed() > NO_FRAME_TIMEOUT => {
+                    return Err(anyhow!("no frame for {} s", NO_FRAME_TIMEOUT.as_secs()));
+                }
                 StreamEvent::Idle => continue,
                 StreamEvent::Eos => {
                     report.elapsed = started.elapsed();
                     return Ok(());
                 }
             };
+            last_frame = Instant::now();
+            self.health.frame(&self.camera.id, last_frame);
             if !announced {
                 self.status(CameraState::Online, 0.0, None);
                 announced = true;
@@ -382,10 +412,14 @@ impl CameraWorker {
             } else {
                 next
             });
-            let result = {
+            let (result, took) = {
                 let mut detector = slot.detector.lock().unwrap_or_else(|p| p.into_inner());
-                detector.detect(&frame.image)
+                // Timed once the model is ours: waiting for another camera is not inference.
+                let began = Instant::now();
+                let result = detector.detect(&frame.image);
+                (result, began.elapsed())
             };
+            self.health.inference(&slot.name, took, result.is_ok());
             report.inferences += 1;
             match result {
                 Ok(dets) if slot.tracked => {

@@ -18,6 +18,7 @@ use anyhow::{anyhow, Context};
 use crate::config::{CameraConfig, Config};
 use crate::control::Control;
 use crate::detect::{Detector, ManifestSet};
+use crate::health::{self, Health};
 use crate::ingest::PlayMode;
 use crate::ledger::Ledger;
 use crate::uplink::{self, BrokerAddress, Uplink};
@@ -43,6 +44,8 @@ pub struct RunOptions {
     pub state_dir: Option<PathBuf>,
     /// Answer the centre's commands (`lookout run`); a replay only publishes.
     pub accept_commands: bool,
+    /// Serve `[metrics]` and talk to systemd (`lookout run`).
+    pub daemon: bool,
 }
 
 impl Default for RunOptions {
@@ -57,6 +60,7 @@ impl Default for RunOptions {
             strict: false,
             state_dir: None,
             accept_commands: false,
+            daemon: false,
         }
     }
 }
@@ -68,6 +72,8 @@ pub struct RunReport {
     pub uplink: uplink::UplinkReport,
     pub elapsed: Duration,
     pub broker: Option<std::net::SocketAddr>,
+    /// Where `/metrics` and `/healthz` were served.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 pub type SharedDetector = Arc<Mutex<Detector>>;
@@ -234,10 +240,49 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             }
         })
     };
+    let health = Arc::new(Health::default());
+    let metrics = if options.daemon && config.metrics.enabled {
+        let gauges: health::GaugeSource = {
+            let ledger = ledger.clone();
+            Arc::new(move || {
+                let l = crate::ledger::lock(&ledger);
+                health::LedgerGauges {
+                    outbox_messages: l.outbox_len().unwrap_or(0),
+                    outbox_bytes: l.outbox_bytes().unwrap_or(0),
+                    orders_by_state: l
+                        .count_by_state()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(s, n)| (s.as_str(), n))
+                        .collect(),
+                }
+            })
+        };
+        match runtime.block_on(health::serve(
+            &config.metrics.listen,
+            health.clone(),
+            gauges,
+        )) {
+            Ok(addr) => {
+                tracing::info!(%addr, "Serving /metrics and /healthz.");
+                Some(addr)
+            }
+            Err(e) => {
+                tracing::error!(listen = %config.metrics.listen, error = %e, "Cannot serve metrics; running without them.");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let stop = options.stop.clone();
+    let daemon = options.daemon;
     runtime.spawn(async move {
         wait_for_signal().await;
         tracing::info!("Stop requested; finishing in-flight frames.");
+        if daemon {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+        }
         stop.store(true, Ordering::SeqCst);
     });
 
@@ -252,6 +297,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
                 ledger: ledger.clone(),
                 control: control.clone(),
                 close_when_cleared: config.orders.close_when_cleared,
+                health: health.clone(),
             },
             options.mode,
             options.stop.clone(),
@@ -262,8 +308,12 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             .context("cannot start a camera thread")?;
         workers.push((camera.id.clone(), handle));
     }
+    let systemd = options
+        .daemon
+        .then(|| runtime.spawn(systemd_notifier(health.clone(), workers.len())));
     let mut report = RunReport {
         broker,
+        metrics,
         ..Default::default()
     };
     let mut first_error = None;
@@ -281,11 +331,41 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     }
     sweeper.abort();
     let _ = runtime.block_on(sweeper);
+    if let Some(task) = systemd {
+        task.abort();
+    }
     report.uplink = runtime.block_on(uplink.finish());
     report.elapsed = started.elapsed();
     match first_error {
         Some(e) if options.strict => Err(e),
         _ => Ok(report),
+    }
+}
+
+/// Tells systemd (when it started us with `Type=notify`) that the box is ready once every camera
+/// has opened its pipeline or failed to (at most a minute), then pings the watchdog at half its
+/// interval — only while the core loop is healthy, so a wedged camera worker gets the daemon
+/// restarted.
+async fn systemd_notifier(health: Arc<Health>, cameras: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !health.all_started(cameras) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    let Some(timeout) = sd_notify::watchdog_enabled() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(timeout / 2);
+    let mut was_healthy = true;
+    loop {
+        tick.tick().await;
+        let verdict = health.verdict(Instant::now(), health::STALL);
+        if verdict.healthy {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+        } else if was_healthy {
+            tracing::error!(problems = ?verdict.problems, "The core loop is stuck: no more watchdog pings; systemd will restart the daemon.");
+        }
+        was_healthy = verdict.healthy;
     }
 }
 

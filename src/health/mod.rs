@@ -1,0 +1,337 @@
+//! Health: what the box knows about its own liveness. Camera workers report progress (a beat on
+//! every loop turn, each frame, reconnects) and the detectors their inference times; from that
+//! come the watchdog's verdict (`verdict`: is the core loop still turning?) and the Prometheus
+//! text the metrics endpoint serves (`prometheus`). A service, like geo: stages call it, it
+//! calls nobody.
+
+mod server;
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub use server::{serve, GaugeSource};
+
+/// A camera worker that has not turned its loop for this long is wedged.
+pub const STALL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+struct Camera {
+    state: &'static str,
+    beat: Instant,
+    frames: u64,
+    last_frame: Option<Instant>,
+    reconnects: u64,
+    fps: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Model {
+    runs: u64,
+    errors: u64,
+    seconds: f64,
+    last_seconds: f64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    cameras: BTreeMap<String, Camera>,
+    models: BTreeMap<String, Model>,
+}
+
+/// Shared by the camera workers, the watchdog and the metrics endpoint.
+#[derive(Debug)]
+pub struct Health {
+    inner: Mutex<Inner>,
+    started: Instant,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            inner: Mutex::new(Inner::default()),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// Figures the ledger knows, added to the metrics when they are served.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerGauges {
+    pub outbox_messages: u64,
+    pub outbox_bytes: u64,
+    pub orders_by_state: Vec<(&'static str, u64)>,
+}
+
+/// The watchdog's view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub healthy: bool,
+    pub problems: Vec<String>,
+}
+
+impl Health {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn camera<'a>(inner: &'a mut Inner, id: &str, now: Instant) -> &'a mut Camera {
+        inner.cameras.entry(id.to_owned()).or_insert(Camera {
+            state: "starting",
+            beat: now,
+            frames: 0,
+            last_frame: None,
+            reconnects: 0,
+            fps: 0.0,
+        })
+    }
+
+    /// The camera's worker turned its loop (a frame, an idle wait, a back-off step).
+    pub fn beat(&self, camera: &str, now: Instant) {
+        Self::camera(&mut self.inner(), camera, now).beat = now;
+    }
+
+    /// A frame was delivered.
+    pub fn frame(&self, camera: &str, now: Instant) {
+        let mut inner = self.inner();
+        let c = Self::camera(&mut inner, camera, now);
+        c.beat = now;
+        c.frames += 1;
+        c.last_frame = Some(now);
+    }
+
+    /// `starting`, `online`, `offline`, `ended`; `fps` as measured by the worker.
+    pub fn state(&self, camera: &str, state: &'static str, fps: f64, now: Instant) {
+        let mut inner = self.inner();
+        let c = Self::camera(&mut inner, camera, now);
+        c.beat = now;
+        c.state = state;
+        c.fps = fps;
+    }
+
+    /// The camera's stream is being rebuilt after a failure.
+    pub fn reconnect(&self, camera: &str, now: Instant) {
+        Self::camera(&mut self.inner(), camera, now).reconnects += 1;
+    }
+
+    /// One model run and how long it took (`ok = false`: it failed).
+    pub fn inference(&self, model: &str, took: Duration, ok: bool) {
+        let mut inner = self.inner();
+        let m = inner.models.entry(model.to_owned()).or_default();
+        m.runs += 1;
+        m.errors += u64::from(!ok);
+        m.seconds += took.as_secs_f64();
+        m.last_seconds = took.as_secs_f64();
+    }
+
+    /// Whether every camera that has not ended is known to every consumer (no longer starting).
+    pub fn all_started(&self, expected: usize) -> bool {
+        let inner = self.inner();
+        inner.cameras.len() >= expected && inner.cameras.values().all(|c| c.state != "starting")
+    }
+
+    /// Healthy while every camera worker that has not ended turned its loop within `stall`. An
+    /// offline camera in back-off is healthy (its worker is waiting on purpose); a worker stuck
+    /// inside its pipeline or the ledger is not, and then the watchdog stops pinging.
+    pub fn verdict(&self, now: Instant, stall: Duration) -> Verdict {
+        let inner = self.inner();
+        let problems: Vec<String> = inner
+            .cameras
+            .iter()
+            .filter(|(_, c)| c.state != "ended")
+            .filter(|(_, c)| now.saturating_duration_since(c.beat) > stall)
+            .map(|(id, c)| {
+                format!(
+                    "camera {id}: worker stuck for {:.0} s",
+                    now.saturating_duration_since(c.beat).as_secs_f64()
+                )
+            })
+            .collect();
+        Verdict {
+            healthy: problems.is_empty(),
+            problems,
+        }
+    }
+
+    /// The Prometheus text exposition of everything known.
+    pub fn prometheus(&self, now: Instant, ledger: &LedgerGauges) -> String {
+        let inner = self.inner();
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, rows: Vec<(String, f64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in rows {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        let cams = |f: &dyn Fn(&Camera) -> f64| -> Vec<(String, f64)> {
+            inner
+                .cameras
+                .iter()
+                .map(|(id, c)| (format!("{{camera=\"{id}\"}}"), f(c)))
+                .collect()
+        };
+        metric(
+            "lookout_uptime_seconds",
+            "gauge",
+            "Seconds since the daemon started.",
+            vec![(
+                String::new(),
+                now.duration_since(self.started).as_secs_f64(),
+            )],
+        );
+        metric(
+            "lookout_camera_up",
+            "gauge",
+            "1 while the camera delivers frames.",
+            cams(&|c| f64::from(u8::from(c.state == "online"))),
+        );
+        metric(
+            "lookout_camera_frames_total",
+            "counter",
+            "Frames handed to the detectors.",
+            cams(&|c| c.frames as f64),
+        );
+        metric(
+            "lookout_camera_fps",
+            "gauge",
+            "Frames per second handed to the detectors, over the last few seconds.",
+            cams(&|c| c.fps),
+        );
+        metric(
+            "lookout_camera_frame_age_seconds",
+            "gauge",
+            "Seconds since the camera's last frame (-1: none yet).",
+            cams(&|c| {
+                c.last_frame
+                    .map_or(-1.0, |t| now.saturating_duration_since(t).as_secs_f64())
+            }),
+        );
+        metric(
+            "lookout_camera_reconnects_total",
+            "counter",
+            "Times the camera's stream was rebuilt after a failure.",
+            cams(&|c| c.reconnects as f64),
+        );
+        let models = |f: &dyn Fn(&Model) -> f64| -> Vec<(String, f64)> {
+            inner
+                .models
+                .iter()
+                .map(|(name, m)| (format!("{{model=\"{name}\"}}"), f(m)))
+                .collect()
+        };
+        metric(
+            "lookout_inference_seconds_total",
+            "counter",
+            "Time spent in model runs.",
+            models(&|m| m.seconds),
+        );
+        metric(
+            "lookout_inference_runs_total",
+            "counter",
+            "Model runs.",
+            models(&|m| m.runs as f64),
+        );
+        metric(
+            "lookout_inference_errors_total",
+            "counter",
+            "Model runs that failed.",
+            models(&|m| m.errors as f64),
+        );
+        metric(
+            "lookout_inference_last_seconds",
+            "gauge",
+            "Duration of the latest model run.",
+            models(&|m| m.last_seconds),
+        );
+        metric(
+            "lookout_outbox_messages",
+            "gauge",
+            "Messages waiting for the broker's acknowledgement.",
+            vec![(String::new(), ledger.outbox_messages as f64)],
+        );
+        metric(
+            "lookout_outbox_bytes",
+            "gauge",
+            "Bytes waiting for the broker's acknowledgement.",
+            vec![(String::new(), ledger.outbox_bytes as f64)],
+        );
+        metric(
+            "lookout_orders",
+            "gauge",
+            "Work orders in the ledger, by state.",
+            ledger
+                .orders_by_state
+                .iter()
+                .map(|(s, n)| (format!("{{state=\"{s}\"}}"), *n as f64))
+                .collect(),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wedged_worker_stops_the_watchdog_and_a_camera_in_back_off_does_not() {
+        let h = Health::default();
+        let t0 = Instant::now();
+        h.state("a", "online", 5.0, t0);
+        h.state("b", "offline", 0.0, t0);
+        h.state("c", "ended", 0.0, t0);
+        for s in 1..=40 {
+            let now = t0 + Duration::from_secs(s);
+            h.frame("a", now);
+            // b waits out its back-off: its loop still turns.
+            h.beat("b", now);
+        }
+        let later = t0 + Duration::from_secs(41);
+        assert!(
+            h.verdict(later, STALL).healthy,
+            "ended cameras do not count"
+        );
+        // a stops turning (stuck inside its pipeline): after STALL the watchdog must not ping.
+        let stuck = t0 + Duration::from_secs(40) + STALL + Duration::from_secs(1);
+        h.beat("b", stuck);
+        let v = h.verdict(stuck, STALL);
+        assert!(!v.healthy);
+        assert_eq!(v.problems.len(), 1);
+        assert!(v.problems[0].starts_with("camera a: worker stuck"), "{v:?}");
+    }
+
+    #[test]
+    fn the_metrics_text_is_prometheus_and_counts() {
+        let h = Health::default();
+        let t0 = Instant::now();
+        h.state("gate", "online", 4.9, t0);
+        h.frame("gate", t0);
+        h.frame("gate", t0);
+        h.reconnect("gate", t0);
+        h.inference("yolox_nano_coco", Duration::from_millis(10), true);
+        h.inference("yolox_nano_coco", Duration::from_millis(12), false);
+        let text = h.prometheus(
+            t0 + Duration::from_secs(2),
+            &LedgerGauges {
+                outbox_messages: 3,
+                outbox_bytes: 1000,
+                orders_by_state: vec![("open", 2), ("closed", 1)],
+            },
+        );
+        for line in [
+            "# TYPE lookout_camera_frames_total counter",
+            "lookout_camera_frames_total{camera=\"gate\"} 2",
+            "lookout_camera_up{camera=\"gate\"} 1",
+            "lookout_camera_fps{camera=\"gate\"} 4.9",
+            "lookout_camera_frame_age_seconds{camera=\"gate\"} 2",
+            "lookout_camera_reconnects_total{camera=\"gate\"} 1",
+            "lookout_inference_runs_total{model=\"yolox_nano_coco\"} 2",
+            "lookout_inference_errors_total{model=\"yolox_nano_coco\"} 1",
+            "lookout_outbox_messages 3",
+            "lookout_orders{state=\"open\"} 2",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+    }
+}
