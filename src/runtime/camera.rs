@@ -277,6 +277,7 @@ impl CameraWorker {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(report);
             }
+            let frames_before = report.frames;
             let result = CameraStream::open(&self.camera, self.camera.detect_fps, self.mode)
                 .map_err(anyhow::Error::from)
                 .and_then(|stream| self.pump(stream, &mut report));
@@ -290,6 +291,11 @@ impl CameraWorker {
                     return Err(e);
                 }
                 Err(e) => {
+                    // A stream that delivered frames was healthy: its failure starts a new
+                    // back-off, so a camera that reboots is back within seconds, every time.
+                    if report.frames > frames_before {
+                        backoff = RETRY_MIN;
+                    }
                     tracing::warn!(camera = %self.camera.id, error = %e, retry_in = ?backoff, "Camera stream failed; retrying.");
                     self.status(CameraState::Offline, 0.0, Some(e.to_string()));
                     self.health.reconnect(&self.camera.id, Instant::now());
