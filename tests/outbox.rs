@@ -13,14 +13,6 @@ use serde_json::Value;
 
 const ROOT: &str = "lookout/v1/demo-district/box-001";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn orders_raised_while_the_broker_is_down_arrive_after_a_restart() {
     let dir = scratch_dir();

@@ -92,13 +92,7 @@ impl GroundCalibration {
     pub fn ground_area(&self, polygon: &[[f64; 2]]) -> Option<f64> {
         let pts: Option<Vec<(f64, f64)>> =
             polygon.iter().map(|p| self.to_local(p[0], p[1])).collect();
-        let pts = pts?;
-        let mut twice = 0.0;
-        for i in 0..pts.len() {
-            let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
-            twice += a.0 * b.1 - b.0 * a.1;
-        }
-        Some(twice.abs() / 2.0)
+        Some(super::polygon_area(&pts?))
     }
 }
 

@@ -145,11 +145,7 @@ impl Locator {
                 contacts
                     .iter()
                     .filter_map(|&(x, y)| {
-                        let hit = match terrain {
-                            Some(t) => pose.locate_on(x, y, t),
-                            None => pose.locate(x, y),
-                        }
-                        .ok()?;
+                        let hit = cast(pose, terrain.as_deref(), x, y).ok()?;
                         let (e, n) = frame.to_local(hit.lat, hit.lon);
                         Some((e, n, hit.accuracy_m))
                     })
@@ -184,26 +180,39 @@ impl Locator {
                 let pts: Option<Vec<(f64, f64)>> = polygon
                     .iter()
                     .map(|p| {
-                        let hit = match terrain {
-                            Some(t) => pose.locate_on(p[0], p[1], t),
-                            None => pose.locate(p[0], p[1]),
-                        }
-                        .ok()?;
+                        let hit = cast(pose, terrain.as_deref(), p[0], p[1]).ok()?;
                         Some(frame.to_local(hit.lat, hit.lon))
                     })
                     .collect();
-                let pts = pts?;
-                let twice: f64 = (0..pts.len())
-                    .map(|i| {
-                        let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
-                        a.0 * b.1 - b.0 * a.1
-                    })
-                    .sum();
-                Some(twice.abs() / 2.0)
+                Some(polygon_area(&pts?))
             }
             Locator::Fixed(_) => None,
         }
     }
+}
+
+/// A pixel's ray onto the terrain grid when there is one, else onto flat ground.
+fn cast(
+    pose: &Pose,
+    terrain: Option<&terrain::Terrain>,
+    x: f64,
+    y: f64,
+) -> Result<ptz::RayHit, ptz::NoHit> {
+    match terrain {
+        Some(t) => pose.locate_on(x, y, t),
+        None => pose.locate(x, y),
+    }
+}
+
+/// Area of a polygon in a metric plane (shoelace), m².
+pub(crate) fn polygon_area(pts: &[(f64, f64)]) -> f64 {
+    let twice: f64 = (0..pts.len())
+        .map(|i| {
+            let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
+            a.0 * b.1 - b.0 * a.1
+        })
+        .sum();
+    twice.abs() / 2.0
 }
 
 /// Config GCP rows `[x, y, lat, lon]` as [`Gcp`]s.

@@ -313,17 +313,22 @@ impl Ledger {
         state: Option<OrderState>,
         limit: usize,
     ) -> Result<Vec<WorkOrder>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT document FROM orders WHERE (?1 IS NULL OR state = ?1)
-                 ORDER BY updated_at DESC, id DESC LIMIT ?2",
-            )
-            .map_err(|e| self.err(e))?;
+        self.documents(
+            "SELECT document FROM orders WHERE (?1 IS NULL OR state = ?1)
+             ORDER BY updated_at DESC, id DESC LIMIT ?2",
+            params![state.map(|s| s.as_str()), limit as i64],
+        )
+    }
+
+    /// The order documents a query's first column holds.
+    fn documents(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<WorkOrder>, LedgerError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![state.map(|s| s.as_str()), limit as i64], |r| {
-                r.get::<_, String>(0)
-            })
+            .query_map(params, |r| r.get::<_, String>(0))
             .map_err(|e| self.err(e))?;
         let docs = rows
             .collect::<Result<Vec<_>, _>>()
@@ -410,20 +415,10 @@ impl Ledger {
 
     /// Every stored revision of an order, oldest first: its audit trail.
     pub fn revisions(&self, id: &str) -> Result<Vec<WorkOrder>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT document FROM revisions WHERE id = ?1 ORDER BY revision")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![id], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        let docs = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(docs
-            .iter()
-            .filter_map(|d| serde_json::from_str(d).ok())
-            .collect())
+        self.documents(
+            "SELECT document FROM revisions WHERE id = ?1 ORDER BY revision",
+            params![id],
+        )
     }
 
     /// Forgets closed and cancelled orders (and their revisions and command answers) last
