@@ -15,6 +15,7 @@ fn camera(source: &str) -> CameraConfig {
         name: None,
         source: source.into(),
         codec: Default::default(),
+        transport: Default::default(),
         detect_fps: 5.0,
         models: vec!["yolox_nano_coco".into()],
         model_fps: Default::default(),
@@ -27,6 +28,7 @@ fn camera(source: &str) -> CameraConfig {
         pose: None,
         zones: vec![],
         rules: vec![],
+        faults: Default::default(),
     }
 }
 

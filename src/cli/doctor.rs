@@ -145,6 +145,7 @@ pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
             Err(e) => r.line(false, "broker", format!("{e:#}")),
         }
     }
+    running_daemon(&config, &mut r);
     for camera in &config.cameras {
         match provision::grab(camera, Duration::from_secs_f64(camera_timeout)) {
             Ok(p) => r.line(
@@ -198,6 +199,86 @@ pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
         return Err(anyhow::anyhow!("{} check(s) failed", r.failed));
     }
     Ok(())
+}
+
+/// What a running daemon (found on its metrics endpoint) says about each camera: the one a
+/// technician most needs named is the camera the daemon has been retrying for an hour.
+fn running_daemon(config: &Config, r: &mut Report) {
+    if !config.metrics.enabled {
+        return;
+    }
+    let url = format!("http://{}/metrics", config.metrics.listen);
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(3)))
+        .build()
+        .new_agent();
+    let text = match agent
+        .get(&url)
+        .call()
+        .and_then(|mut res| res.body_mut().read_to_string())
+    {
+        Ok(t) => t,
+        Err(_) => {
+            println!("note  daemon: not answering on {url} (not running, or metrics elsewhere)");
+            return;
+        }
+    };
+    let metrics = parse_metrics(&text);
+    let value = |name: &str, camera: &str| {
+        metrics
+            .iter()
+            .find(|(n, labels, _)| n == name && labels.contains(&format!("camera=\"{camera}\"")))
+            .map(|(_, _, v)| *v)
+    };
+    for camera in &config.cameras {
+        let state = metrics
+            .iter()
+            .find(|(n, labels, v)| {
+                n == "lookout_camera_state"
+                    && *v == 1.0
+                    && labels.contains(&format!("camera=\"{}\"", camera.id))
+            })
+            .and_then(|(_, labels, _)| labels.split("state=\"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("unknown")
+            .to_owned();
+        let what = format!("camera {} (running daemon)", camera.id);
+        let reconnects = value("lookout_camera_reconnects_total", &camera.id).unwrap_or(0.0);
+        let age = value("lookout_camera_frame_age_seconds", &camera.id).unwrap_or(-1.0);
+        let fps = value("lookout_camera_fps", &camera.id).unwrap_or(0.0);
+        match state.as_str() {
+            "online" => r.line(true, &what, format!("online, {fps:.1} frames/s to the detectors")),
+            "ended" => r.line(true, &what, "its file has ended"),
+            state => r.line(
+                false,
+                &what,
+                format!(
+                    "{state}, {} and {reconnects:.0} reconnect attempt(s) — the daemon keeps retrying with back-off; see the camera check below",
+                    if age < 0.0 {
+                        "no frame since the daemon started".to_owned()
+                    } else {
+                        format!("last frame {age:.0} s ago")
+                    }
+                ),
+            ),
+        }
+    }
+}
+
+/// `(name, labels, value)` of each sample line of a Prometheus text exposition.
+fn parse_metrics(text: &str) -> Vec<(String, String, f64)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            let value: f64 = value.parse().ok()?;
+            let (name, labels) = match key.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (key, ""),
+            };
+            Some((name.to_owned(), labels.to_owned(), value))
+        })
+        .collect()
 }
 
 /// Free bytes on the file system holding `dir`.

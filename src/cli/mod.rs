@@ -5,6 +5,7 @@ mod doctor;
 mod models;
 mod orders;
 mod provision;
+mod simulate;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -154,11 +155,23 @@ pub fn init_logging(verbose: u8) {
         1 => "info,rumqttd=off",
         _ => "debug,rumqttd=info",
     };
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let registry = tracing_subscriber::registry().with(filter);
+    // Under systemd (JOURNAL_STREAM is set when stderr goes to the journal) events go to
+    // journald natively: levels become priorities and fields (CAMERA=gate_east, ORDER=…) can be
+    // queried with journalctl. Anywhere else, or when the journal socket is missing: stderr.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(journal) = tracing_journald::layer() {
+            let _ = registry
+                .with(journal.with_syslog_identifier("lookout".into()))
+                .try_init();
+            return;
+        }
+    }
+    let _ = registry
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .try_init();
 }
 
@@ -182,12 +195,16 @@ pub fn load_config(path: &Path) -> anyhow::Result<Config> {
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { config, state } => {
-            let config = load_config(&config)?;
+        Command::Run {
+            config: path,
+            state,
+        } => {
+            let config = load_config(&path)?;
             let options = RunOptions {
                 state_dir: Some(state.unwrap_or_else(|| config.storage.dir.clone())),
                 accept_commands: true,
                 daemon: true,
+                config_path: Some(path.clone()),
                 ..Default::default()
             };
             let report = runtime::run(&config, options)?;

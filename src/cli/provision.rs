@@ -76,6 +76,26 @@ pub enum CameraCommand {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Store the camera's reference view: what it should see. The camera-fault checks compare
+    /// every picture with it (blur, and a view that moved: zones and calibration no longer fit).
+    /// Take it after aiming and calibrating the camera, and again after re-aiming it.
+    ///
+    /// Example: lookout camera reference gate_east --config /etc/lookout/lookout.toml
+    Reference {
+        id: String,
+        /// Use this image instead of a frame from the camera.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        #[arg(long, default_value_t = 10.0)]
+        timeout: f64,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Serve a video file or a test pattern as an RTSP camera (bench tests without cameras).
+    ///
+    /// Example: lookout camera simulate ../shared/media/video/indoor_walkers.mp4 --port 8554
+    /// --path cam1   (then: --source rtsp://127.0.0.1:8554/cam1)
+    Simulate(super::simulate::SimulateArgs),
     /// Save a frame as JPEG or PNG (by the file's extension).
     ///
     /// Example: lookout camera snapshot gate_east --out gate_east.jpg --config lookout.toml
@@ -357,6 +377,35 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
                     .map(|f| format!("{f:.1} frames/s"))
                     .unwrap_or_else(|| "frame rate unknown".into()),
                 probe.first_frame.as_secs_f64()
+            );
+            Ok(())
+        }
+        CameraCommand::Simulate(args) => super::simulate::run(args),
+        CameraCommand::Reference {
+            id,
+            from,
+            timeout,
+            config,
+        } => {
+            let config = load_config(&config)?;
+            let camera = find_camera(&config, &id)?;
+            let image = match from {
+                Some(path) => image::open(&path)
+                    .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?
+                    .to_rgb8(),
+                None => {
+                    let probe = grab(camera, Duration::from_secs_f64(timeout))?;
+                    probe.frame.image.as_ref().clone()
+                }
+            };
+            let path = camera.reference_path(&config.storage.dir);
+            lookout::evidence::save_reference(&path, &image)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!(
+                "stored the reference view of {id} ({}x{}) at {}; a running daemon uses it from its next start",
+                image.width(),
+                image.height(),
+                path.display()
             );
             Ok(())
         }

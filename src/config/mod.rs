@@ -134,6 +134,9 @@ fn resolve_paths(config: &mut Config, base: &Path) {
         if let Some(t) = camera.pose.as_mut().and_then(|p| p.terrain.as_mut()) {
             resolve(base, t);
         }
+        if let Some(r) = camera.faults.reference.as_mut() {
+            resolve(base, r);
+        }
         if matches!(
             crate::ingest::SourceKind::classify(&camera.source),
             crate::ingest::SourceKind::File
@@ -160,6 +163,16 @@ impl CameraConfig {
 
     pub fn zone(&self, id: &str) -> Option<&ZoneConfig> {
         self.zones.iter().find(|z| z.id == id)
+    }
+
+    /// Where this camera's reference view is kept: `faults.reference`, or
+    /// `{storage_dir}/reference/{id}.png`.
+    pub fn reference_path(&self, storage_dir: &Path) -> PathBuf {
+        self.faults.reference.clone().unwrap_or_else(|| {
+            storage_dir
+                .join("reference")
+                .join(format!("{}.png", self.id))
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::rules::Severity;
 
 /// The whole config file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Schema version of this file. Only `1` exists.
@@ -39,7 +39,7 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// Folder of the ledger (`ledger.sqlite3`: orders and the outbox of unacknowledged messages).
@@ -64,7 +64,7 @@ fn default_outbox_quota_mb() -> u64 {
     512
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Serve `/metrics` and `/healthz` (`lookout run` only).
@@ -89,7 +89,7 @@ impl Default for MetricsConfig {
 }
 
 /// The closed loop: what the box does after the centre reports an order handled.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrdersConfig {
     /// An order whose problem goes away before anyone is dispatched closes at once (`true`) or
@@ -154,7 +154,7 @@ fn default_version() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoxIdentity {
     /// Site (district, street office or lookout post) the box belongs to, e.g. `"jiangbei-03"`.
@@ -182,7 +182,7 @@ pub enum Language {
 }
 
 /// When a rule is armed. Empty lists mean "always".
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     /// Local-time windows `"HH:MM-HH:MM"`; a window may wrap past midnight (`"22:00-06:00"`).
@@ -197,7 +197,7 @@ pub struct ScheduleConfig {
 }
 
 /// Minimum score and size for an object to count, with per-label overrides.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     /// Detection score floor.
@@ -212,7 +212,7 @@ pub struct FilterConfig {
 }
 
 /// Score and size floor for one label; unset keys fall back to the filter's own.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabelFilterConfig {
     #[serde(default)]
@@ -235,7 +235,7 @@ impl Default for FilterConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UplinkConfig {
     /// `"embedded"` starts an MQTT broker inside the daemon (demo, bench, a box with a local
@@ -302,7 +302,7 @@ impl Default for UplinkConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelsConfig {
     /// Folder with the model manifests (`*.toml`).
@@ -343,7 +343,7 @@ impl Default for ModelsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraConfig {
     /// Stable id: letters, digits, `_` and `-` (it becomes part of topics and order ids).
@@ -357,6 +357,10 @@ pub struct CameraConfig {
     /// Video codec of an RTSP stream: `auto`, `h264` or `h265`. Ignored for files.
     #[serde(default)]
     pub codec: Codec,
+    /// How RTSP media travel: `tcp` (interleaved on the RTSP connection: passes NAT and
+    /// firewalls, no loss), `udp`, or `auto` (UDP first, TCP when UDP gets nothing).
+    #[serde(default)]
+    pub transport: Transport,
     /// Frames per second handed to the detectors (the rest are decoded and dropped).
     #[serde(default = "default_detect_fps")]
     pub detect_fps: f64,
@@ -381,6 +385,117 @@ pub struct CameraConfig {
     /// What turns detections into incidents on this camera.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    /// Checks of the picture itself (frozen, black, blurred, moved): `camera_fault` orders.
+    #[serde(default)]
+    pub faults: FaultsConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Tcp,
+    Udp,
+    Auto,
+}
+
+/// Camera-fault checks (`[cameras.faults]`). Times are seconds of stream time the condition must
+/// hold before an order opens; the defaults are long enough that night, rain or a truck parked in
+/// front for a minute do not page anyone.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How often the picture is checked.
+    #[serde(default = "default_fault_check_every_s")]
+    pub check_every_s: f64,
+    /// The same picture, unchanged, for this long: the stream is frozen.
+    #[serde(default = "default_fault_frozen_s")]
+    pub frozen_s: f64,
+    /// Black or blank (lens covered, night without IR) for this long.
+    #[serde(default = "default_fault_black_s")]
+    pub black_s: f64,
+    /// Mean grey level (0..255) at or below which the picture counts as black.
+    #[serde(default = "default_black_max_mean")]
+    pub black_max_mean: f32,
+    /// Grey-level standard deviation at or below which the picture counts as blank.
+    #[serde(default = "default_uniform_max_std")]
+    pub uniform_max_std: f32,
+    /// Blurred for this long (needs a reference view).
+    #[serde(default = "default_fault_blur_s")]
+    pub blur_s: f64,
+    /// Blurred: fine detail below this share of the reference view's.
+    #[serde(default = "default_blur_max_ratio")]
+    pub blur_max_ratio: f32,
+    /// The view does not match the reference for this long: the camera was moved.
+    #[serde(default = "default_fault_shift_s")]
+    pub shift_s: f64,
+    /// Correlation of the edge maps (−1..1) below which the view no longer matches.
+    #[serde(default = "default_shift_min_score")]
+    pub shift_min_score: f32,
+    /// A fault's order clears once the picture is fine for this long.
+    #[serde(default = "default_fault_clear_s")]
+    pub clear_s: f64,
+    /// The reference view: an image of what the camera should see. Default
+    /// `{storage.dir}/reference/{camera}.png`, written by `lookout camera reference` (and
+    /// `calibrate`), or by the box itself from the first minute of a camera that has none.
+    #[serde(default)]
+    pub reference: Option<PathBuf>,
+    /// City-management event code of the orders (default 2199, a local extension code).
+    #[serde(default)]
+    pub event_code: Option<String>,
+}
+
+fn default_fault_check_every_s() -> f64 {
+    1.0
+}
+fn default_fault_frozen_s() -> f64 {
+    60.0
+}
+fn default_fault_black_s() -> f64 {
+    60.0
+}
+fn default_black_max_mean() -> f32 {
+    16.0
+}
+fn default_uniform_max_std() -> f32 {
+    4.0
+}
+fn default_fault_blur_s() -> f64 {
+    120.0
+}
+fn default_blur_max_ratio() -> f32 {
+    0.15
+}
+fn default_fault_shift_s() -> f64 {
+    60.0
+}
+fn default_shift_min_score() -> f32 {
+    0.45
+}
+fn default_fault_clear_s() -> f64 {
+    30.0
+}
+
+impl Default for FaultsConfig {
+    fn default() -> Self {
+        FaultsConfig {
+            enabled: true,
+            check_every_s: default_fault_check_every_s(),
+            frozen_s: default_fault_frozen_s(),
+            black_s: default_fault_black_s(),
+            black_max_mean: default_black_max_mean(),
+            uniform_max_std: default_uniform_max_std(),
+            blur_s: default_fault_blur_s(),
+            blur_max_ratio: default_blur_max_ratio(),
+            shift_s: default_fault_shift_s(),
+            shift_min_score: default_shift_min_score(),
+            clear_s: default_fault_clear_s(),
+            reference: None,
+            event_code: None,
+        }
+    }
 }
 
 fn default_detect_fps() -> f64 {
@@ -452,7 +567,7 @@ fn default_pointing_accuracy() -> f64 {
     0.1
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocationConfig {
     /// WGS-84 latitude in degrees.
@@ -468,7 +583,7 @@ fn default_accuracy() -> f64 {
     50.0
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     /// Zone id, unique within the camera.
@@ -482,7 +597,7 @@ pub struct ZoneConfig {
 
 /// One rule on one camera. `kind` picks the rule; the other keys belong to it. `docs/rules.md`
 /// explains each rule and why its defaults are what they are.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleConfig {
     /// 人员聚集: persons inside a zone ≥ `min_count` for ≥ `hold_s`.
@@ -537,14 +652,14 @@ impl RuleConfig {
 }
 
 /// A severity reached at a head count.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrowdTier {
     pub min_count: usize,
     pub severity: Severity,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrowdRuleConfig {
     /// Zone the persons are counted in (their feet, the bottom-centre of the box).
@@ -610,7 +725,7 @@ fn default_cooldown() -> f64 {
     60.0
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FireRuleConfig {
     /// Optional zone; without one the whole frame counts.
@@ -685,7 +800,7 @@ fn default_smoke_min_change() -> f32 {
 }
 
 /// How "not moving" is measured for parked vehicles and vendors.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StationaryConfig {
     /// Seconds of history judged.
@@ -712,7 +827,7 @@ impl Default for StationaryConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParkingRuleConfig {
     /// The no-parking zone (vehicle ground points).
@@ -769,7 +884,7 @@ fn default_parking_severity() -> Severity {
     Severity::Blue
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VendingRuleConfig {
     /// The no-vending zone.
@@ -831,7 +946,7 @@ fn default_vending_severity() -> Severity {
     Severity::Blue
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaterRuleConfig {
     /// The water surface (a person's box centre inside it is in the water).

@@ -295,6 +295,7 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
         );
     }
     validate_geo(camera, &at, p);
+    validate_faults(&camera.faults, at.clone().key("faults"), p);
     let mut zone_ids = HashSet::new();
     for (i, zone) in camera.zones.iter().enumerate() {
         let zat = at.clone().key("zones").index(i);
@@ -553,6 +554,41 @@ pub fn check_source(source: &str) -> Result<(), String> {
 }
 
 /// `v > 0`, false for NaN (a plain `!(v > 0.0)` reads as a typo).
+fn validate_faults(f: &crate::config::FaultsConfig, at: KeyPath, p: &mut Problems) {
+    for (key, v) in [
+        ("check_every_s", f.check_every_s),
+        ("frozen_s", f.frozen_s),
+        ("black_s", f.black_s),
+        ("blur_s", f.blur_s),
+        ("shift_s", f.shift_s),
+    ] {
+        if !is_positive(v) {
+            p.add(at.clone().key(key), "must be greater than 0 seconds");
+        }
+    }
+    if !is_non_negative(f.clear_s) {
+        p.add(at.clone().key("clear_s"), "must be 0 seconds or more");
+    }
+    if !(0.0..=255.0).contains(&f.black_max_mean) {
+        p.add(at.clone().key("black_max_mean"), "a grey level: 0..255");
+    }
+    if !(0.0..=128.0).contains(&f.uniform_max_std) {
+        p.add(
+            at.clone().key("uniform_max_std"),
+            "a grey-level standard deviation: 0..128",
+        );
+    }
+    if !(0.0..1.0).contains(&f.blur_max_ratio) {
+        p.add(
+            at.clone().key("blur_max_ratio"),
+            "a share of the reference view's sharpness: 0 up to (not including) 1",
+        );
+    }
+    if !(-1.0..=1.0).contains(&f.shift_min_score) {
+        p.add(at.clone().key("shift_min_score"), "a correlation: -1..1");
+    }
+}
+
 fn is_positive(v: f64) -> bool {
     v.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater)
 }

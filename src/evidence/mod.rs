@@ -111,6 +111,19 @@ pub fn snapshot(
     })
 }
 
+/// Stores a camera's reference view (what it should see) as PNG, atomically: a half-written
+/// file would be a wrong reference for months.
+pub fn save_reference(path: &std::path::Path, frame: &RgbImage) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("png.tmp");
+    frame
+        .save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(std::io::Error::other)?;
+    std::fs::rename(&tmp, path)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

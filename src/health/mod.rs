@@ -24,6 +24,8 @@ struct Camera {
     last_frame: Option<Instant>,
     reconnects: u64,
     fps: f64,
+    decode_fps: f64,
+    faults: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -62,6 +64,8 @@ pub struct LedgerGauges {
     pub outbox_messages: u64,
     pub outbox_bytes: u64,
     pub orders_by_state: Vec<(&'static str, u64)>,
+    /// Messages from the camera workers waiting for the uplink task.
+    pub uplink_queue: u64,
 }
 
 /// The watchdog's view.
@@ -84,7 +88,22 @@ impl Health {
             last_frame: None,
             reconnects: 0,
             fps: 0.0,
+            decode_fps: 0.0,
+            faults: Vec::new(),
         })
+    }
+
+    /// The camera's decoder rate and its open picture faults (`frozen`, `black`, …).
+    pub fn vitals(&self, camera: &str, decode_fps: f64, faults: Vec<&'static str>, now: Instant) {
+        let mut inner = self.inner();
+        let c = Self::camera(&mut inner, camera, now);
+        c.decode_fps = decode_fps;
+        c.faults = faults;
+    }
+
+    /// The camera was removed by a config reload: it no longer counts anywhere.
+    pub fn forget(&self, camera: &str) {
+        self.inner().cameras.remove(camera);
     }
 
     /// The camera's worker turned its loop (a frame, an idle wait, a back-off step).
@@ -186,6 +205,44 @@ impl Health {
             "1 while the camera delivers frames.",
             cams(&|c| f64::from(u8::from(c.state == "online"))),
         );
+        let states = ["starting", "online", "reconnecting", "offline", "ended"];
+        metric(
+            "lookout_camera_state",
+            "gauge",
+            "1 for the camera's current state (starting, online, reconnecting, offline, ended).",
+            inner
+                .cameras
+                .iter()
+                .flat_map(|(id, c)| {
+                    states.iter().map(move |s| {
+                        (
+                            format!("{{camera=\"{id}\",state=\"{s}\"}}"),
+                            f64::from(u8::from(c.state == *s)),
+                        )
+                    })
+                })
+                .collect(),
+        );
+        metric(
+            "lookout_camera_decode_fps",
+            "gauge",
+            "Frames per second out of the camera's decoder, over the last few seconds.",
+            cams(&|c| c.decode_fps),
+        );
+        metric(
+            "lookout_camera_fault",
+            "gauge",
+            "1 for each picture fault with an open camera_fault order.",
+            inner
+                .cameras
+                .iter()
+                .flat_map(|(id, c)| {
+                    c.faults
+                        .iter()
+                        .map(move |f| (format!("{{camera=\"{id}\",fault=\"{f}\"}}"), 1.0))
+                })
+                .collect(),
+        );
         metric(
             "lookout_camera_frames_total",
             "counter",
@@ -257,6 +314,12 @@ impl Health {
             vec![(String::new(), ledger.outbox_bytes as f64)],
         );
         metric(
+            "lookout_uplink_queue_depth",
+            "gauge",
+            "Messages from the camera workers waiting for the uplink task.",
+            vec![(String::new(), ledger.uplink_queue as f64)],
+        );
+        metric(
             "lookout_orders",
             "gauge",
             "Work orders in the ledger, by state.",
@@ -317,6 +380,7 @@ mod tests {
                 outbox_messages: 3,
                 outbox_bytes: 1000,
                 orders_by_state: vec![("open", 2), ("closed", 1)],
+                uplink_queue: 0,
             },
         );
         for line in [

@@ -13,7 +13,7 @@ use gstreamer_video::prelude::*;
 use image::RgbImage;
 
 use super::{Frame, SourceKind};
-use crate::config::{CameraConfig, Codec};
+use crate::config::{CameraConfig, Codec, Transport};
 
 const FILE: &str = include_str!("../../pipelines/file.pipeline");
 const RTSP_AUTO: &str = include_str!("../../pipelines/rtsp_auto.pipeline");
@@ -130,6 +130,8 @@ pub struct CameraStream {
     bus: gst::Bus,
     started: DateTime<Utc>,
     seq: u64,
+    /// Frames out of the decoder, sampled or not.
+    decoded: Arc<AtomicU64>,
 }
 
 impl CameraStream {
@@ -163,7 +165,17 @@ impl CameraStream {
                 }
                 src.set_property("location", camera.source.as_str());
             }
-            SourceKind::Rtsp => src.set_property("location", camera.source.as_str()),
+            SourceKind::Rtsp => {
+                src.set_property("location", camera.source.as_str());
+                // rtspsrc tries UDP first by default; over NAT or a firewall that costs the
+                // UDP timeout on every (re)connect, and UDP loses packets on a busy uplink.
+                let protocols = match camera.transport {
+                    Transport::Tcp => "tcp",
+                    Transport::Udp => "udp+udp-mcast",
+                    Transport::Auto => "udp+udp-mcast+tcp",
+                };
+                src.set_property_from_str("protocols", protocols);
+            }
             SourceKind::Unsupported(scheme) => {
                 return Err(IngestError::Source {
                     camera: id,
@@ -171,7 +183,7 @@ impl CameraStream {
                 })
             }
         }
-        install_sampler(&named("sample")?, fps);
+        let decoded = install_sampler(&named("sample")?, fps);
         let sink =
             named("sink")?
                 .downcast::<gst_app::AppSink>()
@@ -195,6 +207,7 @@ impl CameraStream {
             bus,
             started: Utc::now(),
             seq: 0,
+            decoded,
         };
         if stream.pipeline.set_state(gst::State::Playing).is_err() {
             // The bus says why (missing file, unreachable host, …).
@@ -232,6 +245,11 @@ impl CameraStream {
             }
         }
         info
+    }
+
+    /// Frames the decoder has delivered so far (the camera's own rate, before sampling).
+    pub fn decoded(&self) -> u64 {
+        self.decoded.load(Ordering::Relaxed)
     }
 
     /// Wall-clock time of stream time 0: a frame's capture time is this plus its `pts`.
@@ -318,15 +336,19 @@ impl Drop for CameraStream {
     }
 }
 
-/// Drops buffers that are not due at `fps` before they reach the colour conversion.
-fn install_sampler(element: &gst::Element, fps: f64) {
+/// Drops buffers that are not due at `fps` before they reach the colour conversion. Returns the
+/// count of decoded buffers that reached it.
+fn install_sampler(element: &gst::Element, fps: f64) -> Arc<AtomicU64> {
+    let decoded = Arc::new(AtomicU64::new(0));
     let Some(pad) = element.static_pad("sink") else {
-        return;
+        return decoded;
     };
     let interval = (1e9 / fps) as u64;
     // u64::MAX: nothing sampled yet.
     let next_due = Arc::new(AtomicU64::new(u64::MAX));
+    let counter = decoded.clone();
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        counter.fetch_add(1, Ordering::Relaxed);
         let Some(pts) = info.buffer().and_then(|b| b.pts()).map(|t| t.nseconds()) else {
             return gst::PadProbeReturn::Ok;
         };
@@ -345,6 +367,7 @@ fn install_sampler(element: &gst::Element, fps: f64) {
         next_due.store(next, Ordering::Relaxed);
         gst::PadProbeReturn::Ok
     });
+    decoded
 }
 
 fn classify_parse_error(camera: &str, e: gst::glib::Error) -> IngestError {

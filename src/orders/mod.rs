@@ -265,20 +265,31 @@ pub fn attach_photo(
 pub struct OrderDesk {
     identity: BoxIdentity,
     camera: CameraRef,
-    locator: geo::Locator,
+    locator: std::sync::Arc<geo::Locator>,
     close_when_cleared: bool,
     incidents: HashMap<u64, String>,
 }
 
 impl OrderDesk {
     pub fn new(identity: &BoxIdentity, camera: &CameraConfig, close_when_cleared: bool) -> Self {
+        let locator = std::sync::Arc::new(geo::Locator::for_camera(camera));
+        Self::with_locator(identity, camera, close_when_cleared, locator)
+    }
+
+    /// As [`OrderDesk::new`], sharing a locator the camera worker built once.
+    pub fn with_locator(
+        identity: &BoxIdentity,
+        camera: &CameraConfig,
+        close_when_cleared: bool,
+        locator: std::sync::Arc<geo::Locator>,
+    ) -> Self {
         OrderDesk {
             identity: identity.clone(),
             camera: CameraRef {
                 id: camera.id.clone(),
                 name: camera.display_name().to_owned(),
             },
-            locator: geo::Locator::for_camera(camera),
+            locator,
             close_when_cleared,
             incidents: HashMap::new(),
         }

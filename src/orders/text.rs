@@ -12,6 +12,18 @@ pub(super) fn note(
     lang: Language,
 ) -> String {
     match (lang, phase) {
+        (Language::Zh, Phase::Opened) if kind == IncidentKind::CameraFault => {
+            "发现摄像机故障".into()
+        }
+        (Language::En, Phase::Opened) if kind == IncidentKind::CameraFault => {
+            "camera fault detected".into()
+        }
+        (Language::Zh, Phase::Cleared) if kind == IncidentKind::CameraFault => {
+            "画面已恢复正常".into()
+        }
+        (Language::En, Phase::Cleared) if kind == IncidentKind::CameraFault => {
+            "the picture is back to normal".into()
+        }
         (Language::Zh, Phase::Opened) => format!("发现{}，涉及 {count} 个目标", kind.label_zh()),
         (Language::Zh, Phase::Updated) => {
             format!("更新：{count} 个目标，等级 {}", severity.as_str())
@@ -44,6 +56,13 @@ pub(super) fn title(order: &WorkOrder, lang: Language) -> String {
                 (IncidentKind::Water, Some(Detail::Vanished)) => "疑似溺水：有人在水中消失".into(),
                 (IncidentKind::Water, Some(Detail::AtShore)) => "岸边逗留".into(),
                 (IncidentKind::Water, _) => "有人进入危险水域".into(),
+                (IncidentKind::CameraFault, Some(Detail::Frozen)) => "摄像机画面冻结".into(),
+                (IncidentKind::CameraFault, Some(Detail::Black)) => "摄像机画面黑屏或被遮挡".into(),
+                (IncidentKind::CameraFault, Some(Detail::Blurred)) => "摄像机画面模糊".into(),
+                (IncidentKind::CameraFault, Some(Detail::SceneShift)) => {
+                    "摄像机视角偏移：区域与标定已失效".into()
+                }
+                (IncidentKind::CameraFault, _) => "摄像机故障".into(),
             };
             format!("{what}：{place}{zh_state}")
         }
@@ -61,6 +80,17 @@ pub(super) fn title(order: &WorkOrder, lang: Language) -> String {
                     "Person lingering at the water's edge".into()
                 }
                 (IncidentKind::Water, _) => "Person in a water danger zone".into(),
+                (IncidentKind::CameraFault, Some(Detail::Frozen)) => "Camera picture frozen".into(),
+                (IncidentKind::CameraFault, Some(Detail::Black)) => {
+                    "Camera picture black or covered".into()
+                }
+                (IncidentKind::CameraFault, Some(Detail::Blurred)) => {
+                    "Camera picture blurred".into()
+                }
+                (IncidentKind::CameraFault, Some(Detail::SceneShift)) => {
+                    "Camera view moved: zones and calibration no longer fit".into()
+                }
+                (IncidentKind::CameraFault, _) => "Camera fault".into(),
             };
             format!("{what}: {place}{en_state}")
         }

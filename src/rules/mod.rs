@@ -4,11 +4,13 @@
 //! takes a [`RuleInput`] and returns [`IncidentEvent`]s: an incident *opens* once, may be *updated*
 //! when it changes meaningfully, and *clears* once. Pure: no IO, time is the frame's stream time.
 
+mod camera_fault;
 mod common;
 mod crowd;
 mod fire;
 mod motion;
 mod parking;
+pub mod scene;
 mod vending;
 mod water;
 mod zone;
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{CameraConfig, RuleConfig};
 use crate::detect::{BBox, Detection};
 use crate::track::TrackedObject;
+pub use camera_fault::{CameraFaultRule, Reading, Reference, FROZEN_MAX_DIFF};
 pub use common::{parse_window, Filter, Lifecycle, Masks, Schedule, Transition};
 pub use crowd::CrowdRule;
 pub use fire::FireRule;
@@ -96,6 +99,8 @@ pub enum IncidentKind {
     Vending,
     /// 溺水 danger
     Water,
+    /// 摄像机故障: the camera's picture is frozen, black, blurred or no longer its calibrated view.
+    CameraFault,
 }
 
 impl IncidentKind {
@@ -108,6 +113,7 @@ impl IncidentKind {
             IncidentKind::Fire | IncidentKind::Smoke => "2103",
             IncidentKind::Parking => "0505",
             IncidentKind::Vending => "0501",
+            IncidentKind::CameraFault => "2199",
         }
     }
 
@@ -119,6 +125,7 @@ impl IncidentKind {
             IncidentKind::Parking => "机动车违停",
             IncidentKind::Vending => "占道经营",
             IncidentKind::Water => "溺水风险",
+            IncidentKind::CameraFault => "摄像机故障",
         }
     }
 
@@ -130,6 +137,7 @@ impl IncidentKind {
             IncidentKind::Parking => "illegal parking",
             IncidentKind::Vending => "street vending",
             IncidentKind::Water => "water danger",
+            IncidentKind::CameraFault => "camera fault",
         }
     }
 }
@@ -187,6 +195,28 @@ pub enum Detail {
     AtShore,
     /// A person was last seen in the water and has not come out: possible drowning.
     Vanished,
+    /// Camera fault: the same picture, unchanged.
+    Frozen,
+    /// Camera fault: black or blank (lens covered, night without IR).
+    Black,
+    /// Camera fault: heavily blurred compared with the reference view.
+    Blurred,
+    /// Camera fault: the view no longer matches the reference (the camera was moved).
+    SceneShift,
+}
+
+impl Detail {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Detail::InWater => "in_water",
+            Detail::AtShore => "at_shore",
+            Detail::Vanished => "vanished",
+            Detail::Frozen => "frozen",
+            Detail::Black => "black",
+            Detail::Blurred => "blurred",
+            Detail::SceneShift => "scene_shift",
+        }
+    }
 }
 
 /// What a rule says about its incident.
@@ -258,14 +288,24 @@ struct Armed {
 /// All rules of one camera.
 pub struct RuleEngine {
     rules: Vec<Armed>,
+    /// The camera-fault checks, with their open episodes (rule key → incident id).
+    faults: Option<(CameraFaultRule, Vec<(u64, u64)>)>,
     next_incident: u64,
 }
 
 impl RuleEngine {
     /// Builds the rules of a validated camera config; schedules are read at `utc_offset`.
     pub fn new(camera: &CameraConfig, utc_offset: FixedOffset) -> Self {
+        Self::with_locator(camera, utc_offset, &crate::geo::Locator::for_camera(camera))
+    }
+
+    /// As [`RuleEngine::new`], with the camera's locator already built (zone areas need it).
+    pub fn with_locator(
+        camera: &CameraConfig,
+        utc_offset: FixedOffset,
+        locator: &crate::geo::Locator,
+    ) -> Self {
         let zone = |id: &str| camera.zone(id).map(Zone::from_config);
-        let locator = crate::geo::Locator::for_camera(camera);
         let area = |id: &str| camera.zone(id).and_then(|z| locator.zone_area(&z.polygon));
         let rules = camera
             .rules
@@ -301,15 +341,48 @@ impl RuleEngine {
                 })
             })
             .collect();
+        let faults = camera.faults.enabled.then(|| {
+            (
+                CameraFaultRule::new(camera.faults.clone(), None),
+                Vec::new(),
+            )
+        });
         RuleEngine {
             rules,
+            faults,
             next_incident: 1,
+        }
+    }
+
+    /// Gives the camera-fault checks the view the camera was calibrated on (blur and scene
+    /// shift are judged against it; without one they are off).
+    pub fn set_reference(&mut self, reference: Reference) {
+        if let Some((rule, _)) = self.faults.as_mut() {
+            rule.set_reference(reference);
+        }
+    }
+
+    /// Whether the fault checks run but have no reference view yet.
+    pub fn wants_reference(&self) -> bool {
+        self.faults
+            .as_ref()
+            .is_some_and(|(r, _)| !r.has_reference())
+    }
+
+    /// Camera faults with an open order, and what the last picture check measured.
+    pub fn camera_faults(&self) -> (Vec<Detail>, Option<Reading>) {
+        match &self.faults {
+            Some((rule, _)) => (rule.open_faults(), Some(rule.reading())),
+            None => (Vec::new(), None),
         }
     }
 
     /// Whether the rule that raises `kind` in `zone` saw its problem on the last frame it
     /// evaluated; `None` when this camera has no such rule. What a camera re-check samples.
     pub fn present(&self, kind: IncidentKind, zone: Option<&str>) -> Option<bool> {
+        if kind == IncidentKind::CameraFault {
+            return self.faults.as_ref().map(|(rule, _)| rule.present(None));
+        }
         let mut found = None;
         for armed in &self.rules {
             let seen = match (&armed.rule, kind) {
@@ -337,6 +410,15 @@ impl RuleEngine {
 
     pub fn evaluate(&mut self, input: &RuleInput) -> Vec<IncidentEvent> {
         let mut events = Vec::new();
+        if let Some((rule, open)) = self.faults.as_mut() {
+            let outputs = rule.evaluate(input);
+            track_episodes(&mut self.next_incident, open, outputs, input, &mut events);
+            // A frozen or black picture says nothing about the scene: the other rules neither
+            // open nor clear anything on it (a frozen parked car is not illegal parking).
+            if rule.picture_unusable() {
+                return events;
+            }
+        }
         let (w, h) = (input.frame_width as f64, input.frame_height as f64);
         for armed in &mut self.rules {
             // Outside its schedule a rule sees an empty scene: nothing opens, open orders clear.
@@ -386,29 +468,46 @@ impl RuleEngine {
                 Rule::Vending(r) => r.evaluate(&view),
                 Rule::Water(r) => r.evaluate(&view),
             };
-            for out in outputs {
-                let open_at = armed.open.iter().position(|(k, _)| *k == out.key);
-                let incident_id = match (out.phase, open_at) {
-                    (Phase::Opened, _) => {
-                        let id = self.next_incident;
-                        self.next_incident += 1;
-                        armed.open.push((out.key, id));
-                        id
-                    }
-                    (Phase::Updated, Some(i)) => armed.open[i].1,
-                    (Phase::Cleared, Some(i)) => armed.open.remove(i).1,
-                    (_, None) => continue,
-                };
-                events.push(IncidentEvent {
-                    incident_id,
-                    phase: out.phase,
-                    incident: out.incident,
-                    pts: input.pts,
-                    at: input.captured_at,
-                });
-            }
+            track_episodes(
+                &mut self.next_incident,
+                &mut armed.open,
+                outputs,
+                input,
+                &mut events,
+            );
         }
         events
+    }
+}
+
+/// Gives each opened episode of a rule a fresh incident id and turns its outputs into events.
+fn track_episodes(
+    next_incident: &mut u64,
+    open: &mut Vec<(u64, u64)>,
+    outputs: Vec<RuleOutput>,
+    input: &RuleInput,
+    events: &mut Vec<IncidentEvent>,
+) {
+    for out in outputs {
+        let open_at = open.iter().position(|(k, _)| *k == out.key);
+        let incident_id = match (out.phase, open_at) {
+            (Phase::Opened, _) => {
+                let id = *next_incident;
+                *next_incident += 1;
+                open.push((out.key, id));
+                id
+            }
+            (Phase::Updated, Some(i)) => open[i].1,
+            (Phase::Cleared, Some(i)) => open.remove(i).1,
+            (_, None) => continue,
+        };
+        events.push(IncidentEvent {
+            incident_id,
+            phase: out.phase,
+            incident: out.incident,
+            pts: input.pts,
+            at: input.captured_at,
+        });
     }
 }
 

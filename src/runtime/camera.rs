@@ -1,6 +1,8 @@
 //! One camera's worker: the straight line ingest → detect → track → rules → orders, then a hand-off
 //! to the uplink.
 
+use std::cell::RefCell;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +17,7 @@ use crate::health::Health;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
 use crate::ledger;
 use crate::orders::{OrderDesk, WorkOrder};
-use crate::rules::{IncidentEvent, ObservedObject, RuleEngine, RuleInput};
+use crate::rules::{Detail, IncidentEvent, ObservedObject, Reference, RuleEngine, RuleInput};
 use crate::track::{TrackedObject, Tracker, TrackerConfig};
 use crate::uplink::{CameraState, CameraStatus, SharedLedger, Topics, UplinkMessage, UplinkSender};
 
@@ -61,6 +63,26 @@ pub struct Outputs {
     pub close_when_cleared: bool,
     /// Liveness and rates, for the watchdog and the metrics endpoint.
     pub health: Arc<Health>,
+    /// The box's state folder: reference views are kept (and, when missing, captured) under
+    /// it. `None` (replay, demo): only a configured `faults.reference` is used.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// What the status reports about a camera beyond its state, kept across stream rebuilds.
+#[derive(Debug, Default)]
+struct Vitals {
+    reconnects: u64,
+    last_frame: Option<Instant>,
+    faults: Vec<Detail>,
+    fps: f64,
+    decode_fps: f64,
+}
+
+/// Where the camera's reference view comes from.
+struct ReferenceSource {
+    path: PathBuf,
+    /// The box may write it (the default path in its state folder) when it does not exist.
+    capture: bool,
 }
 
 pub struct CameraWorker {
@@ -75,6 +97,9 @@ pub struct CameraWorker {
     topics: Topics,
     mode: PlayMode,
     stop: Arc<AtomicBool>,
+    locator: Arc<crate::geo::Locator>,
+    reference: Option<ReferenceSource>,
+    vitals: RefCell<Vitals>,
 }
 
 const STATUS_EVERY: Duration = Duration::from_secs(5);
@@ -82,6 +107,13 @@ const STATUS_EVERY: Duration = Duration::from_secs(5);
 const NO_FRAME_TIMEOUT: Duration = Duration::from_secs(20);
 const RETRY_MIN: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+/// While waiting to retry, how often the camera's address is knocked on (a TCP connect): a
+/// camera that comes back is retried at once instead of at the end of a long back-off.
+const KNOCK_EVERY: Duration = Duration::from_millis(500);
+/// A camera without frames for this long is `offline` rather than `reconnecting`.
+const OFFLINE_AFTER: Duration = Duration::from_secs(60);
+/// A camera without a reference view takes one once it has streamed this long.
+const REFERENCE_AFTER: Duration = Duration::from_secs(10);
 
 impl CameraWorker {
     pub fn new(
@@ -92,8 +124,24 @@ impl CameraWorker {
         mode: PlayMode,
         stop: Arc<AtomicBool>,
     ) -> Self {
+        let reference = camera
+            .faults
+            .enabled
+            .then(|| match &camera.faults.reference {
+                Some(path) => Some(ReferenceSource {
+                    path: path.clone(),
+                    capture: false,
+                }),
+                None => outputs.state_dir.as_ref().map(|dir| ReferenceSource {
+                    path: camera.reference_path(dir),
+                    capture: true,
+                }),
+            });
         CameraWorker {
             topics: Topics::new(&identity.site, &identity.id),
+            locator: Arc::new(crate::geo::Locator::for_camera(&camera)),
+            reference: reference.flatten(),
+            vitals: RefCell::new(Vitals::default()),
             identity,
             camera,
             detectors,
@@ -222,22 +270,68 @@ impl CameraWorker {
         Ok(())
     }
 
-    fn status(&self, state: CameraState, fps: f64, error: Option<String>) {
+    fn status(&self, state: CameraState, error: Option<String>) {
         let name = match state {
             CameraState::Starting => "starting",
             CameraState::Online => "online",
+            CameraState::Reconnecting => "reconnecting",
             CameraState::Offline => "offline",
             CameraState::Ended => "ended",
         };
-        self.health
-            .state(&self.camera.id, name, fps, Instant::now());
+        let v = self.vitals.borrow();
+        let now = Instant::now();
+        self.health.state(&self.camera.id, name, v.fps, now);
+        self.health.vitals(
+            &self.camera.id,
+            v.decode_fps,
+            v.faults.iter().map(Detail::as_str).collect(),
+            now,
+        );
+        let round = |x: f64| (x * 10.0).round() / 10.0;
         self.uplink.send(UplinkMessage::Camera(CameraStatus {
             id: self.camera.id.clone(),
             name: self.camera.display_name().to_owned(),
             state,
-            fps: (fps * 10.0).round() / 10.0,
+            fps: round(v.fps),
+            decode_fps: round(v.decode_fps),
+            last_frame_age_s: v
+                .last_frame
+                .map(|t| round(now.duration_since(t).as_secs_f64())),
+            reconnects: v.reconnects,
+            faults: v.faults.clone(),
             error,
         }));
+    }
+
+    /// The state of a camera whose stream just failed: still `reconnecting` shortly after its
+    /// last frame, `offline` after that (or when it never gave one).
+    fn failed_state(&self) -> CameraState {
+        match self.vitals.borrow().last_frame {
+            Some(t) if t.elapsed() < OFFLINE_AFTER => CameraState::Reconnecting,
+            _ => CameraState::Offline,
+        }
+    }
+
+    /// Waits out a back-off, turning the loop for the watchdog. For an RTSP camera the address
+    /// is knocked on meanwhile: when it starts answering after refusing, the wait ends early.
+    fn wait_to_retry(&self, backoff: Duration) {
+        let until = Instant::now() + backoff;
+        let mut answered = knock(&self.camera.source);
+        let mut next_knock = Instant::now() + KNOCK_EVERY;
+        while Instant::now() < until && !self.stop.load(Ordering::SeqCst) {
+            // Waiting on purpose: the watchdog must see the loop turn.
+            self.health.beat(&self.camera.id, Instant::now());
+            std::thread::sleep(Duration::from_millis(100));
+            if answered.is_some() && Instant::now() >= next_knock {
+                let now_answers = knock(&self.camera.source);
+                if now_answers == Some(true) && answered == Some(false) {
+                    tracing::info!(camera = %self.camera.id, "Camera answers again; reconnecting now.");
+                    return;
+                }
+                answered = now_answers;
+                next_knock = Instant::now() + KNOCK_EVERY;
+            }
+        }
     }
 
     fn slots(&self) -> Vec<ModelSlot> {
@@ -272,7 +366,7 @@ impl CameraWorker {
             camera: self.camera.id.clone(),
             ..Default::default()
         };
-        self.status(CameraState::Starting, 0.0, None);
+        self.status(CameraState::Starting, None);
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(report);
@@ -281,13 +375,18 @@ impl CameraWorker {
             let result = CameraStream::open(&self.camera, self.camera.detect_fps, self.mode)
                 .map_err(anyhow::Error::from)
                 .and_then(|stream| self.pump(stream, &mut report));
+            {
+                let mut v = self.vitals.borrow_mut();
+                v.fps = 0.0;
+                v.decode_fps = 0.0;
+            }
             match result {
                 Ok(()) => {
-                    self.status(CameraState::Ended, 0.0, None);
+                    self.status(CameraState::Ended, None);
                     return Ok(report);
                 }
                 Err(e) if self.mode == PlayMode::Replay || is_file => {
-                    self.status(CameraState::Offline, 0.0, Some(e.to_string()));
+                    self.status(CameraState::Offline, Some(e.to_string()));
                     return Err(e);
                 }
                 Err(e) => {
@@ -297,14 +396,10 @@ impl CameraWorker {
                         backoff = RETRY_MIN;
                     }
                     tracing::warn!(camera = %self.camera.id, error = %e, retry_in = ?backoff, "Camera stream failed; retrying.");
-                    self.status(CameraState::Offline, 0.0, Some(e.to_string()));
+                    self.vitals.borrow_mut().reconnects += 1;
+                    self.status(self.failed_state(), Some(e.to_string()));
                     self.health.reconnect(&self.camera.id, Instant::now());
-                    let until = Instant::now() + backoff;
-                    while Instant::now() < until && !self.stop.load(Ordering::SeqCst) {
-                        // Waiting on purpose: the watchdog must see the loop turn.
-                        self.health.beat(&self.camera.id, Instant::now());
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
+                    self.wait_to_retry(backoff);
                     backoff = (backoff * 2).min(RETRY_MAX);
                 }
             }
@@ -320,13 +415,20 @@ impl CameraWorker {
             crate::rules::parse_utc_offset(&self.identity.utc_offset).unwrap_or_else(|| {
                 chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
             });
-        let mut rules = RuleEngine::new(&self.camera, offset);
-        let mut desk = OrderDesk::new(&self.identity, &self.camera, self.close_when_cleared);
+        let mut rules = RuleEngine::with_locator(&self.camera, offset, &self.locator);
+        let mut desk = OrderDesk::with_locator(
+            &self.identity,
+            &self.camera,
+            self.close_when_cleared,
+            self.locator.clone(),
+        );
+        let mut stored_reference = self.load_reference();
         let mut samplers: Vec<Sampler> = Vec::new();
         let mut tracks: Vec<TrackedObject> = Vec::new();
         let started = Instant::now();
         let mut window_start = Instant::now();
         let mut window_frames = 0u64;
+        let mut window_decoded = stream.decoded();
         let mut announced = false;
         let live = !matches!(SourceKind::classify(&self.camera.source), SourceKind::File);
         let mut last_frame = Instant::now();
@@ -344,6 +446,8 @@ impl CameraWorker {
                     return Err(anyhow!("no frame for {} s", NO_FRAME_TIMEOUT.as_secs()));
                 }
                 StreamEvent::Idle => continue,
+                // A camera does not end: its server closed the stream (restarting?).
+                StreamEvent::Eos if live => return Err(anyhow!("the camera ended the stream")),
                 StreamEvent::Eos => {
                     report.elapsed = started.elapsed();
                     return Ok(());
@@ -351,17 +455,28 @@ impl CameraWorker {
             };
             last_frame = Instant::now();
             self.health.frame(&self.camera.id, last_frame);
+            self.vitals.borrow_mut().last_frame = Some(last_frame);
             if !announced {
-                self.status(CameraState::Online, 0.0, None);
+                self.status(CameraState::Online, None);
                 announced = true;
             }
             report.frames += 1;
             window_frames += 1;
             if window_start.elapsed() >= STATUS_EVERY {
-                let fps = window_frames as f64 / window_start.elapsed().as_secs_f64();
-                self.status(CameraState::Online, fps, None);
+                let secs = window_start.elapsed().as_secs_f64();
+                let decoded = stream.decoded();
+                {
+                    let mut v = self.vitals.borrow_mut();
+                    v.fps = window_frames as f64 / secs;
+                    v.decode_fps = decoded.saturating_sub(window_decoded) as f64 / secs;
+                }
+                self.status(CameraState::Online, None);
                 window_start = Instant::now();
                 window_frames = 0;
+                window_decoded = decoded;
+            }
+            if let Some(image) = stored_reference.take() {
+                rules.set_reference(Reference::new(&fit_to(&image, &frame)));
             }
             let (objects, regions, tracked_ran) = self.detect(&frame, &mut slots, report);
             if tracked_ran {
@@ -390,7 +505,63 @@ impl CameraWorker {
                     report.orders += 1;
                 }
             }
+            self.capture_reference(&mut rules, &frame);
+            let faults = rules.camera_faults().0;
+            if faults != self.vitals.borrow().faults {
+                self.vitals.borrow_mut().faults = faults;
+                self.status(CameraState::Online, None);
+            }
             self.verify(&mut samplers, &rules, &frame, &tracks)?;
+        }
+    }
+
+    /// The stored reference view, when there is one.
+    fn load_reference(&self) -> Option<image::RgbImage> {
+        let source = self.reference.as_ref()?;
+        if !source.path.exists() {
+            if source.capture {
+                tracing::info!(camera = %self.camera.id, path = %source.path.display(), "No reference view yet: the box will take one after {} s of picture.", REFERENCE_AFTER.as_secs());
+            } else {
+                tracing::warn!(camera = %self.camera.id, path = %source.path.display(), "faults.reference does not exist: blur and scene-shift checks are off for this camera.");
+            }
+            return None;
+        }
+        match image::open(&source.path) {
+            Ok(img) => Some(img.to_rgb8()),
+            Err(e) => {
+                tracing::warn!(camera = %self.camera.id, path = %source.path.display(), error = %e, "Cannot read the reference view: blur and scene-shift checks are off for this camera.");
+                None
+            }
+        }
+    }
+
+    /// A camera without a reference view takes its picture as one once it has streamed a while
+    /// and the picture is neither black nor frozen (the technician's `lookout camera
+    /// reference` replaces it).
+    fn capture_reference(&self, rules: &mut RuleEngine, frame: &Frame) {
+        let Some(source) = self.reference.as_ref().filter(|s| s.capture) else {
+            return;
+        };
+        if frame.pts < REFERENCE_AFTER || !rules.wants_reference() {
+            return;
+        }
+        let (open, reading) = rules.camera_faults();
+        let usable = reading.is_some_and(|r| {
+            r.mean > self.camera.faults.black_max_mean
+                && r.std_dev > self.camera.faults.uniform_max_std
+                && r.change.is_some_and(|c| c > crate::rules::FROZEN_MAX_DIFF)
+        });
+        if !open.is_empty() || !usable {
+            return;
+        }
+        rules.set_reference(Reference::new(&frame.image));
+        match crate::evidence::save_reference(&source.path, &frame.image) {
+            Ok(()) => {
+                tracing::info!(camera = %self.camera.id, path = %source.path.display(), "Took this camera's reference view (lookout camera reference replaces it).")
+            }
+            Err(e) => {
+                tracing::warn!(camera = %self.camera.id, error = %e, "Cannot store the reference view; using it for this run only.")
+            }
         }
     }
 
@@ -441,6 +612,41 @@ impl CameraWorker {
         }
         (objects, regions, tracked_ran)
     }
+}
+
+/// The reference view at the stream's resolution (a camera whose stream profile changed is
+/// compared at the same scale).
+fn fit_to(reference: &image::RgbImage, frame: &Frame) -> image::RgbImage {
+    if reference.dimensions() == (frame.width(), frame.height()) {
+        return reference.clone();
+    }
+    image::imageops::resize(
+        reference,
+        frame.width(),
+        frame.height(),
+        image::imageops::FilterType::Triangle,
+    )
+}
+
+/// Whether an RTSP camera's address accepts a TCP connection now; `None` for other sources or
+/// an address that does not parse or resolve.
+fn knock(source: &str) -> Option<bool> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    if !matches!(SourceKind::classify(source), SourceKind::Rtsp) {
+        return None;
+    }
+    let url = url::Url::parse(source).ok()?;
+    let default_port = if url.scheme().eq_ignore_ascii_case("rtsps") {
+        322
+    } else {
+        554
+    };
+    let host = url.host_str()?;
+    let addr = (host, url.port().unwrap_or(default_port))
+        .to_socket_addrs()
+        .ok()?
+        .next()?;
+    Some(TcpStream::connect_timeout(&addr, Duration::from_millis(400)).is_ok())
 }
 
 /// One line per frame for tuning rules on footage: `RUST_LOG=lookout::runtime=trace`.

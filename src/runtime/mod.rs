@@ -6,6 +6,7 @@
 //! streaming threads inside each pipeline; the embedded broker, when used, has its own thread.
 
 mod camera;
+mod fleet;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ pub struct RunOptions {
     pub accept_commands: bool,
     /// Serve `[metrics]` and talk to systemd (`lookout run`).
     pub daemon: bool,
+    /// The config file to re-read on SIGHUP or when it changes (`lookout run`): cameras,
+    /// zones and rules are reloaded without touching the cameras that did not change.
+    pub config_path: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -61,6 +65,7 @@ impl Default for RunOptions {
             state_dir: None,
             accept_commands: false,
             daemon: false,
+            config_path: None,
         }
     }
 }
@@ -150,26 +155,31 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     }
     crate::ingest::init_gstreamer().context("GStreamer")?;
     let models = load_models(config, &cameras)?;
-    let mut plans = Vec::new();
-    for camera in &cameras {
-        let mut detectors = Vec::new();
-        let mut failure = None;
-        for name in &camera.models {
-            match models.get(name) {
-                Some(Ok(d)) => detectors.push(d.clone()),
-                Some(Err(e)) => failure = Some(e.clone()),
-                None => failure = Some(format!("model {name:?} was not loaded")),
+    if options.strict {
+        for camera in &cameras {
+            for name in &camera.models {
+                if let Some(Err(e)) = models.get(name) {
+                    return Err(anyhow!("camera {}: {e}", camera.id));
+                }
             }
-        }
-        match failure {
-            Some(e) if options.strict => return Err(anyhow!("camera {}: {e}", camera.id)),
-            Some(e) => {
-                tracing::error!(camera = %camera.id, error = %e, "Camera cannot run; the others continue.");
-            }
-            None => plans.push((camera.clone(), detectors)),
         }
     }
-    if plans.is_empty() && !cameras.is_empty() {
+    let runnable = cameras
+        .iter()
+        .filter(|c| {
+            c.models
+                .iter()
+                .all(|m| matches!(models.get(m), Some(Ok(_))))
+        })
+        .count();
+    if runnable == 0 && !cameras.is_empty() {
+        for camera in &cameras {
+            for name in &camera.models {
+                if let Some(Err(e)) = models.get(name) {
+                    tracing::error!(camera = %camera.id, error = %e, "Camera cannot run.");
+                }
+            }
+        }
         return Err(anyhow!("no camera can run (see the errors above)"));
     }
 
@@ -244,6 +254,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     let metrics = if options.daemon && config.metrics.enabled {
         let gauges: health::GaugeSource = {
             let ledger = ledger.clone();
+            let queue = uplink.sender().depth_gauge();
             Arc::new(move || {
                 let l = crate::ledger::lock(&ledger);
                 health::LedgerGauges {
@@ -255,6 +266,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
                         .into_iter()
                         .map(|(s, n)| (s.as_str(), n))
                         .collect(),
+                    uplink_queue: queue.depth() as u64,
                 }
             })
         };
@@ -285,48 +297,53 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         }
         stop.store(true, Ordering::SeqCst);
     });
+    let (reload_tx, reload_rx) = std::sync::mpsc::channel::<&'static str>();
+    if options.config_path.is_some() {
+        runtime.spawn(forward_hangups(reload_tx));
+    }
 
-    let mut workers = Vec::new();
-    for (camera, detectors) in plans {
-        let worker = camera::CameraWorker::new(
-            config.identity.clone(),
-            camera.clone(),
-            detectors,
-            camera::Outputs {
-                uplink: uplink.sender(),
-                ledger: ledger.clone(),
-                control: control.clone(),
-                close_when_cleared: config.orders.close_when_cleared,
-                health: health.clone(),
-            },
-            options.mode,
-            options.stop.clone(),
-        );
-        let handle = std::thread::Builder::new()
-            .name(format!("cam-{}", camera.id))
-            .spawn(move || worker.run())
-            .context("cannot start a camera thread")?;
-        workers.push((camera.id.clone(), handle));
+    let mut run_config = config.clone();
+    run_config.cameras = cameras.clone();
+    let mut fleet = fleet::Fleet::new(
+        run_config,
+        fleet::Shared {
+            uplink: uplink.sender(),
+            ledger: ledger.clone(),
+            control: control.clone(),
+            health: health.clone(),
+            mode: options.mode,
+            state_dir: options.state_dir.clone(),
+            strict: options.strict,
+        },
+        models,
+    );
+    for camera in cameras {
+        fleet.start(camera)?;
     }
     let systemd = options
         .daemon
-        .then(|| runtime.spawn(systemd_notifier(health.clone(), workers.len())));
-    let mut report = RunReport {
-        broker,
-        metrics,
-        ..Default::default()
-    };
-    let mut first_error = None;
-    for (id, handle) in workers {
-        match handle.join() {
-            Ok(Ok(r)) => report.cameras.push(r),
-            Ok(Err(e)) => {
-                tracing::error!(camera = %id, error = %e, "Camera stopped with an error.");
-                first_error.get_or_insert(e);
-            }
-            Err(_) => {
-                first_error.get_or_insert(anyhow!("camera {id}: worker thread panicked"));
-            }
+        .then(|| runtime.spawn(systemd_notifier(health.clone(), fleet.len())));
+    let mut watcher = options.config_path.as_deref().map(ConfigWatcher::new);
+    loop {
+        if options.stop.load(Ordering::SeqCst) {
+            fleet.stop_all();
+            break;
+        }
+        fleet.reap();
+        if fleet.len() == 0 {
+            break;
+        }
+        let signalled = reload_rx.recv_timeout(Duration::from_millis(200)).ok();
+        let changed = watcher.as_mut().is_some_and(|w| w.changed());
+        if let (Some(w), Some(why)) = (
+            watcher.as_mut(),
+            signalled.or(changed.then_some("the file changed")),
+        ) {
+            reload(&mut fleet, w, why);
+        }
+        if options.strict && fleet.first_error.is_some() {
+            fleet.stop_all();
+            break;
         }
     }
     sweeper.abort();
@@ -334,12 +351,101 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     if let Some(task) = systemd {
         task.abort();
     }
+    let mut report = RunReport {
+        broker,
+        metrics,
+        cameras: std::mem::take(&mut fleet.reports),
+        ..Default::default()
+    };
+    let first_error = fleet.first_error.take();
+    // The fleet holds a sender: the uplink finishes once the last one is gone.
+    drop(fleet);
     report.uplink = runtime.block_on(uplink.finish());
     report.elapsed = started.elapsed();
     match first_error {
         Some(e) if options.strict => Err(e),
         _ => Ok(report),
     }
+}
+
+/// Notices edits of the config file (by its modification time and size), so a technician's
+/// change applies without a signal.
+struct ConfigWatcher {
+    path: PathBuf,
+    seen: Option<(std::time::SystemTime, u64)>,
+    next_look: Instant,
+}
+
+impl ConfigWatcher {
+    fn new(path: &std::path::Path) -> Self {
+        ConfigWatcher {
+            path: path.to_owned(),
+            seen: Self::stamp(path),
+            next_look: Instant::now() + Duration::from_secs(2),
+        }
+    }
+
+    fn stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64)> {
+        let m = std::fs::metadata(path).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    }
+
+    /// Whether the file changed since the last look (looks every 2 s).
+    fn changed(&mut self) -> bool {
+        if Instant::now() < self.next_look {
+            return false;
+        }
+        self.next_look = Instant::now() + Duration::from_secs(2);
+        let now = Self::stamp(&self.path);
+        if now.is_some() && now != self.seen {
+            self.seen = now;
+            return true;
+        }
+        false
+    }
+}
+
+/// Re-reads the config and applies its cameras. An invalid file is rejected with its errors and
+/// the running config stays.
+fn reload(fleet: &mut fleet::Fleet, watcher: &mut ConfigWatcher, why: &str) {
+    watcher.seen = ConfigWatcher::stamp(&watcher.path);
+    tracing::info!(path = %watcher.path.display(), why, "Reloading the config.");
+    let new = match crate::config::load(&watcher.path) {
+        Ok(c) => c,
+        Err(errors) => {
+            tracing::error!(path = %watcher.path.display(), "Config reload REJECTED; still running the previous config:\n{errors}");
+            return;
+        }
+    };
+    match fleet.reload(new) {
+        Ok(s) => {
+            tracing::info!(added = ?s.added, removed = ?s.removed, restarted = ?s.restarted, unchanged = ?s.unchanged, "Config reloaded.");
+            if !s.needs_restart.is_empty() {
+                tracing::warn!(sections = ?s.needs_restart, "These sections changed but apply only after a restart (systemctl restart lookout); the running values stay.");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Config reload failed part-way; the cameras that started keep running.")
+        }
+    }
+}
+
+/// Turns SIGHUP into reload requests for the main thread.
+async fn forward_hangups(tx: std::sync::mpsc::Sender<&'static str>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            if tx.send("SIGHUP").is_err() {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tx);
 }
 
 /// Tells systemd (when it started us with `Type=notify`) that the box is ready once every camera

@@ -178,6 +178,29 @@ impl UplinkSender {
     pub fn nudge(&self, msg: UplinkMessage) {
         let _ = self.0.try_send(msg);
     }
+
+    /// Messages queued for the uplink task (the metrics' queue depth).
+    pub fn depth(&self) -> usize {
+        self.0.max_capacity() - self.0.capacity()
+    }
+
+    /// A handle that reads the queue depth without keeping the uplink alive (the uplink stops
+    /// once every sender is gone).
+    pub fn depth_gauge(&self) -> UplinkDepth {
+        UplinkDepth(self.0.downgrade())
+    }
+}
+
+/// Reads the uplink's queue depth; see [`UplinkSender::depth_gauge`].
+#[derive(Clone)]
+pub struct UplinkDepth(mpsc::WeakSender<UplinkMessage>);
+
+impl UplinkDepth {
+    pub fn depth(&self) -> usize {
+        self.0
+            .upgrade()
+            .map_or(0, |s| s.max_capacity() - s.capacity())
+    }
 }
 
 /// What the uplink did, reported when it stops.
@@ -443,8 +466,13 @@ async fn run(
                     }
                     state.drain().await;
                 }
+                Some(UplinkMessage::CameraRemoved(id)) => {
+                    if state.cameras.remove(&id).is_some() && state.connected {
+                        state.publish_status("online").await;
+                    }
+                }
                 Some(UplinkMessage::Camera(cam)) => {
-                    let changed = state.cameras.get(&cam.id).is_none_or(|old| old.state != cam.state);
+                    let changed = state.cameras.get(&cam.id).is_none_or(|old| old.state != cam.state || old.faults != cam.faults);
                     state.cameras.insert(cam.id.clone(), cam);
                     if changed && state.connected {
                         state.publish_status("online").await;

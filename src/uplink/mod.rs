@@ -26,6 +26,8 @@ pub enum UplinkMessage {
     /// This revision and its messages are in the ledger's outbox: publish them.
     Committed(Box<WorkOrder>),
     Camera(CameraStatus),
+    /// A config reload removed this camera: it leaves the status.
+    CameraRemoved(String),
 }
 
 /// The MQTT messages that announce an order revision: its new photos first, then the document,

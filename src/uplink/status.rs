@@ -9,7 +9,9 @@ pub enum CameraState {
     Starting,
     /// Frames arriving.
     Online,
-    /// The stream failed; it will be retried.
+    /// The stream failed moments ago; it is being rebuilt.
+    Reconnecting,
+    /// No frames for a minute or more (or never): the stream is retried with back-off.
     Offline,
     /// A file source reached its end.
     Ended,
@@ -23,6 +25,18 @@ pub struct CameraStatus {
     pub state: CameraState,
     /// Frames per second handed to the detectors, over the last few seconds.
     pub fps: f64,
+    /// Frames per second the decoder delivered over the same window (the camera's own rate).
+    #[serde(default)]
+    pub decode_fps: f64,
+    /// Seconds since the last frame when this status was made; absent before the first frame.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_frame_age_s: Option<f64>,
+    /// Times the stream was rebuilt since the box started.
+    #[serde(default)]
+    pub reconnects: u64,
+    /// Picture faults with an open `camera_fault` order.
+    #[serde(default)]
+    pub faults: Vec<crate::rules::Detail>,
     /// Why the camera is offline, when it is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
