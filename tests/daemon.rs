@@ -198,3 +198,184 @@ fn the_unit_file_passes_systemd_analyze_verify() {
         "{stderr}"
     );
 }
+
+fn reload_config(metrics: u16, state: &std::path::Path, cameras: &[(&str, &str, f64)]) -> String {
+    let mut text = format!(
+        "version = 1\n[box]\nsite = \"test\"\nid = \"reload\"\n[uplink]\nbroker = \"embedded\"\nembedded_listen = \"127.0.0.1:{}\"\n[metrics]\nlisten = \"127.0.0.1:{metrics}\"\n[storage]\ndir = \"{}\"\n[models]\nmanifests = \"{}/models\"\ndir = \"{}/.runtime/models\"\nonnxruntime = \"{}/.runtime/onnxruntime/libonnxruntime.so\"\nthreads = 1\n",
+        free_port(),
+        state.display(),
+        repo().display(),
+        repo().display(),
+        repo().display()
+    );
+    for (id, pattern, fps) in cameras {
+        text.push_str(&format!(
+            "\n[[cameras]]\nid = \"{id}\"\nsource = \"test:{pattern}\"\ndetect_fps = {fps:.1}\nmodels = [\"yolox_nano_coco\"]\nlocation = {{ lat = 30.0, lon = 120.0 }}\n"
+        ));
+    }
+    text
+}
+
+fn frames(metrics: &str, camera: &str) -> Option<f64> {
+    let series = format!("lookout_camera_frames_total{{camera=\"{camera}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Waits until `pred` holds for the scraped metrics.
+fn until(port: u16, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Not listening yet while the daemon starts.
+        let m = if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            get(port, "/metrics").1
+        } else {
+            String::new()
+        };
+        if !m.is_empty() && pred(&m) {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}:\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_reload_changes_only_the_changed_cameras_and_an_invalid_config_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = free_port();
+    let state = dir.path().join("state");
+    let path = dir.path().join("lookout.toml");
+    // The embedded broker's port stays as first written: it needs a restart to change anyway.
+    let first = reload_config(metrics, &state, &[("a", "ball", 2.0), ("b", "smpte", 2.0)]);
+    std::fs::write(&path, &first).unwrap();
+    let log = dir.path().join("daemon.log");
+    let mut daemon = Command::new(lookout_bin())
+        .args(["-v", "run", "--config"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let hup = |pid: u32| {
+        Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+    };
+    let m = until(metrics, "both cameras", |m| {
+        frames(m, "a").unwrap_or(0.0) > 0.0 && frames(m, "b").unwrap_or(0.0) > 0.0
+    });
+    let a0 = frames(&m, "a").unwrap();
+
+    // An invalid config: rejected with its error, both cameras keep running.
+    let broker_line = first
+        .lines()
+        .find(|l| l.starts_with("embedded_listen"))
+        .unwrap();
+    let invalid = first.replace("detect_fps = 2.0", "detect_fps = 0.0");
+    std::fs::write(&path, &invalid).unwrap();
+    hup(daemon.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log).unwrap().contains("REJECTED") {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("detect_fps"),
+        "the rejection names the problem: {text}"
+    );
+    let m = until(metrics, "both cameras still running", |m| {
+        frames(m, "a").unwrap() > a0 + 2.0 && frames(m, "b").is_some()
+    });
+    let a1 = frames(&m, "a").unwrap();
+    let b1 = frames(&m, "b").unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, m) = get(metrics, "/metrics");
+    assert!(
+        frames(&m, "b").unwrap() > b1,
+        "b still runs on the old config"
+    );
+
+    // A valid change: b goes, c comes, a is untouched.
+    let second = reload_config(metrics, &state, &[("a", "ball", 2.0), ("c", "snow", 2.0)])
+        .lines()
+        .map(|l| {
+            if l.starts_with("embedded_listen") {
+                broker_line
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, &second).unwrap();
+    hup(daemon.id());
+    let m = until(metrics, "c running, b gone", |m| {
+        frames(m, "c").unwrap_or(0.0) > 0.0 && frames(m, "b").is_none()
+    });
+    assert!(frames(&m, "a").unwrap() >= a1, "a kept counting");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let reloaded = text
+        .lines()
+        .find(|l| l.contains("Config reloaded"))
+        .expect("a reload line");
+    assert!(
+        reloaded.contains(r#"added=["c"]"#)
+            && reloaded.contains(r#"removed=["b"]"#)
+            && reloaded.contains(r#"restarted=[]"#)
+            && reloaded.contains(r#"unchanged=["a"]"#),
+        "{reloaded}"
+    );
+
+    // An edit without a signal is noticed too: c's rate changes, only c restarts.
+    let third = second.replace(
+        "source = \"test:snow\"\ndetect_fps = 2.0",
+        "source = \"test:snow\"\ndetect_fps = 1.0",
+    );
+    assert_ne!(third, second);
+    std::fs::write(&path, &third).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if let Some(l) = text
+            .lines()
+            .filter(|l| l.contains("Config reloaded"))
+            .nth(1)
+        {
+            assert!(
+                l.contains(r#"restarted=["c"]"#) && l.contains(r#"unchanged=["a"]"#),
+                "{l}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edit was not noticed: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = daemon.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM ignored");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+}

@@ -158,7 +158,12 @@ pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
                     p.first_frame.as_secs_f64()
                 ),
             ),
-            Err(e) => r.line(false, &format!("camera {}", camera.id), format!("{e:#}")),
+            Err(e) => {
+                let what = format!("camera {}", camera.id);
+                let text = format!("{e:#}");
+                let text = text.strip_prefix(&format!("{what}: ")).unwrap_or(&text);
+                r.line(false, &what, text)
+            }
         }
     }
     let state = &config.storage.dir;
