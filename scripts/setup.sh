@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a Debian bookworm box with Rust:
-#   1. apt packages (GStreamer dev + plugins, RTSP server, Mosquitto),
+#   1. apt packages (GStreamer dev + plugins, RTSP server, Mosquitto, ALSA output, espeak-ng),
 #   2. the ONNX Runtime shared library from the `onnxruntime` PyPI wheel into .runtime/onnxruntime/,
 #   3. the models named by models/*.toml (copied from LOOKOUT_MODEL_MIRROR or ../shared/models when
 #      present, downloaded otherwise; sha256 always verified).
@@ -19,6 +19,7 @@ APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-rtsp
   mosquitto mosquitto-clients
+  gstreamer1.0-alsa espeak-ng
   unzip curl ca-certificates python3-pip
 )
 

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod orders;
 pub mod rules;
 pub mod runtime;
+pub mod speaker;
 pub mod track;
 pub mod uplink;
 

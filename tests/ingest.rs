@@ -29,6 +29,8 @@ fn camera(source: &str) -> CameraConfig {
         zones: vec![],
         rules: vec![],
         faults: Default::default(),
+        speaker: None,
+        warnings: vec![],
     }
 }
 

@@ -4,6 +4,7 @@ mod demo;
 mod doctor;
 mod models;
 mod orders;
+mod prompt;
 mod provision;
 mod simulate;
 
@@ -79,6 +80,9 @@ pub enum Command {
     /// (dispatch, handled, verify, cancel, close).
     #[command(subcommand)]
     Orders(orders::OrdersCommand),
+    /// The voice prompts of on-site warnings: generate the defaults (espeak-ng), play one.
+    #[command(subcommand)]
+    Prompt(prompt::PromptCommand),
     /// Create a config file and the state folder for a new box.
     ///
     /// Example: lookout init --config /etc/lookout/lookout.toml --site xihu-district --box box-017
@@ -226,6 +230,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         } => replay(&config, &camera, &video, json),
         Command::Demo { examples, realtime } => demo::run(&examples, realtime),
         Command::Orders(cmd) => orders::run(cmd),
+        Command::Prompt(cmd) => prompt::run(cmd),
         Command::Init {
             config,
             site,

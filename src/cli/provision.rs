@@ -932,3 +932,43 @@ pub fn mqtt_round_trip(config: &Config, timeout: Duration) -> anyhow::Result<Dur
         timeout.as_secs_f64()
     ))
 }
+
+/// Publishes one message (QoS 1) on the configured broker and waits for its acknowledgement.
+pub fn publish_once(config: &Config, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+    use rumqttc::{Client, Event, Packet, QoS};
+    if config.uplink.broker == "embedded" {
+        return Err(anyhow!(
+            "the broker is embedded: it runs inside `lookout run` only"
+        ));
+    }
+    let address = lookout::uplink::BrokerAddress::parse(&config.uplink.broker)
+        .map_err(|e| BadInput(e.to_string()))?;
+    let opts = lookout::uplink::tool_options(
+        config,
+        &address,
+        &format!("lookout-tool-{}", uuid::Uuid::now_v7().simple()),
+    )?;
+    let (client, mut conn) = Client::new(opts, 8);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut payload = Some(payload);
+    while Instant::now() < deadline {
+        match conn.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                if let Some(p) = payload.take() {
+                    client.publish(topic, QoS::AtLeastOnce, false, p)?;
+                }
+            }
+            Ok(Ok(Event::Incoming(Packet::PubAck(_)))) => {
+                let _ = client.disconnect();
+                return Ok(());
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(anyhow!("broker {}: {e}", config.uplink.broker)),
+            Err(_) => break,
+        }
+    }
+    Err(anyhow!(
+        "broker {}: no acknowledgement within 5 s",
+        config.uplink.broker
+    ))
+}

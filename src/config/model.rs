@@ -34,6 +34,12 @@ pub struct Config {
     /// The Prometheus metrics and health endpoint of `lookout run`.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// On-site voice warnings and the automatic re-check after them.
+    #[serde(default)]
+    pub warnings: WarningsConfig,
+    /// The site speakers cameras warn through.
+    #[serde(default)]
+    pub speakers: Vec<SpeakerConfig>,
     /// The cameras this box watches.
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,
@@ -388,6 +394,165 @@ pub struct CameraConfig {
     /// Checks of the picture itself (frozen, black, blurred, moved): `camera_fault` orders.
     #[serde(default)]
     pub faults: FaultsConfig,
+    /// The speaker (`[[speakers]]` id) on this camera's pole; without one, no voice warnings.
+    #[serde(default)]
+    pub speaker: Option<String>,
+    /// Per kind / zone / severity overrides of `[warnings]`; the first entry that matches wins.
+    #[serde(default)]
+    pub warnings: Vec<CameraWarningConfig>,
+}
+
+/// On-site voice warnings (`[warnings]`): when an order opens on a camera with a speaker, a
+/// prompt plays; after the kind's grace period the camera looks again, and the order closes as
+/// resolved on site or goes to the centre for dispatch. Water and fire go to the centre at once
+/// as well: their warning is in addition, never instead.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarningsConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Prompt language: `zh` (Mandarin) or `en`.
+    #[serde(default)]
+    pub language: Language,
+    /// Folder of the prompt files `{kind}.{language}.wav` (`lookout prompt generate` writes
+    /// them); default `{storage.dir}/prompts`.
+    #[serde(default)]
+    pub prompts: Option<PathBuf>,
+    /// Local-time windows `"HH:MM-HH:MM"` without prompts (water and fire excepted).
+    #[serde(default)]
+    pub quiet_hours: Vec<String>,
+    /// Least time between two prompts on one speaker (water and fire excepted).
+    #[serde(default = "default_warning_min_gap")]
+    pub min_gap_s: f64,
+    /// Most prompts per speaker per hour (water and fire excepted).
+    #[serde(default = "default_warning_max_per_hour")]
+    pub max_per_hour: u32,
+    /// Times the prompt is played per warning.
+    #[serde(default = "default_warning_repeat")]
+    pub repeat: u32,
+    /// Pause between repetitions.
+    #[serde(default = "default_warning_repeat_gap")]
+    pub repeat_gap_s: f64,
+    /// Seconds after the warning before the camera looks again, per kind. A kind without an
+    /// entry is not warned.
+    #[serde(default = "default_grace")]
+    pub grace_s: BTreeMap<String, f64>,
+}
+
+fn default_warning_min_gap() -> f64 {
+    30.0
+}
+fn default_warning_max_per_hour() -> u32 {
+    20
+}
+fn default_warning_repeat() -> u32 {
+    2
+}
+fn default_warning_repeat_gap() -> f64 {
+    5.0
+}
+/// The first rung of the loop for the kinds a voice can resolve; water warns at once and is
+/// re-checked at once; fire warns people away (the centre has the order from the start).
+fn default_grace() -> BTreeMap<String, f64> {
+    [
+        ("vending", 300.0),
+        ("parking", 600.0),
+        ("crowd", 180.0),
+        ("water", 0.0),
+        ("fire", 0.0),
+        ("smoke", 0.0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+impl Default for WarningsConfig {
+    fn default() -> Self {
+        WarningsConfig {
+            enabled: true,
+            language: Language::default(),
+            prompts: None,
+            quiet_hours: Vec::new(),
+            min_gap_s: default_warning_min_gap(),
+            max_per_hour: default_warning_max_per_hour(),
+            repeat: default_warning_repeat(),
+            repeat_gap_s: default_warning_repeat_gap(),
+            grace_s: default_grace(),
+        }
+    }
+}
+
+/// A camera's override of `[warnings]` for some orders.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraWarningConfig {
+    /// The kind it applies to (all kinds when absent).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The zone it applies to (all zones when absent).
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Warn only once the order reaches this severity.
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub grace_s: Option<f64>,
+    /// A prompt file of its own.
+    #[serde(default)]
+    pub prompt: Option<PathBuf>,
+    #[serde(default)]
+    pub repeat: Option<u32>,
+}
+
+/// A site speaker (`[[speakers]]`). Unknown keys are refused by the output's own fields (serde
+/// cannot deny them on a flattened struct).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SpeakerConfig {
+    pub id: String,
+    #[serde(flatten)]
+    pub output: SpeakerOutput,
+}
+
+/// How a prompt reaches a speaker.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SpeakerOutput {
+    /// The box's own audio output through GStreamer: `device` is an ALSA device (`hw:1,0`),
+    /// absent for the default output; `file` writes each played prompt to a WAV file instead
+    /// (bench tests, a recording of what was said).
+    Audio {
+        #[serde(default)]
+        device: Option<String>,
+        #[serde(default)]
+        file: Option<PathBuf>,
+    },
+    /// An IP speaker's HTTP API. `url` and `body` take `{camera}`, `{kind}`, `{order}`,
+    /// `{severity}`, `{prompt}` (file name), `{text}` and `{repeat}`; values are URL-encoded in
+    /// the URL and JSON-escaped in the body.
+    Http {
+        url: String,
+        #[serde(default = "default_http_method")]
+        method: String,
+        #[serde(default)]
+        body: Option<String>,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default = "default_http_timeout")]
+        timeout_s: f64,
+    },
+    /// A message to a speaker controller on the box's broker: a JSON document with the same
+    /// fields on `topic`.
+    Mqtt { topic: String },
+}
+
+fn default_http_method() -> String {
+    "POST".into()
+}
+fn default_http_timeout() -> f64 {
+    3.0
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -70,9 +70,148 @@ pub fn validate(config: &Config) -> Vec<Problem> {
                 format!("camera id {:?} is used twice", camera.id),
             );
         }
-        validate_camera(camera, at, &mut p);
+        validate_camera(camera, at.clone(), &mut p);
+        validate_camera_warnings(config, camera, at, &mut p);
     }
+    validate_warnings(config, &mut p);
     p.0
+}
+
+const WARNED_KINDS: &[&str] = &["vending", "parking", "crowd", "water", "fire", "smoke"];
+
+fn validate_warnings(config: &Config, p: &mut Problems) {
+    let at = root().key("warnings");
+    let w = &config.warnings;
+    for (i, window) in w.quiet_hours.iter().enumerate() {
+        if crate::rules::parse_window(window).is_none() {
+            p.add(
+                at.clone().key("quiet_hours").index(i),
+                format!("{window:?} is not a window like \"22:00-07:00\""),
+            );
+        }
+    }
+    if !is_non_negative(w.min_gap_s) {
+        p.add(at.clone().key("min_gap_s"), "must be 0 seconds or more");
+    }
+    if w.max_per_hour == 0 {
+        p.add(at.clone().key("max_per_hour"), "must be at least 1");
+    }
+    if w.repeat == 0 || w.repeat > 10 {
+        p.add(at.clone().key("repeat"), "1 to 10 repetitions");
+    }
+    if !is_non_negative(w.repeat_gap_s) {
+        p.add(at.clone().key("repeat_gap_s"), "must be 0 seconds or more");
+    }
+    for (kind, grace) in &w.grace_s {
+        if !WARNED_KINDS.contains(&kind.as_str()) {
+            p.add(
+                at.clone().key("grace_s").key(kind),
+                format!(
+                    "{kind:?} is not a kind that is warned ({})",
+                    WARNED_KINDS.join(", ")
+                ),
+            );
+        }
+        if !is_non_negative(*grace) {
+            p.add(
+                at.clone().key("grace_s").key(kind),
+                "must be 0 seconds or more",
+            );
+        }
+    }
+    let mut ids = HashSet::new();
+    for (i, s) in config.speakers.iter().enumerate() {
+        let sat = root().key("speakers").index(i);
+        if !is_identifier(&s.id) {
+            p.add(
+                sat.clone().key("id"),
+                format!("{:?} is not a valid speaker id", s.id),
+            );
+        }
+        if !ids.insert(s.id.as_str()) {
+            p.add(
+                sat.clone().key("id"),
+                format!("speaker id {:?} is used twice", s.id),
+            );
+        }
+        match &s.output {
+            crate::config::SpeakerOutput::Http {
+                url,
+                method,
+                timeout_s,
+                ..
+            } => {
+                let probe = url
+                    .replace("{camera}", "c")
+                    .replace("{kind}", "k")
+                    .replace("{order}", "o")
+                    .replace("{severity}", "s")
+                    .replace("{prompt}", "p")
+                    .replace("{text}", "t")
+                    .replace("{repeat}", "1");
+                if !url::Url::parse(&probe).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                    p.add(
+                        sat.clone().key("url"),
+                        format!("{url:?} is not an http:// or https:// URL"),
+                    );
+                }
+                if !matches!(method.to_ascii_uppercase().as_str(), "GET" | "POST" | "PUT") {
+                    p.add(sat.clone().key("method"), "GET, POST or PUT");
+                }
+                if !is_positive(*timeout_s) || *timeout_s > 60.0 {
+                    p.add(
+                        sat.clone().key("timeout_s"),
+                        "more than 0 and at most 60 seconds",
+                    );
+                }
+            }
+            crate::config::SpeakerOutput::Mqtt { topic } => {
+                if topic.is_empty() || topic.contains(['+', '#']) {
+                    p.add(sat.clone().key("topic"), "a topic without wildcards");
+                }
+            }
+            crate::config::SpeakerOutput::Audio { .. } => {}
+        }
+    }
+}
+
+fn validate_camera_warnings(config: &Config, camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
+    if let Some(id) = &camera.speaker {
+        if !config.speakers.iter().any(|s| &s.id == id) {
+            p.add(
+                at.clone().key("speaker"),
+                format!("no [[speakers]] entry has id {id:?}"),
+            );
+        }
+    }
+    for (i, w) in camera.warnings.iter().enumerate() {
+        let wat = at.clone().key("warnings").index(i);
+        if let Some(kind) = &w.kind {
+            if !WARNED_KINDS.contains(&kind.as_str()) {
+                p.add(
+                    wat.clone().key("kind"),
+                    format!(
+                        "{kind:?} is not a kind that is warned ({})",
+                        WARNED_KINDS.join(", ")
+                    ),
+                );
+            }
+        }
+        if let Some(zone) = &w.zone {
+            if camera.zone(zone).is_none() {
+                p.add(
+                    wat.clone().key("zone"),
+                    format!("no zone {zone:?} on this camera"),
+                );
+            }
+        }
+        if w.grace_s.is_some_and(|g| !is_non_negative(g)) {
+            p.add(wat.clone().key("grace_s"), "must be 0 seconds or more");
+        }
+        if w.repeat.is_some_and(|r| r == 0 || r > 10) {
+            p.add(wat.clone().key("repeat"), "1 to 10 repetitions");
+        }
+    }
 }
 
 fn validate_uplink(config: &Config, p: &mut Problems) {

@@ -22,8 +22,8 @@ pub use verify::{Board, Job, Sampler, Verdict, STALL};
 use crate::config::{BoxIdentity, Config, OrdersConfig};
 use crate::ledger::{self, CommandRecord, MessageClass, OutMessage, SharedLedger};
 use crate::orders::{
-    self, advance, Actor, Dispatch, OrderState, Step, Verification, VerificationStatus, WorkOrder,
-    WorkOrderChange,
+    self, advance, Actor, Dispatch, OrderState, Purpose, Resolution, Step, Verification,
+    VerificationStatus, WorkOrder, WorkOrderChange,
 };
 use crate::rules::{ObservedObject, Zone};
 use crate::uplink::Topics;
@@ -51,6 +51,8 @@ pub struct Control {
     config: OrdersConfig,
     ledger: SharedLedger,
     board: Arc<Board>,
+    /// Warned orders and when their on-site re-check is due.
+    on_site: std::sync::Mutex<Vec<(String, DateTime<Utc>)>>,
 }
 
 impl Control {
@@ -61,7 +63,152 @@ impl Control {
             config: config.orders.clone(),
             ledger,
             board: Arc::new(Board::default()),
+            on_site: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    fn on_site(&self) -> std::sync::MutexGuard<'_, Vec<(String, DateTime<Utc>)>> {
+        self.on_site.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records how the on-site voice warning of an order went. Played on an open order of a
+    /// kind the voice may resolve (`recheck_at` set): the order is `warned`, and the camera
+    /// looks again at `recheck_at`. Otherwise — water and fire (the centre has them), a warning
+    /// skipped or failed, an order the centre already holds — one timeline entry and the state
+    /// stays. `None` when the order is gone or final, or the change cannot be stored.
+    pub fn warned(
+        &self,
+        order_id: &str,
+        mut warning: orders::Warning,
+        recheck_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Option<WorkOrder> {
+        let lang = self.identity.language;
+        let mut ledger = ledger::lock(&self.ledger);
+        let mut order = ledger.order(order_id).ok().flatten()?;
+        if order.state.is_final() {
+            return None;
+        }
+        let played = warning.status == "played";
+        let zh = lang == crate::config::Language::Zh;
+        let mut scheduled = None;
+        if let (true, Some(at), OrderState::Open) = (played, recheck_at, order.state) {
+            warning.recheck_at = Some(orders::rfc3339(at));
+            let note = if zh {
+                format!(
+                    "音柱 {} 现场喊话 {} 次；{} 复核",
+                    warning.speaker,
+                    warning.times,
+                    orders::rfc3339(at)
+                )
+            } else {
+                format!(
+                    "voice warning on speaker {} ({}×); camera re-check at {}",
+                    warning.speaker,
+                    warning.times,
+                    orders::rfc3339(at)
+                )
+            };
+            let actor = Actor {
+                note: Some(note),
+                ..Actor::lookout()
+            };
+            advance(&mut order, Step::Warn, &actor, now, lang).ok()?;
+            scheduled = Some(at);
+        } else {
+            let event = match warning.status.as_str() {
+                "played" => "warned",
+                "skipped" => "warning_skipped",
+                _ => "warning_failed",
+            };
+            let why = warning.reason.clone().unwrap_or_default();
+            let note = match (event, zh) {
+                ("warned", true) => format!(
+                    "音柱 {} 现场喊话 {} 次（同时上报指挥中心）",
+                    warning.speaker, warning.times
+                ),
+                ("warned", false) => format!(
+                    "voice warning on speaker {} ({}×), the centre has the order too",
+                    warning.speaker, warning.times
+                ),
+                ("warning_skipped", true) => format!("未喊话：{why}"),
+                ("warning_skipped", false) => format!("no voice warning: {why}"),
+                (_, true) => format!("音柱 {} 故障，未能喊话：{why}", warning.speaker),
+                (_, false) => format!(
+                    "speaker {} failed, no voice warning: {why}",
+                    warning.speaker
+                ),
+            };
+            orders::annotate(&mut order, event, note, now);
+        }
+        order.warning = Some(warning);
+        let change = WorkOrderChange {
+            order,
+            evidence: Vec::new(),
+        };
+        let messages = crate::uplink::encode(&self.topics, &change);
+        if let Err(e) = ledger.record(&change.order, &messages) {
+            tracing::error!(order = %order_id, error = %e, "Cannot store the warning of an order.");
+            return None;
+        }
+        drop(ledger);
+        if let Some(at) = scheduled {
+            self.on_site().push((order_id.to_owned(), at));
+        }
+        Some(change.order)
+    }
+
+    /// Starts the on-site re-checks whose grace period is over.
+    fn due_on_site(&self, now: DateTime<Utc>) -> Vec<WorkOrder> {
+        let due: Vec<String> = {
+            let mut list = self.on_site();
+            let (due, waiting): (Vec<_>, Vec<_>) = list.drain(..).partition(|(_, at)| *at <= now);
+            *list = waiting;
+            due.into_iter().map(|(id, _)| id).collect()
+        };
+        let mut changed = Vec::new();
+        for id in due {
+            let mut ledger = ledger::lock(&self.ledger);
+            let Some(mut order) = ledger.order(&id).ok().flatten() else {
+                continue;
+            };
+            // The centre took it over meanwhile (dispatched, cancelled): nothing to look at.
+            if order.state != OrderState::Warned {
+                continue;
+            }
+            if advance(
+                &mut order,
+                Step::Verify,
+                &Actor::lookout(),
+                now,
+                self.identity.language,
+            )
+            .is_err()
+            {
+                continue;
+            }
+            let job = self.start_verification(&mut order, None, Purpose::OnSite, now);
+            let change = WorkOrderChange {
+                order,
+                evidence: Vec::new(),
+            };
+            let messages = crate::uplink::encode(&self.topics, &change);
+            match ledger.record(&change.order, &messages) {
+                Ok(_) => {
+                    drop(ledger);
+                    self.board.post(job);
+                    tracing::info!(order = %id, "Grace period over: re-checking on site.");
+                    changed.push(change.order);
+                }
+                Err(e) => {
+                    tracing::error!(order = %id, error = %e, "Cannot start an on-site re-check; retrying.");
+                    drop(ledger);
+                    self.on_site()
+                        .push((id, now + chrono::Duration::seconds(10)));
+                }
+            }
+        }
+        changed
     }
 
     /// The pending re-checks, for camera workers to take.
@@ -247,14 +394,17 @@ impl Control {
             Verb::Handled => {
                 advance(order, Step::Handled, &actor, now, lang).map_err(refused)?;
                 advance(order, Step::Verify, &Actor::lookout(), now, lang).map_err(refused)?;
-                job = Some(self.start_verification(order, b.window_s, now));
+                job = Some(self.start_verification(order, b.window_s, Purpose::Handled, now));
             }
             Verb::Verify => {
                 advance(order, Step::Verify, &actor, now, lang).map_err(refused)?;
-                job = Some(self.start_verification(order, b.window_s, now));
+                job = Some(self.start_verification(order, b.window_s, Purpose::Handled, now));
             }
             Verb::Cancel => advance(order, Step::Cancel, &actor, now, lang).map_err(refused)?,
-            Verb::Close => advance(order, Step::Close, &actor, now, lang).map_err(refused)?,
+            Verb::Close => {
+                advance(order, Step::Close, &actor, now, lang).map_err(refused)?;
+                order.resolution = Some(Resolution::Centre);
+            }
         }
         // One command, one revision, however many timeline steps it took.
         order.revision = base + 1;
@@ -265,11 +415,13 @@ impl Control {
         &self,
         order: &mut WorkOrder,
         window_s: Option<f64>,
+        purpose: Purpose,
         now: DateTime<Utc>,
     ) -> Job {
         let window_s = window_s.unwrap_or(self.config.verify_window_s);
         order.verification = Some(Verification {
             status: VerificationStatus::Running,
+            purpose,
             attempt: 1,
             requested_at: orders::rfc3339(now),
             window_s,
@@ -285,6 +437,7 @@ impl Control {
             window: Duration::from_secs_f64(window_s),
             attempt: 1,
             not_before: Instant::now(),
+            purpose,
         }
     }
 
@@ -315,8 +468,25 @@ impl Control {
         }
     }
 
-    /// Puts the re-checks of orders left `verifying` by the previous run back on the board.
+    /// Puts the re-checks of orders left `verifying` by the previous run back on the board, and
+    /// the on-site re-checks of `warned` orders back on their schedule.
     pub fn resume(&self) -> usize {
+        let warned = {
+            let ledger = ledger::lock(&self.ledger);
+            ledger.list(Some(OrderState::Warned), 100_000)
+        };
+        if let Ok(warned) = warned {
+            let mut list = self.on_site();
+            for o in warned {
+                let at = o
+                    .warning
+                    .as_ref()
+                    .and_then(|w| w.recheck_at.as_deref())
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+                list.push((o.id.clone(), at));
+            }
+        }
         let verifying = {
             let ledger = ledger::lock(&self.ledger);
             ledger.list(Some(OrderState::Verifying), 100_000)
@@ -340,6 +510,7 @@ impl Control {
                 ),
                 attempt: v.map_or(1, |v| v.attempt),
                 not_before: Instant::now(),
+                purpose: v.map_or(Purpose::Handled, |v| v.purpose),
             });
         }
         orders.len()
@@ -362,7 +533,10 @@ impl Control {
                 present_ratio,
             ),
             Verdict::Present { present_ratio } => (
-                Step::VerifiedPresent,
+                match job.purpose {
+                    Purpose::Handled => Step::VerifiedPresent,
+                    Purpose::OnSite => Step::Escalate,
+                },
                 VerificationStatus::Present,
                 present_ratio,
             ),
@@ -386,6 +560,12 @@ impl Control {
             self.identity.language,
         )
         .ok()?;
+        if step == Step::VerifiedGone {
+            order.resolution = Some(match job.purpose {
+                Purpose::Handled => Resolution::Verified,
+                Purpose::OnSite => Resolution::OnSite,
+            });
+        }
         if let Some(v) = order.verification.as_mut() {
             v.status = status;
             v.present_ratio = Some(ratio);
@@ -414,13 +594,17 @@ impl Control {
         }
     }
 
-    /// Declares stalled re-checks inconclusive and schedules their retries.
+    /// Declares stalled re-checks inconclusive and schedules their retries, and starts the
+    /// on-site re-checks that are due.
     pub fn sweep(&self, now: DateTime<Utc>) -> Vec<WorkOrder> {
-        self.board
+        let mut changed: Vec<WorkOrder> = self
+            .board
             .stalled(Instant::now())
             .iter()
             .filter_map(|job| self.inconclusive(job, "no frames from the camera", now))
-            .collect()
+            .collect();
+        changed.extend(self.due_on_site(now));
+        changed
     }
 
     fn backoff(&self, attempt: u32) -> Duration {

@@ -311,3 +311,116 @@ proptest! {
         }
     }
 }
+
+fn played(times: u32) -> crate::orders::Warning {
+    crate::orders::Warning {
+        status: "played".into(),
+        speaker: "pole".into(),
+        prompt: "vending.zh.wav".into(),
+        at: crate::orders::rfc3339(t(1)),
+        times,
+        recheck_at: None,
+        reason: None,
+    }
+}
+
+#[test]
+fn a_warning_then_a_clear_scene_closes_on_site_without_dispatch() {
+    let (control, _) = control_with(&["o1"]);
+    let o = control.warned("o1", played(2), Some(t(60)), t(1)).unwrap();
+    assert_eq!(o.state, OrderState::Warned);
+    assert_eq!(o.revision, 2);
+    assert_eq!(
+        o.warning.as_ref().unwrap().recheck_at.as_deref(),
+        Some(crate::orders::rfc3339(t(60)).as_str())
+    );
+    assert!(control.sweep(t(59)).is_empty(), "the grace period runs");
+    let started = control.sweep(t(60));
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].state, OrderState::Verifying);
+    assert_eq!(
+        started[0].verification.as_ref().unwrap().purpose,
+        Purpose::OnSite
+    );
+    let job = control.board().take("cam", Instant::now()).remove(0);
+    assert_eq!(job.purpose, Purpose::OnSite);
+    let frame = RgbImage::new(64, 48);
+    let closed = control
+        .verdict(
+            &job,
+            Verdict::Gone { present_ratio: 0.1 },
+            Some(AfterPhoto {
+                frame: &frame,
+                objects: &[],
+                zone: None,
+            }),
+            t(95),
+        )
+        .unwrap();
+    assert_eq!(closed.state, OrderState::Closed);
+    assert_eq!(closed.resolution, Some(Resolution::OnSite));
+    assert!(closed.dispatch.is_none());
+    assert!(closed
+        .evidence
+        .iter()
+        .any(|e| e.name.starts_with("verified-")));
+    let events: Vec<&str> = closed.timeline.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(events, ["warned", "verify", "verified_gone"]);
+}
+
+#[test]
+fn a_warning_that_does_not_help_escalates_and_the_centre_takes_over() {
+    let (control, _) = control_with(&["o1"]);
+    control.warned("o1", played(1), Some(t(10)), t(1)).unwrap();
+    control.sweep(t(10));
+    let job = control.board().take("cam", Instant::now()).remove(0);
+    let o = control
+        .verdict(&job, Verdict::Present { present_ratio: 0.9 }, None, t(45))
+        .unwrap();
+    assert_eq!(o.state, OrderState::Escalated);
+    assert_eq!(
+        o.severity,
+        crate::rules::Severity::Orange,
+        "one grade up from yellow"
+    );
+    assert_eq!(o.resolution, None);
+    let a = control.command("dispatch", &body("r1", "o1", r#","team":"t""#), t(50));
+    assert!(a.result.ok, "{:?}", a.result);
+}
+
+#[test]
+fn a_failed_or_skipped_warning_is_noted_and_changes_nothing_else() {
+    let (control, _) = control_with(&["o1", "o2"]);
+    let failed = crate::orders::Warning {
+        status: "failed".into(),
+        reason: Some("speaker pole: HTTP POST http://x: the speaker answered 500".into()),
+        times: 0,
+        ..played(0)
+    };
+    let o = control.warned("o1", failed, None, t(1)).unwrap();
+    assert_eq!(
+        o.state,
+        OrderState::Open,
+        "the order goes on as if there were no speaker"
+    );
+    let last = o.timeline.last().unwrap();
+    assert_eq!(last.event, "warning_failed");
+    assert!(last.note.contains("500"), "{}", last.note);
+    let skipped = crate::orders::Warning {
+        status: "skipped".into(),
+        reason: Some("quiet_hours".into()),
+        ..played(0)
+    };
+    let o = control.warned("o2", skipped, Some(t(30)), t(1)).unwrap();
+    assert_eq!(o.state, OrderState::Open);
+    assert_eq!(o.timeline.last().unwrap().event, "warning_skipped");
+    assert!(
+        control.sweep(t(100)).is_empty(),
+        "no on-site re-check without a warning"
+    );
+    // Water: played, but the centre has it — a note, no `warned` state, no re-check.
+    let (control, _) = control_with(&["w"]);
+    let o = control.warned("w", played(3), None, t(1)).unwrap();
+    assert_eq!(o.state, OrderState::Open);
+    assert_eq!(o.timeline.last().unwrap().event, "warned");
+}

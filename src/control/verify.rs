@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::orders::Purpose;
 use crate::rules::IncidentKind;
 
 /// A re-check to run on a camera.
@@ -18,6 +19,8 @@ pub struct Job {
     pub attempt: u32,
     /// Not before this instant (a retry waits out its back-off).
     pub not_before: Instant,
+    /// After `handled`, or after an on-site warning.
+    pub purpose: Purpose,
 }
 
 #[derive(Debug)]
@@ -193,6 +196,7 @@ mod tests {
             window: Duration::from_secs(10),
             attempt: 1,
             not_before: now,
+            purpose: Purpose::Handled,
         }
     }
 

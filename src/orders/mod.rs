@@ -104,10 +104,57 @@ pub enum VerificationStatus {
     Inconclusive,
 }
 
+/// Why the camera looks again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// After the centre's `handled` or `verify`: gone closes, present reopens.
+    #[default]
+    Handled,
+    /// After the on-site voice warning's grace period: gone closes as resolved on site, present
+    /// escalates to the centre.
+    OnSite,
+}
+
+/// How an order ended up closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The voice warning did it: the re-check after the grace period found the scene clear;
+    /// nobody was dispatched.
+    OnSite,
+    /// The re-check after the team's `handled` found the scene clear.
+    Verified,
+    /// The centre closed it.
+    Centre,
+}
+
+/// The on-site voice warning of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// `played`, `skipped` (quiet hours, rate limit) or `failed` (the speaker).
+    pub status: String,
+    pub speaker: String,
+    /// The prompt's file name.
+    pub prompt: String,
+    pub at: String,
+    /// Times played.
+    #[serde(default)]
+    pub times: u32,
+    /// When the on-site re-check is due (non-urgent kinds that were played).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub recheck_at: Option<String>,
+    /// Why it was skipped or what failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+}
+
 /// The latest camera re-check of the order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
     pub status: VerificationStatus,
+    #[serde(default)]
+    pub purpose: Purpose,
     /// 1 for the first try after a request; grows with inconclusive retries.
     pub attempt: u32,
     pub requested_at: String,
@@ -152,6 +199,11 @@ pub struct WorkOrder {
     pub dispatch: Option<Dispatch>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub verification: Option<Verification>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub warning: Option<Warning>,
+    /// How a closed order was resolved.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub resolution: Option<Resolution>,
     pub timeline: Vec<TimelineEntry>,
 }
 
@@ -206,7 +258,7 @@ pub fn advance(
 ) -> Result<(), Refusal> {
     let to = next(order.state, step)?;
     order.state = to;
-    if step == Step::VerifiedPresent {
+    if matches!(step, Step::VerifiedPresent | Step::Escalate) {
         order.severity = order.severity.escalated();
     }
     order.revision += 1;
@@ -225,6 +277,22 @@ pub fn advance(
         photo: actor.photo.clone(),
     });
     Ok(())
+}
+
+/// A new revision that only adds a timeline entry by the box (a warning given or failed): the
+/// state stays.
+pub fn annotate(order: &mut WorkOrder, event: &str, note: String, at: DateTime<Utc>) {
+    order.revision += 1;
+    order.updated_at = rfc3339(at);
+    order.timeline.push(TimelineEntry {
+        at: rfc3339(at),
+        event: event.into(),
+        actor: "lookout".into(),
+        note,
+        state: Some(order.state),
+        request_id: None,
+        photo: None,
+    });
 }
 
 /// Adds a photo of `frame` (objects boxed, zone outlined) to the order's evidence as
@@ -442,6 +510,8 @@ impl OrderDesk {
             evidence: Vec::new(),
             dispatch: None,
             verification: None,
+            warning: None,
+            resolution: None,
             timeline: Vec::new(),
         }
     }

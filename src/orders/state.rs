@@ -25,6 +25,11 @@ pub enum OrderState {
     /// The problem went away before anyone was dispatched; the centre may close it
     /// (`[orders] close_when_cleared` closes it at once).
     Cleared,
+    /// The box warned on site (voice prompt); after a grace period it looks again: gone closes
+    /// the order as resolved on site, still there escalates it. The centre may act meanwhile.
+    Warned,
+    /// The on-site warning did not resolve it; severity went up; awaits dispatch.
+    Escalated,
 }
 
 impl OrderState {
@@ -38,6 +43,8 @@ impl OrderState {
             OrderState::Reopened => "reopened",
             OrderState::Cancelled => "cancelled",
             OrderState::Cleared => "cleared",
+            OrderState::Warned => "warned",
+            OrderState::Escalated => "escalated",
         }
     }
 
@@ -46,7 +53,7 @@ impl OrderState {
         matches!(self, OrderState::Closed | OrderState::Cancelled)
     }
 
-    pub const ALL: [OrderState; 8] = [
+    pub const ALL: [OrderState; 10] = [
         OrderState::Open,
         OrderState::Dispatched,
         OrderState::Handled,
@@ -55,6 +62,8 @@ impl OrderState {
         OrderState::Reopened,
         OrderState::Cancelled,
         OrderState::Cleared,
+        OrderState::Warned,
+        OrderState::Escalated,
     ];
 }
 
@@ -79,6 +88,10 @@ pub enum Step {
     VerifiedPresent,
     /// Verifier: could not look (camera offline); stays verifying, retried later.
     Inconclusive,
+    /// Box: a voice warning was given on site; the on-site re-check follows the grace period.
+    Warn,
+    /// Verifier, on-site re-check: still there after the warning; to the centre.
+    Escalate,
 }
 
 impl Step {
@@ -93,10 +106,12 @@ impl Step {
             Step::VerifiedGone => "verified_gone",
             Step::VerifiedPresent => "verified_present",
             Step::Inconclusive => "inconclusive",
+            Step::Warn => "warned",
+            Step::Escalate => "escalated",
         }
     }
 
-    pub const ALL: [Step; 9] = [
+    pub const ALL: [Step; 11] = [
         Step::Dispatch,
         Step::Handled,
         Step::Verify,
@@ -106,6 +121,8 @@ impl Step {
         Step::VerifiedGone,
         Step::VerifiedPresent,
         Step::Inconclusive,
+        Step::Warn,
+        Step::Escalate,
     ];
 }
 
@@ -122,15 +139,28 @@ pub struct Refusal {
 pub fn next(state: OrderState, step: Step) -> Result<OrderState, Refusal> {
     use OrderState as S;
     let to = match (state, step) {
-        (S::Open | S::Reopened, Step::Dispatch) => S::Dispatched,
+        (S::Open | S::Reopened | S::Warned | S::Escalated, Step::Dispatch) => S::Dispatched,
         // Re-dispatch (another team, a new due time) is a correction, not a new loop.
         (S::Dispatched, Step::Dispatch) => S::Dispatched,
         (S::Dispatched | S::Reopened, Step::Handled) => S::Handled,
-        (S::Open | S::Dispatched | S::Handled | S::Reopened | S::Cleared, Step::Verify) => {
-            S::Verifying
+        (
+            S::Open
+            | S::Dispatched
+            | S::Handled
+            | S::Reopened
+            | S::Cleared
+            | S::Warned
+            | S::Escalated,
+            Step::Verify,
+        ) => S::Verifying,
+        (S::Open | S::Dispatched | S::Warned | S::Escalated, Step::Cancel) => S::Cancelled,
+        (S::Cleared | S::Handled | S::Verifying | S::Reopened | S::Escalated, Step::Close) => {
+            S::Closed
         }
-        (S::Open | S::Dispatched, Step::Cancel) => S::Cancelled,
-        (S::Cleared | S::Handled | S::Verifying | S::Reopened, Step::Close) => S::Closed,
+        (S::Open, Step::Warn) => S::Warned,
+        // A repeated warning (the prompt played again at a higher severity) changes nothing.
+        (S::Warned, Step::Warn) => S::Warned,
+        (S::Verifying, Step::Escalate) => S::Escalated,
         (S::Open, Step::RuleCleared) => S::Cleared,
         (S::Verifying, Step::VerifiedGone) => S::Closed,
         (S::Verifying, Step::VerifiedPresent) => S::Reopened,
@@ -152,18 +182,21 @@ fn why_not(state: OrderState, step: Step) -> &'static str {
         return "the order is final";
     }
     match step {
-        Step::Dispatch => "only open or reopened orders are dispatched",
+        Step::Dispatch => "only open, warned, escalated or reopened orders are dispatched",
         Step::Handled => "only a dispatched order can be reported handled",
         Step::Verify => "it is already being verified",
-        Step::Cancel => "only open or dispatched orders can be cancelled as false alarms",
+        Step::Cancel => {
+            "only open, warned, escalated or dispatched orders can be cancelled as false alarms"
+        }
         Step::Close if state == S::Open || state == S::Dispatched => {
             "it has not been handled or cleared yet (cancel a false alarm instead)"
         }
         Step::Close => "it is not waiting to be closed",
         Step::RuleCleared => "only an open order clears by itself",
-        Step::VerifiedGone | Step::VerifiedPresent | Step::Inconclusive => {
+        Step::VerifiedGone | Step::VerifiedPresent | Step::Inconclusive | Step::Escalate => {
             "it is not being verified"
         }
+        Step::Warn => "only an open order is warned on site (the centre has it already)",
     }
 }
 
@@ -200,6 +233,33 @@ mod tests {
                 assert!(refusal.to_string().contains(state.as_str()));
             }
         }
+    }
+
+    #[test]
+    fn an_on_site_warning_resolves_or_escalates() {
+        let warned = next(S::Open, Step::Warn).unwrap();
+        assert_eq!(warned, S::Warned);
+        assert_eq!(next(warned, Step::Warn), Ok(S::Warned));
+        let checking = next(warned, Step::Verify).unwrap();
+        assert_eq!(next(checking, Step::VerifiedGone), Ok(S::Closed));
+        let escalated = next(checking, Step::Escalate).unwrap();
+        assert_eq!(escalated, S::Escalated);
+        assert_eq!(next(escalated, Step::Dispatch), Ok(S::Dispatched));
+        assert_eq!(
+            next(warned, Step::Dispatch),
+            Ok(S::Dispatched),
+            "the centre may act early"
+        );
+        assert_eq!(next(warned, Step::Cancel), Ok(S::Cancelled));
+        assert!(
+            next(S::Dispatched, Step::Warn).is_err(),
+            "the centre has it"
+        );
+        assert!(
+            next(warned, Step::RuleCleared).is_err(),
+            "the on-site re-check decides, not the rule"
+        );
+        assert!(next(S::Open, Step::Escalate).is_err());
     }
 
     #[test]

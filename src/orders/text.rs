@@ -107,6 +107,8 @@ fn state_suffix(state: OrderState) -> (&'static str, &'static str) {
         OrderState::Reopened => ("（核查未通过，重新打开）", " (reopened)"),
         OrderState::Cancelled => ("（误报撤销）", " (cancelled)"),
         OrderState::Cleared => ("（已消失）", " (gone)"),
+        OrderState::Warned => ("（已现场喊话）", " (warned on site)"),
+        OrderState::Escalated => ("（现场劝离无效，待派遣）", " (escalated)"),
     }
 }
 
@@ -123,6 +125,8 @@ pub(super) fn step_note(step: Step, lang: Language) -> &'static str {
         (Language::Zh, Step::VerifiedGone) => "视频核查通过：问题已消除，工单办结",
         (Language::Zh, Step::VerifiedPresent) => "视频核查未通过：问题仍在，工单重新打开并升级",
         (Language::Zh, Step::Inconclusive) => "视频核查无法完成：摄像机无画面，稍后重试",
+        (Language::Zh, Step::Warn) => "已通过现场音柱喊话劝离",
+        (Language::Zh, Step::Escalate) => "现场劝离后复核：问题仍在，上报指挥中心派遣",
         (Language::En, Step::Dispatch) => "team dispatched",
         (Language::En, Step::Handled) => "team reports it handled",
         (Language::En, Step::Verify) => "camera re-check started",
@@ -135,6 +139,10 @@ pub(super) fn step_note(step: Step, lang: Language) -> &'static str {
         }
         (Language::En, Step::Inconclusive) => {
             "re-check could not be done: no frames from the camera, retrying later"
+        }
+        (Language::En, Step::Warn) => "voice warning given on site",
+        (Language::En, Step::Escalate) => {
+            "re-check after the on-site warning: still there, escalated to the centre for dispatch"
         }
     }
 }

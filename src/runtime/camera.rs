@@ -66,6 +66,8 @@ pub struct Outputs {
     /// The box's state folder: reference views are kept (and, when missing, captured) under
     /// it. `None` (replay, demo): only a configured `faults.reference` is used.
     pub state_dir: Option<PathBuf>,
+    /// On-site voice warnings (`lookout run` with speakers).
+    pub warner: Option<Arc<super::warner::Warner>>,
 }
 
 /// What the status reports about a camera beyond its state, kept across stream rebuilds.
@@ -98,6 +100,7 @@ pub struct CameraWorker {
     mode: PlayMode,
     stop: Arc<AtomicBool>,
     locator: Arc<crate::geo::Locator>,
+    warner: Option<Arc<super::warner::Warner>>,
     reference: Option<ReferenceSource>,
     vitals: RefCell<Vitals>,
 }
@@ -140,6 +143,7 @@ impl CameraWorker {
         CameraWorker {
             topics: Topics::new(&identity.site, &identity.id),
             locator: Arc::new(crate::geo::Locator::for_camera(&camera)),
+            warner: outputs.warner,
             reference: reference.flatten(),
             vitals: RefCell::new(Vitals::default()),
             identity,
@@ -194,6 +198,9 @@ impl CameraWorker {
             }
         }
         drop(ledger);
+        if let Some(warner) = &self.warner {
+            warner.offer(&self.camera, &change.order);
+        }
         self.notify(change.order)?;
         Ok(true)
     }

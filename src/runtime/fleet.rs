@@ -32,6 +32,7 @@ pub(super) struct Shared {
     pub mode: PlayMode,
     pub state_dir: Option<PathBuf>,
     pub strict: bool,
+    pub warner: Option<Arc<super::warner::Warner>>,
 }
 
 pub(super) struct Fleet {
@@ -113,6 +114,7 @@ impl Fleet {
                 close_when_cleared: self.config.orders.close_when_cleared,
                 health: self.shared.health.clone(),
                 state_dir: self.shared.state_dir.clone(),
+                warner: self.shared.warner.clone(),
             },
             self.shared.mode,
             stop.clone(),

@@ -7,6 +7,7 @@
 
 mod camera;
 mod fleet;
+mod warner;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -254,7 +255,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     let metrics = if options.daemon && config.metrics.enabled {
         let gauges: health::GaugeSource = {
             let ledger = ledger.clone();
-            let queue = uplink.sender().depth_gauge();
+            let queue = uplink.sender().downgrade();
             Arc::new(move || {
                 let l = crate::ledger::lock(&ledger);
                 health::LedgerGauges {
@@ -302,6 +303,17 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         runtime.spawn(forward_hangups(reload_tx));
     }
 
+    // Only the box itself warns on site: a replay or the demo stays quiet.
+    let warner = if options.accept_commands {
+        warner::Warner::start(
+            config,
+            control.clone(),
+            uplink.sender().downgrade(),
+            options.state_dir.as_deref(),
+        )
+    } else {
+        None
+    };
     let mut run_config = config.clone();
     run_config.cameras = cameras.clone();
     let mut fleet = fleet::Fleet::new(
@@ -314,6 +326,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             mode: options.mode,
             state_dir: options.state_dir.clone(),
             strict: options.strict,
+            warner,
         },
         models,
     );

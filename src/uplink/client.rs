@@ -184,22 +184,29 @@ impl UplinkSender {
         self.0.max_capacity() - self.0.capacity()
     }
 
-    /// A handle that reads the queue depth without keeping the uplink alive (the uplink stops
-    /// once every sender is gone).
-    pub fn depth_gauge(&self) -> UplinkDepth {
-        UplinkDepth(self.0.downgrade())
+    /// A handle that does not keep the uplink alive (the uplink stops once every sender is
+    /// gone): for what may outlive the run (the metrics gauge, the speaker threads).
+    pub fn downgrade(&self) -> WeakUplinkSender {
+        WeakUplinkSender(self.0.downgrade())
     }
 }
 
-/// Reads the uplink's queue depth; see [`UplinkSender::depth_gauge`].
+/// See [`UplinkSender::downgrade`].
 #[derive(Clone)]
-pub struct UplinkDepth(mpsc::WeakSender<UplinkMessage>);
+pub struct WeakUplinkSender(mpsc::WeakSender<UplinkMessage>);
 
-impl UplinkDepth {
+impl WeakUplinkSender {
     pub fn depth(&self) -> usize {
         self.0
             .upgrade()
             .map_or(0, |s| s.max_capacity() - s.capacity())
+    }
+
+    /// As [`UplinkSender::send`]; false once the uplink has stopped.
+    pub fn send(&self, msg: UplinkMessage) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|s| s.blocking_send(msg).is_ok())
     }
 }
 
@@ -465,6 +472,13 @@ async fn run(
                         tap(&order);
                     }
                     state.drain().await;
+                }
+                Some(UplinkMessage::Publish { topic, payload }) => {
+                    if state.connected {
+                        state.publish(topic, false, payload, None).await;
+                    } else {
+                        tracing::warn!(%topic, "Broker unreachable: a device message was not sent.");
+                    }
                 }
                 Some(UplinkMessage::CameraRemoved(id)) => {
                     if state.cameras.remove(&id).is_some() && state.connected {

@@ -12,7 +12,7 @@ mod topics;
 
 pub use client::{
     connect_options, tool_options, BrokerAddress, CommandSink, OrderTap, SharedLedger, Uplink,
-    UplinkError, UplinkReport, UplinkSender, MAX_PACKET_BYTES,
+    UplinkError, UplinkReport, UplinkSender, WeakUplinkSender, MAX_PACKET_BYTES,
 };
 pub use status::{BoxStatus, CameraState, CameraStatus};
 pub use topics::Topics;
@@ -28,6 +28,12 @@ pub enum UplinkMessage {
     Camera(CameraStatus),
     /// A config reload removed this camera: it leaves the status.
     CameraRemoved(String),
+    /// A message to a device on the broker (a speaker controller), QoS 1, not stored: a prompt
+    /// that arrives after a reconnect is no use.
+    Publish {
+        topic: String,
+        payload: Vec<u8>,
+    },
 }
 
 /// The MQTT messages that announce an order revision: its new photos first, then the document,

@@ -1,0 +1,306 @@
+//! The three ways a prompt reaches a speaker.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use super::Announcement;
+use crate::config::{SpeakerConfig, SpeakerOutput};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerError {
+    #[error("speaker {speaker}: prompt file {path} does not exist (lookout prompt generate writes the defaults)")]
+    NoPrompt { speaker: String, path: PathBuf },
+    #[error("speaker {speaker}: audio output failed: {message}")]
+    Audio { speaker: String, message: String },
+    #[error("speaker {speaker}: HTTP {method} {url}: {message}")]
+    Http {
+        speaker: String,
+        method: String,
+        url: String,
+        message: String,
+    },
+    #[error("speaker {speaker}: MQTT message not sent: {message}")]
+    Mqtt { speaker: String, message: String },
+}
+
+/// Sends a message on the box's broker (topic, payload).
+pub type Publish = Arc<dyn Fn(&str, Vec<u8>) -> Result<(), String> + Send + Sync>;
+
+/// A speaker, ready to play.
+#[derive(Clone)]
+pub enum Output {
+    Audio {
+        id: String,
+        device: Option<String>,
+        file: Option<PathBuf>,
+    },
+    Http {
+        id: String,
+        url: String,
+        method: String,
+        body: Option<String>,
+        headers: Vec<(String, String)>,
+        timeout: Duration,
+    },
+    Mqtt {
+        id: String,
+        topic: String,
+        publish: Publish,
+    },
+}
+
+/// Longest a prompt may take to play before the output counts as stuck.
+const PLAY_LIMIT: Duration = Duration::from_secs(120);
+
+impl Output {
+    pub fn new(config: &SpeakerConfig, publish: Publish) -> Output {
+        let id = config.id.clone();
+        match &config.output {
+            SpeakerOutput::Audio { device, file } => Output::Audio {
+                id,
+                device: device.clone(),
+                file: file.clone(),
+            },
+            SpeakerOutput::Http {
+                url,
+                method,
+                body,
+                headers,
+                timeout_s,
+            } => Output::Http {
+                id,
+                url: url.clone(),
+                method: method.to_ascii_uppercase(),
+                body: body.clone(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                timeout: Duration::from_secs_f64(timeout_s.max(0.1)),
+            },
+            SpeakerOutput::Mqtt { topic } => Output::Mqtt {
+                id,
+                topic: topic.clone(),
+                publish,
+            },
+        }
+    }
+
+    /// Plays the announcement once.
+    pub fn play(&self, a: &Announcement) -> Result<(), SpeakerError> {
+        match self {
+            Output::Audio { id, device, file } => {
+                play_audio(id, device.as_deref(), file.as_ref(), a)
+            }
+            Output::Http {
+                id,
+                url,
+                method,
+                body,
+                headers,
+                timeout,
+            } => {
+                let url = fill(url, a, |v| {
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+                });
+                let body = body.as_ref().map(|b| {
+                    fill(b, a, |v| {
+                        let quoted = serde_json::to_string(v).unwrap_or_default();
+                        quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+                    })
+                });
+                call_http(method, &url, body, headers, *timeout).map_err(|message| {
+                    SpeakerError::Http {
+                        speaker: id.clone(),
+                        method: method.clone(),
+                        url: url.clone(),
+                        message,
+                    }
+                })
+            }
+            Output::Mqtt { id, topic, publish } => {
+                let doc = serde_json::json!({
+                    "order": a.order_id,
+                    "camera": a.camera,
+                    "kind": a.kind,
+                    "severity": a.severity,
+                    "prompt": file_name(a),
+                    "text": a.text,
+                    "repeat": a.repeat,
+                });
+                publish(topic, doc.to_string().into_bytes()).map_err(|message| SpeakerError::Mqtt {
+                    speaker: id.clone(),
+                    message,
+                })
+            }
+        }
+    }
+}
+
+fn file_name(a: &Announcement) -> String {
+    a.prompt
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Fills `{camera}`, `{kind}`, … in `template`, each value passed through `escape`.
+fn fill(template: &str, a: &Announcement, escape: impl Fn(&str) -> String) -> String {
+    let kind = serde_json::to_value(a.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    [
+        ("{camera}", a.camera.clone()),
+        ("{kind}", kind),
+        ("{order}", a.order_id.clone()),
+        ("{severity}", a.severity.as_str().to_owned()),
+        ("{prompt}", file_name(a)),
+        ("{text}", a.text.clone()),
+        ("{repeat}", a.repeat.to_string()),
+    ]
+    .iter()
+    .fold(template.to_owned(), |t, (k, v)| t.replace(k, &escape(v)))
+}
+
+fn call_http(
+    method: &str,
+    url: &str,
+    body: Option<String>,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> Result<(), String> {
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .build()
+        .new_agent();
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(k, v);
+    }
+    let result = match body {
+        Some(b) => {
+            let request = builder.body(b).map_err(|e| e.to_string())?;
+            agent.run(request)
+        }
+        None => {
+            let request = builder.body(()).map_err(|e| e.to_string())?;
+            agent.run(request)
+        }
+    };
+    result.map(|_| ()).map_err(|e| match e {
+        ureq::Error::StatusCode(code) => format!("the speaker answered {code}"),
+        ureq::Error::Timeout(_) => format!("no answer within {:.1} s", timeout.as_secs_f64()),
+        other => other.to_string(),
+    })
+}
+
+/// Plays the prompt file through GStreamer's `playbin` into the ALSA device, the default output,
+/// or a WAV file. Paths and device names are element properties, never pipeline text.
+fn play_audio(
+    id: &str,
+    device: Option<&str>,
+    file: Option<&PathBuf>,
+    a: &Announcement,
+) -> Result<(), SpeakerError> {
+    let fail = |message: String| SpeakerError::Audio {
+        speaker: id.to_owned(),
+        message,
+    };
+    if !a.prompt.is_file() {
+        return Err(SpeakerError::NoPrompt {
+            speaker: id.to_owned(),
+            path: a.prompt.clone(),
+        });
+    }
+    crate::ingest::init_gstreamer().map_err(|e| fail(e.to_string()))?;
+    let prompt = std::fs::canonicalize(&a.prompt).map_err(|e| fail(e.to_string()))?;
+    let uri = url::Url::from_file_path(&prompt)
+        .map_err(|_| fail(format!("{} is not a usable path", prompt.display())))?;
+    let element = |name: &str| {
+        gst::ElementFactory::make(name).build().map_err(|_| {
+            fail(format!(
+                "GStreamer element {name} is missing (scripts/setup.sh installs it)"
+            ))
+        })
+    };
+    let playbin = element("playbin")?;
+    playbin.set_property("uri", uri.as_str());
+    playbin.set_property("video-sink", &element("fakesink")?);
+    let sink = match (file, device) {
+        (Some(path), _) => {
+            let bin = gst::parse::bin_from_description(
+                "audioconvert ! audioresample ! wavenc ! filesink name=out",
+                true,
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            let out = bin
+                .by_name("out")
+                .ok_or_else(|| fail("no filesink in the file output".into()))?;
+            out.set_property("location", path.to_string_lossy().as_ref());
+            bin.upcast::<gst::Element>()
+        }
+        (None, Some(device)) => {
+            let alsa = element("alsasink")?;
+            alsa.set_property("device", device);
+            alsa
+        }
+        (None, None) => element("autoaudiosink")?,
+    };
+    playbin.set_property("audio-sink", &sink);
+    let bus = playbin
+        .bus()
+        .ok_or_else(|| fail("the player has no bus".into()))?;
+    let stop = |e: SpeakerError| {
+        let _ = playbin.set_state(gst::State::Null);
+        e
+    };
+    if playbin.set_state(gst::State::Playing).is_err() {
+        let why = first_error(&bus).unwrap_or_else(|| "the output refused to start".into());
+        return Err(stop(fail(why)));
+    }
+    let deadline = Instant::now() + PLAY_LIMIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(stop(fail(format!(
+                "still playing after {} s",
+                PLAY_LIMIT.as_secs()
+            ))));
+        }
+        let Some(msg) = bus.timed_pop_filtered(
+            gst::ClockTime::from_nseconds(left.as_nanos() as u64),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        ) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                return Err(stop(fail(format!(
+                    "{} ({})",
+                    e.error(),
+                    e.debug().map(|d| d.to_string()).unwrap_or_default()
+                ))))
+            }
+            _ => {}
+        }
+    }
+    let _ = playbin.set_state(gst::State::Null);
+    Ok(())
+}
+
+fn first_error(bus: &gst::Bus) -> Option<String> {
+    bus.timed_pop_filtered(
+        gst::ClockTime::from_mseconds(500),
+        &[gst::MessageType::Error],
+    )
+    .and_then(|m| match m.view() {
+        gst::MessageView::Error(e) => Some(e.error().to_string()),
+        _ => None,
+    })
+}
