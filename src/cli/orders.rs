@@ -22,6 +22,17 @@ pub enum OrdersCommand {
     /// List the orders in the box's ledger, latest first.
     ///
     /// Example: lookout orders list --config /etc/lookout/lookout.toml --state open
+    /// Per kind: orders, warned on site, resolved on site, escalated after the warning, and the
+    /// share the voice warning resolved (of those it could).
+    ///
+    /// Example: lookout orders stats --config /etc/lookout/lookout.toml
+    Stats {
+        #[command(flatten)]
+        ledger: LedgerArgs,
+        /// One JSON document per kind instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     List {
         #[command(flatten)]
         ledger: LedgerArgs,
@@ -177,6 +188,7 @@ pub fn run(cmd: OrdersCommand) -> anyhow::Result<()> {
             json,
         } => list(&ledger, state.as_deref(), limit, json),
         OrdersCommand::Show { id, ledger, json } => show(&ledger, &id, json),
+        OrdersCommand::Stats { ledger, json } => stats(&ledger, json),
         OrdersCommand::Watch {
             broker,
             photos,
@@ -284,6 +296,46 @@ fn list(args: &LedgerArgs, state: Option<&str>, limit: usize, json: bool) -> any
             writeln!(out, "{}", serde_json::to_string(o)?)?;
         } else {
             writeln!(out, "{}", line(o))?;
+        }
+    }
+    Ok(())
+}
+
+fn stats(args: &LedgerArgs, json: bool) -> anyhow::Result<()> {
+    let ledger = open_ledger(args)?;
+    let rows = ledger.warning_stats()?;
+    let mut out = std::io::stdout().lock();
+    if !json {
+        writeln!(
+            out,
+            "{:<14}  {:>6}  {:>6}  {:>8}  {:>9}  ON-SITE SHARE",
+            "KIND", "ORDERS", "WARNED", "ON SITE", "ESCALATED"
+        )?;
+    }
+    for r in &rows {
+        let decided = r.resolved_on_site + r.escalated;
+        let share = (decided > 0).then(|| r.resolved_on_site as f64 / decided as f64);
+        if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "kind": r.kind, "orders": r.orders, "warned": r.warned,
+                    "resolved_on_site": r.resolved_on_site, "escalated": r.escalated,
+                    "on_site_share": share,
+                })
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{:<14}  {:>6}  {:>6}  {:>8}  {:>9}  {}",
+                r.kind,
+                r.orders,
+                r.warned,
+                r.resolved_on_site,
+                r.escalated,
+                share.map_or("-".into(), |s| format!("{:.0} %", s * 100.0))
+            )?;
         }
     }
     Ok(())

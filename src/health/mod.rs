@@ -66,6 +66,8 @@ pub struct LedgerGauges {
     pub orders_by_state: Vec<(&'static str, u64)>,
     /// Messages from the camera workers waiting for the uplink task.
     pub uplink_queue: u64,
+    /// Per kind: (kind, resolved on site, escalated after the warning).
+    pub on_site: Vec<(String, u64, u64)>,
 }
 
 /// The watchdog's view.
@@ -320,6 +322,21 @@ impl Health {
             vec![(String::new(), ledger.uplink_queue as f64)],
         );
         metric(
+            "lookout_orders_on_site_total",
+            "counter",
+            "Orders of the ledger the on-site warning resolved (how=resolved) or did not (how=escalated), by kind.",
+            ledger
+                .on_site
+                .iter()
+                .flat_map(|(kind, resolved, escalated)| {
+                    [
+                        (format!("{{kind=\"{kind}\",how=\"resolved\"}}"), *resolved as f64),
+                        (format!("{{kind=\"{kind}\",how=\"escalated\"}}"), *escalated as f64),
+                    ]
+                })
+                .collect(),
+        );
+        metric(
             "lookout_orders",
             "gauge",
             "Work orders in the ledger, by state.",
@@ -381,6 +398,7 @@ mod tests {
                 outbox_bytes: 1000,
                 orders_by_state: vec![("open", 2), ("closed", 1)],
                 uplink_queue: 0,
+                on_site: vec![("vending".into(), 3, 1)],
             },
         );
         for line in [
@@ -394,6 +412,7 @@ mod tests {
             "lookout_inference_errors_total{model=\"yolox_nano_coco\"} 1",
             "lookout_outbox_messages 3",
             "lookout_orders{state=\"open\"} 2",
+            "lookout_orders_on_site_total{kind=\"vending\",how=\"resolved\"} 3",
         ] {
             assert!(text.contains(line), "{line:?} in\n{text}");
         }

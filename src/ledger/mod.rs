@@ -31,6 +31,16 @@ pub struct LedgerError {
     source: rusqlite::Error,
 }
 
+/// Per kind, how the on-site warnings went (see [`Ledger::warning_stats`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WarningStats {
+    pub kind: String,
+    pub orders: u64,
+    pub warned: u64,
+    pub resolved_on_site: u64,
+    pub escalated: u64,
+}
+
 /// What an outbox message carries; decides what the quota may drop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageClass {
@@ -378,6 +388,35 @@ impl Ledger {
     }
 
     /// How many orders are in each state.
+    /// Per kind: orders, orders warned on site (played), closed as resolved on site, and
+    /// escalated after a warning — the first rung's record (`lookout orders stats`, metrics).
+    pub fn warning_stats(&self) -> Result<Vec<WarningStats>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT json_extract(document, '$.kind'),
+                        COUNT(*),
+                        SUM(json_extract(document, '$.warning.status') = 'played'),
+                        SUM(json_extract(document, '$.resolution') = 'on_site'),
+                        SUM(EXISTS (SELECT 1 FROM json_each(document, '$.timeline')
+                                    WHERE json_extract(value, '$.event') = 'escalated'))
+                 FROM orders GROUP BY 1 ORDER BY 1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(WarningStats {
+                    kind: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    orders: r.get::<_, i64>(1)? as u64,
+                    warned: r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u64,
+                    resolved_on_site: r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64,
+                    escalated: r.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
     pub fn count_by_state(&self) -> Result<Vec<(OrderState, u64)>, LedgerError> {
         let mut stmt = self
             .conn

@@ -268,6 +268,13 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
                         .map(|(s, n)| (s.as_str(), n))
                         .collect(),
                     uplink_queue: queue.depth() as u64,
+                    on_site: l
+                        .warning_stats()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|s| s.warned > 0)
+                        .map(|s| (s.kind, s.resolved_on_site, s.escalated))
+                        .collect(),
                 }
             })
         };
