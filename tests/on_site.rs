@@ -324,5 +324,29 @@ location = {{ lat = 30.0, lon = 120.0 }}
         failed.state
     );
     assert!(failed.timeline.iter().any(|e| e.event == "warning_failed"));
+    let msgs = sub.wait_for(
+        Duration::from_secs(30),
+        "the broken speaker in the status",
+        |m| {
+            m.iter()
+                .rev()
+                .find(|m| m.topic == format!("{ROOT}/status"))
+                .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m.payload).ok())
+                .is_some_and(|s| {
+                    let speaker = |id: &str| {
+                        s["speakers"]
+                            .as_array()
+                            .and_then(|a| a.iter().find(|x| x["id"] == id).cloned())
+                            .unwrap_or_default()
+                    };
+                    speaker("broken")["state"] == "failing"
+                        && speaker("broken")["error"]
+                            .as_str()
+                            .unwrap_or("")
+                            .contains("500")
+                        && speaker("pole")["state"] == "ok"
+                })
+        },
+    );
     ApiSchemas::load().check_all(&msgs);
 }

@@ -15,7 +15,7 @@ use crate::config::{CameraConfig, Config, WarningsConfig};
 use crate::control::Control;
 use crate::orders::{OrderState, Warning, WorkOrder};
 use crate::speaker::{self, Announcement, Decision, Gate, Outcome, Output, Plan};
-use crate::uplink::{UplinkMessage, WeakUplinkSender};
+use crate::uplink::{SpeakerStatus, UplinkMessage, WeakUplinkSender};
 
 struct Request {
     announcement: Announcement,
@@ -80,6 +80,12 @@ impl Warner {
                 })
             };
             let output = Output::new(speaker, publish);
+            uplink.send(UplinkMessage::Speaker(SpeakerStatus {
+                id: speaker.id.clone(),
+                state: "idle".into(),
+                last_played_at: None,
+                error: None,
+            }));
             let (tx, rx) = channel::<Request>();
             let (gate, control, uplink) = (gate.clone(), control.clone(), uplink.clone());
             let id = speaker.id.clone();
@@ -102,6 +108,24 @@ impl Warner {
                             tracing::error!(speaker = %a.speaker, order = %a.order_id, %error, "Speaker failed; the order goes on without its warning.");
                         }
                         let now = Utc::now();
+                        let report = match &outcome {
+                            Outcome::Played { .. } => Some(SpeakerStatus {
+                                id: a.speaker.clone(),
+                                state: "ok".into(),
+                                last_played_at: Some(crate::orders::rfc3339(now)),
+                                error: None,
+                            }),
+                            Outcome::Failed { error } => Some(SpeakerStatus {
+                                id: a.speaker.clone(),
+                                state: "failing".into(),
+                                last_played_at: None,
+                                error: Some(error.clone()),
+                            }),
+                            Outcome::Skipped { .. } => None,
+                        };
+                        if let Some(report) = report {
+                            uplink.send(UplinkMessage::Speaker(report));
+                        }
                         let warning = warning(a, &outcome, now);
                         let recheck_at = request
                             .recheck_after

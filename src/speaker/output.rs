@@ -304,3 +304,111 @@ fn first_error(bus: &gst::Bus) -> Option<String> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{IncidentKind, Severity};
+
+    fn announcement(prompt: PathBuf) -> Announcement {
+        Announcement {
+            order_id: "o".into(),
+            camera: "c".into(),
+            speaker: "s".into(),
+            kind: IncidentKind::Vending,
+            severity: Severity::Yellow,
+            prompt,
+            text: "此处禁止摆摊".into(),
+            repeat: 1,
+            repeat_gap: Duration::ZERO,
+        }
+    }
+
+    fn http(url: String, timeout: Duration) -> Output {
+        Output::Http {
+            id: "s".into(),
+            url,
+            method: "POST".into(),
+            body: None,
+            headers: Vec::new(),
+            timeout,
+        }
+    }
+
+    #[test]
+    fn a_speaker_that_never_answers_times_out_with_the_reason() {
+        // Accepts the connection, never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _hold = std::thread::spawn(move || {
+            let conns: Vec<_> = listener.incoming().take(1).collect();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(conns);
+        });
+        let began = Instant::now();
+        let e = http(
+            format!("http://127.0.0.1:{port}/play"),
+            Duration::from_millis(500),
+        )
+        .play(&announcement(PathBuf::from("x.wav")))
+        .unwrap_err();
+        assert!(
+            began.elapsed() < Duration::from_secs(2),
+            "bounded by timeout_s"
+        );
+        assert!(e.to_string().contains("no answer within 0.5 s"), "{e}");
+    }
+
+    #[test]
+    fn no_audio_device_and_no_prompt_file_are_errors_that_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Output::Audio {
+            id: "s".into(),
+            device: None,
+            file: Some(dir.path().join("out.wav")),
+        }
+        .play(&announcement(dir.path().join("nope.wav")))
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("lookout prompt generate"),
+            "{missing}"
+        );
+        // A real (tiny) WAV, into an ALSA device that does not exist.
+        let wav = dir.path().join("beep.wav");
+        let mut bytes = b"RIFF".to_vec();
+        let samples = vec![0u8; 1600];
+        bytes.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(b"WAVEfmt ");
+        bytes.extend_from_slice(&16u32.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes());
+        bytes.extend_from_slice(&8000u32.to_le_bytes());
+        bytes.extend_from_slice(&16000u32.to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&16u16.to_le_bytes());
+        bytes.extend_from_slice(b"data");
+        bytes.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&samples);
+        std::fs::write(&wav, bytes).unwrap();
+        let e = Output::Audio {
+            id: "s".into(),
+            device: Some("hw:99,0".into()),
+            file: None,
+        }
+        .play(&announcement(wav.clone()))
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("speaker s: audio output failed"),
+            "{e}"
+        );
+        // The same prompt into a file plays.
+        Output::Audio {
+            id: "s".into(),
+            device: None,
+            file: Some(dir.path().join("out.wav")),
+        }
+        .play(&announcement(wav))
+        .unwrap();
+        assert!(dir.path().join("out.wav").metadata().unwrap().len() > 1000);
+    }
+}

@@ -149,6 +149,7 @@ fn offline_status(
         started_at: rfc3339(started),
         updated_at: rfc3339(Utc::now()),
         cameras,
+        speakers: Vec::new(),
     }
 }
 
@@ -261,6 +262,7 @@ struct State {
     ledger: SharedLedger,
     started: DateTime<Utc>,
     cameras: BTreeMap<String, CameraStatus>,
+    speakers: BTreeMap<String, crate::uplink::SpeakerStatus>,
     report: UplinkReport,
     connected: bool,
     /// Highest outbox seq handed to the client since the last (re)connection.
@@ -284,6 +286,7 @@ impl State {
             self.cameras.values().cloned().collect(),
         );
         s.state = state.into();
+        s.speakers = self.speakers.values().cloned().collect();
         s
     }
 
@@ -452,6 +455,7 @@ async fn run(
         client,
         ledger,
         cameras: BTreeMap::new(),
+        speakers: BTreeMap::new(),
         report: UplinkReport::default(),
         connected: false,
         sent_up_to: 0,
@@ -478,6 +482,13 @@ async fn run(
                         state.publish(topic, false, payload, None).await;
                     } else {
                         tracing::warn!(%topic, "Broker unreachable: a device message was not sent.");
+                    }
+                }
+                Some(UplinkMessage::Speaker(status)) => {
+                    let changed = state.speakers.get(&status.id).is_none_or(|old| old.state != status.state);
+                    state.speakers.insert(status.id.clone(), status);
+                    if changed && state.connected {
+                        state.publish_status("online").await;
                     }
                 }
                 Some(UplinkMessage::CameraRemoved(id)) => {

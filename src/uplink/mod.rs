@@ -14,7 +14,7 @@ pub use client::{
     connect_options, tool_options, BrokerAddress, CommandSink, OrderTap, SharedLedger, Uplink,
     UplinkError, UplinkReport, UplinkSender, WeakUplinkSender, MAX_PACKET_BYTES,
 };
-pub use status::{BoxStatus, CameraState, CameraStatus};
+pub use status::{BoxStatus, CameraState, CameraStatus, SpeakerStatus};
 pub use topics::Topics;
 
 use crate::ledger::{MessageClass, OutMessage};
@@ -26,6 +26,8 @@ pub enum UplinkMessage {
     /// This revision and its messages are in the ledger's outbox: publish them.
     Committed(Box<WorkOrder>),
     Camera(CameraStatus),
+    /// A speaker's state changed.
+    Speaker(SpeakerStatus),
     /// A config reload removed this camera: it leaves the status.
     CameraRemoved(String),
     /// A message to a device on the broker (a speaker controller), QoS 1, not stored: a prompt

@@ -42,6 +42,19 @@ pub struct CameraStatus {
     pub error: Option<String>,
 }
 
+/// One site speaker's line in the status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeakerStatus {
+    pub id: String,
+    /// `idle` (nothing played yet), `ok` (the last prompt played), `failing` (the last one
+    /// failed: `error` says why).
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_played_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
 /// The retained document on `{root}/status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoxStatus {
@@ -55,4 +68,7 @@ pub struct BoxStatus {
     pub started_at: String,
     pub updated_at: String,
     pub cameras: Vec<CameraStatus>,
+    /// The site speakers of on-site warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub speakers: Vec<SpeakerStatus>,
 }
