@@ -350,3 +350,145 @@ location = {{ lat = 30.0, lon = 120.0 }}
     );
     ApiSchemas::load().check_all(&msgs);
 }
+
+/// The on-site / escalated split on the shared clips: every example config with a warnable
+/// incident, one daemon, one speaker (a WAV file), short grace periods because the clips are
+/// short (20 s and less, but for the corridor). Prints `lookout orders stats` and every order.
+/// Real-time playback of seven clips on two cores: run it by hand, alone —
+/// `cargo test --release --test on_site -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement (2.5 min of real-time footage), not a check"]
+fn split_on_the_shared_clips() {
+    let dir = scratch_dir();
+    let broker = Mosquitto::start();
+    let state = dir.path().join("state");
+    let mut text = format!(
+        r#"version = 1
+[box]
+site = "test"
+id = "onsite"
+[uplink]
+broker = "{}"
+[storage]
+dir = "{}"
+[orders]
+verify_window_s = 3.0
+[models]
+manifests = "../models"
+dir = "../.runtime/models"
+onnxruntime = "../.runtime/onnxruntime/libonnxruntime.so"
+threads = 2
+[warnings]
+repeat = 1
+min_gap_s = 0.0
+max_per_hour = 1000
+[warnings.grace_s]
+vending = 5.0
+parking = 5.0
+crowd = 5.0
+water = 0.0
+fire = 0.0
+smoke = 0.0
+[[speakers]]
+id = "pole"
+type = "audio"
+file = "{}"
+"#,
+        broker.url(),
+        state.display(),
+        dir.path().join("played.wav").display()
+    );
+    let examples = [
+        "indoor_walkers_persons",
+        "plaza_pedestrians",
+        "group_gathering",
+        "parking_lot_overhead",
+        "pool_overhead",
+        "forest_fire_smoke",
+        "indoor_fire",
+    ];
+    for name in examples {
+        let example =
+            std::fs::read_to_string(repo().join("examples").join(format!("{name}.toml"))).unwrap();
+        let cameras = &example[example.find("[[cameras]]").unwrap()..];
+        text.push('\n');
+        text.push_str(&cameras.replacen("[[cameras]]\n", "[[cameras]]\nspeaker = \"pole\"\n", 1));
+    }
+    // Keeps the daemon running after the clips, so re-checks due after a clip's end finish.
+    text.push_str("\n[[cameras]]\nid = \"spare\"\nsource = \"rtsp://127.0.0.1:9/none\"\nmodels = [\"yolox_nano_coco\"]\nlocation = { lat = 30.0, lon = 120.0 }\n");
+    let config = dir.path().join("all.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(lookout_bin())
+        .args(["prompt", "generate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sub = Subscriber::start(broker.port, &format!("{ROOT}/status"));
+    let mut daemon = Command::new(lookout_bin())
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ids = [
+        "indoor_walkers",
+        "plaza_pedestrians",
+        "group_gathering",
+        "parking_lot_overhead",
+        "pool_overhead",
+        "forest_fire_smoke",
+        "indoor_fire",
+    ];
+    sub.wait_for(Duration::from_secs(400), "every clip's end", |m| {
+        m.iter()
+            .rev()
+            .find_map(|m| serde_json::from_slice::<serde_json::Value>(&m.payload).ok())
+            .is_some_and(|s| {
+                ids.iter().all(|id| {
+                    s["cameras"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c["id"] == *id && c["state"] == "ended"))
+                })
+            })
+    });
+    // Re-checks of orders raised at a clip's end are inconclusive (no more frames): the orders
+    // show it.
+    std::thread::sleep(Duration::from_secs(15));
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+    drop(sub);
+    let stats = Command::new(lookout_bin())
+        .args(["orders", "stats", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&stats.stdout));
+    let list = Command::new(lookout_bin())
+        .args(["orders", "list", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&list.stdout).lines() {
+        let o: WorkOrder = serde_json::from_str(line).unwrap();
+        eprintln!(
+            "{:<24} {:<8} {:<10} resolution={:?} warning={:?} events={:?}",
+            o.camera.id,
+            serde_json::to_value(o.kind).unwrap().as_str().unwrap_or(""),
+            o.state.as_str(),
+            o.resolution,
+            o.warning.as_ref().map(|w| w.status.as_str()),
+            o.timeline
+                .iter()
+                .map(|e| e.event.as_str())
+                .collect::<Vec<_>>()
+        );
+    }
+}
