@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Subcommand;
-use lookout::config::{Config, Language};
+use lookout::config::Language;
 use lookout::rules::{IncidentKind, Severity};
 use lookout::speaker::{self, prompts, Announcement, Output};
 
@@ -40,15 +40,6 @@ pub enum PromptCommand {
     },
 }
 
-/// The prompts folder of a config.
-pub fn prompts_dir(config: &Config) -> PathBuf {
-    config
-        .warnings
-        .prompts
-        .clone()
-        .unwrap_or_else(|| config.storage.dir.join("prompts"))
-}
-
 fn parse_kind(kind: &str) -> anyhow::Result<IncidentKind> {
     serde_json::from_value(serde_json::Value::String(kind.to_owned())).map_err(|_| {
         BadInput(format!(
@@ -66,7 +57,7 @@ pub fn run(cmd: PromptCommand) -> anyhow::Result<()> {
             config,
         } => {
             let config = load_config(&config)?;
-            let dir = prompts_dir(&config);
+            let dir = prompts::dir(&config, None);
             let languages = if all_languages {
                 vec![Language::Zh, Language::En]
             } else {
@@ -112,7 +103,7 @@ pub fn run(cmd: PromptCommand) -> anyhow::Result<()> {
                 speaker: speaker_id.to_owned(),
                 kind,
                 severity: Severity::Blue,
-                prompt: prompts::path(&prompts_dir(&config), kind, language),
+                prompt: prompts::path(&prompts::dir(&config, None), kind, language),
                 text: prompts::text(kind, language).to_owned(),
                 repeat: 1,
                 repeat_gap: Duration::ZERO,

@@ -30,15 +30,6 @@ pub struct Warner {
     offered: Mutex<HashSet<String>>,
 }
 
-/// The prompts folder: `[warnings] prompts`, or `{state}/prompts`.
-pub fn prompts_dir(config: &Config, state_dir: Option<&Path>) -> PathBuf {
-    config.warnings.prompts.clone().unwrap_or_else(|| {
-        state_dir
-            .unwrap_or(config.storage.dir.as_path())
-            .join("prompts")
-    })
-}
-
 impl Warner {
     /// Starts a thread per configured speaker; `None` when warnings are off or there is no
     /// speaker.
@@ -148,7 +139,7 @@ impl Warner {
         }
         Some(Arc::new(Warner {
             config: config.warnings.clone(),
-            prompts_dir: prompts_dir(config, state_dir),
+            prompts_dir: speaker::prompts::dir(config, state_dir),
             queues,
             offered: Mutex::new(HashSet::new()),
         }))

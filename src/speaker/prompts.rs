@@ -60,6 +60,16 @@ fn language_code(language: Language) -> &'static str {
     }
 }
 
+/// The prompts folder of a config: `[warnings] prompts`, or `prompts` in the state folder
+/// (`state_dir` when the daemon was given one, `[storage] dir` otherwise).
+pub fn dir(config: &crate::config::Config, state_dir: Option<&Path>) -> PathBuf {
+    config.warnings.prompts.clone().unwrap_or_else(|| {
+        state_dir
+            .unwrap_or(config.storage.dir.as_path())
+            .join("prompts")
+    })
+}
+
 /// The default prompt file of `kind` in `dir`.
 pub fn path(dir: &Path, kind: IncidentKind, language: Language) -> PathBuf {
     dir.join(format!(
