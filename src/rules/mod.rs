@@ -104,6 +104,19 @@ pub enum IncidentKind {
 }
 
 impl IncidentKind {
+    /// The kind as it is written in documents and configs (`vending`, `camera_fault`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IncidentKind::Crowd => "crowd",
+            IncidentKind::Fire => "fire",
+            IncidentKind::Smoke => "smoke",
+            IncidentKind::Parking => "parking",
+            IncidentKind::Vending => "vending",
+            IncidentKind::Water => "water",
+            IncidentKind::CameraFault => "camera_fault",
+        }
+    }
+
     /// City-management event code used when the rule sets none. Crowd and fire have no national
     /// code in the 数字化城市管理 classification: these are local extension codes (21xx).
     pub fn default_event_code(&self) -> &'static str {

@@ -150,13 +150,9 @@ fn file_name(a: &Announcement) -> String {
 
 /// Fills `{camera}`, `{kind}`, … in `template`, each value passed through `escape`.
 fn fill(template: &str, a: &Announcement, escape: impl Fn(&str) -> String) -> String {
-    let kind = serde_json::to_value(a.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
     [
         ("{camera}", a.camera.clone()),
-        ("{kind}", kind),
+        ("{kind}", a.kind.as_str().to_owned()),
         ("{order}", a.order_id.clone()),
         ("{severity}", a.severity.as_str().to_owned()),
         ("{prompt}", file_name(a)),

@@ -21,13 +21,6 @@ pub struct Plan {
     pub recheck_after: Option<Duration>,
 }
 
-fn kind_name(kind: IncidentKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The warning for an order of `kind` in `zone` at `severity` on `camera`, if any.
 pub fn plan(
     warnings: &WarningsConfig,
@@ -41,7 +34,7 @@ pub fn plan(
         return None;
     }
     let speaker = camera.speaker.clone()?;
-    let name = kind_name(kind);
+    let name = kind.as_str();
     let own = camera.warnings.iter().find(|w| {
         w.kind.as_deref().is_none_or(|k| k == name)
             && w.zone.as_deref().is_none_or(|z| Some(z) == zone)
@@ -57,7 +50,7 @@ pub fn plan(
     }
     let grace = own
         .and_then(|w| w.grace_s)
-        .or_else(|| warnings.grace_s.get(&name).copied())?;
+        .or_else(|| warnings.grace_s.get(name).copied())?;
     let language = warnings.language;
     Some(Plan {
         speaker,

@@ -46,13 +46,6 @@ pub fn text(kind: IncidentKind, language: Language) -> &'static str {
     }
 }
 
-fn kind_name(kind: IncidentKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn language_code(language: Language) -> &'static str {
     match language {
         Language::Zh => "zh",
@@ -72,11 +65,7 @@ pub fn dir(config: &crate::config::Config, state_dir: Option<&Path>) -> PathBuf 
 
 /// The default prompt file of `kind` in `dir`.
 pub fn path(dir: &Path, kind: IncidentKind, language: Language) -> PathBuf {
-    dir.join(format!(
-        "{}.{}.wav",
-        kind_name(kind),
-        language_code(language)
-    ))
+    dir.join(format!("{}.{}.wav", kind.as_str(), language_code(language)))
 }
 
 /// Speaks `text` into `out` (WAV) with espeak-ng: Mandarin or English voice.
