@@ -63,18 +63,9 @@ reference = "{}"
     )
 }
 
-fn lookout(args: &[&str], config: &Path) -> std::process::Output {
-    Command::new(lookout_bin())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run lookout")
-}
-
 /// Stores the reference view of `cam` from its configured source.
 fn take_reference(config: &Path) {
-    let out = lookout(&["camera", "reference", "cam"], config);
+    let out = lookout_with(&["camera", "reference", "cam"], config);
     assert!(
         out.status.success(),
         "camera reference: {}",

@@ -234,11 +234,7 @@ location = {{ lat = 30.0, lon = 120.0 }}
         ),
         &broker.url(),
     );
-    let out = Command::new(lookout_bin())
-        .args(["prompt", "generate", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = lookout_with(&["prompt", "generate"], &config);
     assert!(
         out.status.success(),
         "{}",
@@ -432,11 +428,7 @@ file = "{}"
         // Keeps the daemon running after the clips, so re-checks due after a clip's end finish.
         text.push_str("\n[[cameras]]\nid = \"spare\"\nsource = \"rtsp://127.0.0.1:9/none\"\nmodels = [\"yolox_nano_coco\"]\nlocation = { lat = 30.0, lon = 120.0 }\n");
         std::fs::write(&config, text).unwrap();
-        let out = Command::new(lookout_bin())
-            .args(["prompt", "generate", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap();
+        let out = lookout_with(&["prompt", "generate"], &config);
         assert!(
             out.status.success(),
             "{}",

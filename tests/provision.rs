@@ -5,22 +5,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use common::*;
 use lookout::geo::enu::LocalFrame;
 use lookout::geo::Pose;
 use lookout::orders::WorkOrder;
-
-fn lookout(args: &[&str], config: &Path) -> Output {
-    Command::new(lookout_bin())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run lookout")
-}
 
 fn ok(out: Output, what: &str) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -102,7 +92,7 @@ fn a_box_provisioned_with_the_cli_alone_raises_a_geo_tagged_order() {
     assert!(state.is_dir(), "init creates the state folder");
     let clip = video("plaza_pedestrians.mp4").display().to_string();
     ok(
-        lookout(
+        lookout_with(
             &[
                 "camera",
                 "add",
@@ -120,13 +110,16 @@ fn a_box_provisioned_with_the_cli_alone_raises_a_geo_tagged_order() {
         ),
         "camera add",
     );
-    let test = ok(lookout(&["camera", "test", "plaza"], &cfg), "camera test");
+    let test = ok(
+        lookout_with(&["camera", "test", "plaza"], &cfg),
+        "camera test",
+    );
     assert!(
         test.contains("video/x-h264") && test.contains("640x360"),
         "{test}"
     );
     ok(
-        lookout(
+        lookout_with(
             &[
                 "zone",
                 "add",
@@ -145,7 +138,7 @@ fn a_box_provisioned_with_the_cli_alone_raises_a_geo_tagged_order() {
     let raw = dir.path().join("raw.png");
     let preview = dir.path().join("preview.png");
     ok(
-        lookout(
+        lookout_with(
             &[
                 "camera",
                 "snapshot",
@@ -158,7 +151,7 @@ fn a_box_provisioned_with_the_cli_alone_raises_a_geo_tagged_order() {
         "snapshot",
     );
     ok(
-        lookout(
+        lookout_with(
             &[
                 "zone",
                 "preview",
@@ -202,13 +195,13 @@ fn a_box_provisioned_with_the_cli_alone_raises_a_geo_tagged_order() {
     for g in &gcps {
         args.extend(["--gcp", g.as_str()]);
     }
-    let cal = ok(lookout(&args, &cfg), "calibrate");
+    let cal = ok(lookout_with(&args, &cfg), "calibrate");
     assert!(cal.contains("left out"), "{cal}");
     let mut args = vec!["calibrate", "plaza"];
     for g in &good {
         args.extend(["--gcp", g.as_str()]);
     }
-    let cal = ok(lookout(&args, &cfg), "calibrate");
+    let cal = ok(lookout_with(&args, &cfg), "calibrate");
     assert!(cal.contains("overall 0.0"), "{cal}");
     // A crowd rule, by hand as a technician would, and the comments survive the CLI's edits.
     let mut text = std::fs::read_to_string(&cfg).unwrap();
@@ -216,12 +209,12 @@ fn a_box_provisioned_with_the_cli_alone_raises_a_geo_tagged_order() {
     text.push_str("\n# the plaza fills up on weekend evenings\n[[cameras.rules]]\nkind = \"crowd\"\nzone = \"square\"\nmin_count = 10\nhold_s = 3.0\n");
     std::fs::write(&cfg, text).unwrap();
     ok(
-        lookout(&["mqtt", "set", "--broker", &broker.url()], &cfg),
+        lookout_with(&["mqtt", "set", "--broker", &broker.url()], &cfg),
         "mqtt set",
     );
-    let rt = ok(lookout(&["mqtt", "test"], &cfg), "mqtt test");
+    let rt = ok(lookout_with(&["mqtt", "test"], &cfg), "mqtt test");
     assert!(rt.contains("round") || rt.contains("received in"), "{rt}");
-    let doctor = ok(lookout(&["doctor"], &cfg), "doctor");
+    let doctor = ok(lookout_with(&["doctor"], &cfg), "doctor");
     for line in [
         "ok    config",
         "ok    gstreamer",
@@ -286,7 +279,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
     );
     let clip = video("plaza_pedestrians.mp4").display().to_string();
     ok(
-        lookout(
+        lookout_with(
             &[
                 "camera", "add", "c", "--source", &clip, "--lat", "30", "--lon", "120",
             ],
@@ -296,7 +289,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
     );
     let before = std::fs::read_to_string(&cfg).unwrap();
     refused(
-        lookout(
+        lookout_with(
             &[
                 "camera", "add", "c", "--source", &clip, "--lat", "30", "--lon", "120",
             ],
@@ -305,7 +298,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         &["already exists"],
     );
     refused(
-        lookout(
+        lookout_with(
             &[
                 "camera",
                 "add",
@@ -322,14 +315,14 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         &["cameras[1].source", "not saved"],
     );
     refused(
-        lookout(
+        lookout_with(
             &["zone", "add", "c", "z", "--polygon", "0.1,0.1 0.9,0.1"],
             &cfg,
         ),
         &["at least 3 points"],
     );
     refused(
-        lookout(
+        lookout_with(
             &[
                 "zone",
                 "add",
@@ -343,7 +336,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         &["outside the image"],
     );
     refused(
-        lookout(
+        lookout_with(
             &[
                 "zone",
                 "add",
@@ -357,11 +350,11 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         &["crosses itself"],
     );
     refused(
-        lookout(&["zone", "add", "c", "z", "--polygon", "0.1;0.1 x"], &cfg),
+        lookout_with(&["zone", "add", "c", "z", "--polygon", "0.1;0.1 x"], &cfg),
         &["is not a point"],
     );
     refused(
-        lookout(
+        lookout_with(
             &[
                 "zone",
                 "add",
@@ -375,7 +368,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         &["no camera \"nope\"", "cameras: c"],
     );
     refused(
-        lookout(
+        lookout_with(
             &[
                 "calibrate",
                 "c",
@@ -391,7 +384,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         &["3 ground control points given"],
     );
     refused(
-        lookout(
+        lookout_with(
             &[
                 "calibrate",
                 "c",
@@ -409,11 +402,11 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         &["lie on one line"],
     );
     refused(
-        lookout(&["calibrate", "c", "--pose", "height=10,tilt=5"], &cfg),
+        lookout_with(&["calibrate", "c", "--pose", "height=10,tilt=5"], &cfg),
         &["--pose needs heading_deg"],
     );
     refused(
-        lookout(
+        lookout_with(
             &[
                 "calibrate",
                 "c",
@@ -431,7 +424,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
     );
     // A camera that cannot be reached is named with the likely cause.
     ok(
-        lookout(
+        lookout_with(
             &[
                 "camera",
                 "add",
@@ -447,7 +440,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         ),
         "add",
     );
-    let out = lookout(&["camera", "test", "gone", "--timeout", "5"], &cfg);
+    let out = lookout_with(&["camera", "test", "gone", "--timeout", "5"], &cfg);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -474,7 +467,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
     assert!(made.success());
     let audio = audio.display().to_string();
     ok(
-        lookout(
+        lookout_with(
             &[
                 "camera", "add", "mute", "--source", &audio, "--lat", "30", "--lon", "120",
             ],
@@ -482,7 +475,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         ),
         "add",
     );
-    let out = lookout(&["camera", "test", "mute", "--timeout", "5"], &cfg);
+    let out = lookout_with(&["camera", "test", "mute", "--timeout", "5"], &cfg);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -491,10 +484,10 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
     );
     // mqtt test names a broker that is not there.
     ok(
-        lookout(&["mqtt", "set", "--broker", "mqtt://127.0.0.1:9"], &cfg),
+        lookout_with(&["mqtt", "set", "--broker", "mqtt://127.0.0.1:9"], &cfg),
         "mqtt set",
     );
-    let out = lookout(&["mqtt", "test", "--timeout", "3"], &cfg);
+    let out = lookout_with(&["mqtt", "test", "--timeout", "3"], &cfg);
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -502,7 +495,7 @@ fn bad_provisioning_input_is_refused_with_the_reason_and_changes_nothing() {
         "{err}"
     );
     // doctor fails, says what, exits non-zero.
-    let out = lookout(&["doctor", "--camera-timeout", "3"], &cfg);
+    let out = lookout_with(&["doctor", "--camera-timeout", "3"], &cfg);
     assert_ne!(out.status.code(), Some(0));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -528,16 +521,16 @@ fn models_are_fetched_from_a_folder_verified_and_a_corrupt_one_is_named() {
         .output()
         .unwrap();
     ok(out, "init");
-    let list = ok(lookout(&["models", "list"], &cfg), "models list");
+    let list = ok(lookout_with(&["models", "list"], &cfg), "models list");
     assert!(
         list.contains("yolox_nano_coco") && list.contains("missing"),
         "{list}"
     );
-    let out = lookout(&["models", "verify"], &cfg);
+    let out = lookout_with(&["models", "verify"], &cfg);
     assert_eq!(out.status.code(), Some(1));
     let from = shared().join("models").display().to_string();
     let fetched = ok(
-        lookout(&["models", "fetch", "--from", &from], &cfg),
+        lookout_with(&["models", "fetch", "--from", &from], &cfg),
         "models fetch",
     );
     assert!(
@@ -545,17 +538,17 @@ fn models_are_fetched_from_a_folder_verified_and_a_corrupt_one_is_named() {
         "{fetched}"
     );
     let again = ok(
-        lookout(&["models", "fetch", "--from", &from], &cfg),
+        lookout_with(&["models", "fetch", "--from", &from], &cfg),
         "models fetch again",
     );
     assert!(again.contains("already installed"), "{again}");
-    ok(lookout(&["models", "verify"], &cfg), "verify");
+    ok(lookout_with(&["models", "verify"], &cfg), "verify");
     // A flipped byte is found and named.
     let file = models.join("yolox_nano_coco.onnx");
     let mut bytes = std::fs::read(&file).unwrap();
     bytes[1000] ^= 0xff;
     std::fs::write(&file, bytes).unwrap();
-    let out = lookout(&["models", "verify"], &cfg);
+    let out = lookout_with(&["models", "verify"], &cfg);
     assert_eq!(out.status.code(), Some(1));
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -564,7 +557,7 @@ fn models_are_fetched_from_a_folder_verified_and_a_corrupt_one_is_named() {
         "{report}"
     );
     refused(
-        lookout(&["models", "fetch", "nope", "--from", &from], &cfg),
+        lookout_with(&["models", "fetch", "nope", "--from", &from], &cfg),
         &["no model \"nope\""],
     );
 }

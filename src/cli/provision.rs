@@ -863,25 +863,13 @@ fn absolute(p: &Path) -> PathBuf {
 /// Connects with the configured credentials, publishes to a private test topic and waits for it
 /// to come back. The error says which step failed.
 pub fn mqtt_round_trip(config: &Config, timeout: Duration) -> anyhow::Result<Duration> {
-    use rumqttc::{Client, ConnectionError, Event, Packet, QoS};
-    if config.uplink.broker == "embedded" {
-        return Err(anyhow!(
-            "the broker is embedded: it runs inside `lookout run`; nothing to test from outside"
-        ));
-    }
-    let address = lookout::uplink::BrokerAddress::parse(&config.uplink.broker)
-        .map_err(|e| BadInput(e.to_string()))?;
-    let opts = lookout::uplink::tool_options(
-        config,
-        &address,
-        &format!("lookout-test-{}", uuid::Uuid::now_v7().simple()),
-    )?;
+    use rumqttc::{ConnectionError, Event, Packet, QoS};
+    let (client, mut conn) = tool_client(config, "lookout-test")?;
     let topic = format!(
         "{}/mqtt-test/{}",
         lookout::uplink::Topics::new(&config.identity.site, &config.identity.id).root(),
         uuid::Uuid::now_v7().simple()
     );
-    let (client, mut conn) = Client::new(opts, 8);
     let started = Instant::now();
     let mut sent = None;
     let broker = &config.uplink.broker;
@@ -933,12 +921,15 @@ pub fn mqtt_round_trip(config: &Config, timeout: Duration) -> anyhow::Result<Dur
     ))
 }
 
-/// Publishes one message (QoS 1) on the configured broker and waits for its acknowledgement.
-pub fn publish_once(config: &Config, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
-    use rumqttc::{Client, Event, Packet, QoS};
+/// A short-lived MQTT client on the configured broker, with the box's credentials and TLS, for
+/// the CLI's own round trips; refused for the embedded broker, which lives inside `lookout run`.
+fn tool_client(
+    config: &Config,
+    prefix: &str,
+) -> anyhow::Result<(rumqttc::Client, rumqttc::Connection)> {
     if config.uplink.broker == "embedded" {
         return Err(anyhow!(
-            "the broker is embedded: it runs inside `lookout run` only"
+            "the broker is embedded: it runs inside `lookout run`; nothing to reach from outside"
         ));
     }
     let address = lookout::uplink::BrokerAddress::parse(&config.uplink.broker)
@@ -946,9 +937,15 @@ pub fn publish_once(config: &Config, topic: &str, payload: Vec<u8>) -> anyhow::R
     let opts = lookout::uplink::tool_options(
         config,
         &address,
-        &format!("lookout-tool-{}", uuid::Uuid::now_v7().simple()),
+        &format!("{prefix}-{}", uuid::Uuid::now_v7().simple()),
     )?;
-    let (client, mut conn) = Client::new(opts, 8);
+    Ok(rumqttc::Client::new(opts, 8))
+}
+
+/// Publishes one message (QoS 1) on the configured broker and waits for its acknowledgement.
+pub fn publish_once(config: &Config, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+    use rumqttc::{Event, Packet, QoS};
+    let (client, mut conn) = tool_client(config, "lookout-tool")?;
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut payload = Some(payload);
     while Instant::now() < deadline {

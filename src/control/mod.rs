@@ -67,6 +67,20 @@ impl Control {
         }
     }
 
+    /// Stores a new revision of an order the box itself changed, with its photos and messages,
+    /// in one ledger transaction; returns the stored order.
+    fn store(
+        &self,
+        ledger: &mut crate::ledger::Ledger,
+        order: WorkOrder,
+        evidence: Vec<orders::EvidenceBlob>,
+    ) -> Result<WorkOrder, crate::ledger::LedgerError> {
+        let change = WorkOrderChange { order, evidence };
+        let messages = crate::uplink::encode(&self.topics, &change);
+        ledger.record(&change.order, &messages)?;
+        Ok(change.order)
+    }
+
     fn on_site(&self) -> std::sync::MutexGuard<'_, Vec<(String, DateTime<Utc>)>> {
         self.on_site.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -142,20 +156,18 @@ impl Control {
             orders::annotate(&mut order, event, note, now);
         }
         order.warning = Some(warning);
-        let change = WorkOrderChange {
-            order,
-            evidence: Vec::new(),
+        let order = match self.store(&mut ledger, order, Vec::new()) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(order = %order_id, error = %e, "Cannot store the warning of an order.");
+                return None;
+            }
         };
-        let messages = crate::uplink::encode(&self.topics, &change);
-        if let Err(e) = ledger.record(&change.order, &messages) {
-            tracing::error!(order = %order_id, error = %e, "Cannot store the warning of an order.");
-            return None;
-        }
         drop(ledger);
         if let Some(at) = scheduled {
             self.on_site().push((order_id.to_owned(), at));
         }
-        Some(change.order)
+        Some(order)
     }
 
     /// Starts the on-site re-checks whose grace period is over.
@@ -188,17 +200,12 @@ impl Control {
                 continue;
             }
             let job = self.start_verification(&mut order, None, Purpose::OnSite, now);
-            let change = WorkOrderChange {
-                order,
-                evidence: Vec::new(),
-            };
-            let messages = crate::uplink::encode(&self.topics, &change);
-            match ledger.record(&change.order, &messages) {
-                Ok(_) => {
+            match self.store(&mut ledger, order, Vec::new()) {
+                Ok(order) => {
                     drop(ledger);
                     self.board.post(job);
                     tracing::info!(order = %id, "Grace period over: re-checking on site.");
-                    changed.push(change.order);
+                    changed.push(order);
                 }
                 Err(e) => {
                     tracing::error!(order = %id, error = %e, "Cannot start an on-site re-check; retrying.");
@@ -578,12 +585,10 @@ impl Control {
             })
             .into_iter()
             .collect();
-        let change = WorkOrderChange { order, evidence };
-        let messages = crate::uplink::encode(&self.topics, &change);
-        match ledger.record(&change.order, &messages) {
-            Ok(_) => {
+        match self.store(&mut ledger, order, evidence) {
+            Ok(order) => {
                 tracing::info!(order = %job.order_id, verdict = ?verdict, "Camera re-check done.");
-                Some(change.order)
+                Some(order)
             }
             Err(e) => {
                 tracing::error!(order = %job.order_id, error = %e, "Cannot store a re-check verdict; it will be retried.");
@@ -658,15 +663,10 @@ impl Control {
             v.finished_at = Some(orders::rfc3339(now));
             v.next_attempt_at = Some(orders::rfc3339(next_at));
         }
-        let change = WorkOrderChange {
-            order,
-            evidence: Vec::new(),
-        };
-        let messages = crate::uplink::encode(&self.topics, &change);
-        match ledger.record(&change.order, &messages) {
-            Ok(_) => {
+        match self.store(&mut ledger, order, Vec::new()) {
+            Ok(order) => {
                 tracing::warn!(order = %job.order_id, camera = %job.camera, why, retry_in = ?wait, "Camera re-check inconclusive; retrying later.");
-                Some(change.order)
+                Some(order)
             }
             Err(e) => {
                 tracing::error!(order = %job.order_id, error = %e, "Cannot store an inconclusive re-check.");

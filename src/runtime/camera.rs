@@ -507,15 +507,17 @@ impl CameraWorker {
                 tracks: &tracks,
                 regions: regions.as_deref(),
             };
+            let mut faults_changed = false;
             for event in rules.evaluate(&input) {
+                faults_changed |= event.incident.kind == crate::rules::IncidentKind::CameraFault;
                 if self.commit(&mut desk, &event, &frame)? {
                     report.orders += 1;
                 }
             }
             self.capture_reference(&mut rules, &frame);
-            let faults = rules.camera_faults().0;
-            if faults != self.vitals.borrow().faults {
-                self.vitals.borrow_mut().faults = faults;
+            // The open faults change only when a fault opens or clears: the status follows then.
+            if faults_changed {
+                self.vitals.borrow_mut().faults = rules.camera_faults().0;
                 self.status(CameraState::Online, None);
             }
             self.verify(&mut samplers, &rules, &frame, &tracks)?;

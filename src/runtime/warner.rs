@@ -26,8 +26,9 @@ pub struct Warner {
     config: WarningsConfig,
     prompts_dir: PathBuf,
     queues: HashMap<String, Sender<Request>>,
-    /// Orders already queued for a warning (one warning per order).
-    offered: Mutex<HashSet<String>>,
+    /// Orders queued and not yet recorded as warned (one warning per order; once recorded, the
+    /// order's `warning` says so and the entry goes).
+    offered: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Warner {
@@ -55,6 +56,7 @@ impl Warner {
             Duration::from_secs_f64(config.warnings.min_gap_s),
             config.warnings.max_per_hour as usize,
         )));
+        let offered: Arc<Mutex<HashSet<String>>> = Arc::default();
         let mut queues = HashMap::new();
         for speaker in &config.speakers {
             let publish: speaker::Publish = {
@@ -79,6 +81,7 @@ impl Warner {
             }));
             let (tx, rx) = channel::<Request>();
             let (gate, control, uplink) = (gate.clone(), control.clone(), uplink.clone());
+            let offered = offered.clone();
             let id = speaker.id.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("spk-{id}"))
@@ -126,6 +129,10 @@ impl Warner {
                         {
                             uplink.send(UplinkMessage::Committed(Box::new(order)));
                         }
+                        offered
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&a.order_id);
                     }
                 });
             match spawned {
@@ -141,7 +148,7 @@ impl Warner {
             config: config.warnings.clone(),
             prompts_dir: speaker::prompts::dir(config, state_dir),
             queues,
-            offered: Mutex::new(HashSet::new()),
+            offered,
         }))
     }
 

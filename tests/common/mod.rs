@@ -39,6 +39,16 @@ pub fn lookout_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lookout"))
 }
 
+/// Runs `lookout ARGS --config CONFIG` to completion.
+pub fn lookout_with(args: &[&str], config: &Path) -> std::process::Output {
+    Command::new(lookout_bin())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run lookout")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
