@@ -312,7 +312,7 @@ location = {{ lat = 30.0, lon = 120.0 }}
     );
     let failed = latest(&msgs, "plaza_broken").unwrap();
     let w = failed.warning.as_ref().unwrap();
-    assert_eq!(w.status, "failed");
+    assert_eq!(w.status.as_str(), "failed");
     assert!(w.reason.as_deref().unwrap_or("").contains("500"), "{w:?}");
     assert!(
         matches!(failed.state, OrderState::Open | OrderState::Cleared),

@@ -19,9 +19,6 @@ use super::{load_config, BadInput};
 
 #[derive(Subcommand)]
 pub enum OrdersCommand {
-    /// List the orders in the box's ledger, latest first.
-    ///
-    /// Example: lookout orders list --config /etc/lookout/lookout.toml --state open
     /// Per kind: orders, warned on site, resolved on site, escalated after the warning, and the
     /// share the voice warning resolved (of those it could).
     ///
@@ -33,11 +30,14 @@ pub enum OrdersCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the orders in the box's ledger, latest first.
+    ///
+    /// Example: lookout orders list --config /etc/lookout/lookout.toml --in open
     List {
         #[command(flatten)]
         ledger: LedgerArgs,
-        /// Only orders in this state (open, dispatched, handled, verifying, closed, reopened,
-        /// cancelled, cleared).
+        /// Only orders in this state (open, warned, escalated, dispatched, handled, verifying,
+        /// closed, reopened, cancelled, cleared).
         #[arg(long = "in")]
         state: Option<String>,
         /// At most this many.

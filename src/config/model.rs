@@ -179,6 +179,16 @@ fn default_utc_offset() -> String {
     "+08:00".into()
 }
 
+impl BoxIdentity {
+    /// The box's local time offset; China Standard Time (+08:00, the default) when
+    /// `utc_offset` does not parse (validation reports that).
+    pub fn offset(&self) -> chrono::FixedOffset {
+        crate::rules::parse_utc_offset(&self.utc_offset).unwrap_or_else(|| {
+            chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {

@@ -77,7 +77,18 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     p.0
 }
 
-const WARNED_KINDS: &[&str] = &["vending", "parking", "crowd", "water", "fire", "smoke"];
+/// Whether `name` is a kind with a voice prompt (`vending`, `parking`, …).
+fn is_warned_kind(name: &str) -> bool {
+    crate::speaker::prompts::KINDS
+        .iter()
+        .any(|k| k.as_str() == name)
+}
+
+fn warned_kinds() -> String {
+    crate::speaker::prompts::KINDS
+        .map(|k| k.as_str())
+        .join(", ")
+}
 
 fn validate_warnings(config: &Config, p: &mut Problems) {
     let at = root().key("warnings");
@@ -103,13 +114,10 @@ fn validate_warnings(config: &Config, p: &mut Problems) {
         p.add(at.clone().key("repeat_gap_s"), "must be 0 seconds or more");
     }
     for (kind, grace) in &w.grace_s {
-        if !WARNED_KINDS.contains(&kind.as_str()) {
+        if !is_warned_kind(kind) {
             p.add(
                 at.clone().key("grace_s").key(kind),
-                format!(
-                    "{kind:?} is not a kind that is warned ({})",
-                    WARNED_KINDS.join(", ")
-                ),
+                format!("{kind:?} is not a kind that is warned ({})", warned_kinds()),
             );
         }
         if !is_non_negative(*grace) {
@@ -141,14 +149,9 @@ fn validate_warnings(config: &Config, p: &mut Problems) {
                 timeout_s,
                 ..
             } => {
-                let probe = url
-                    .replace("{camera}", "c")
-                    .replace("{kind}", "k")
-                    .replace("{order}", "o")
-                    .replace("{severity}", "s")
-                    .replace("{prompt}", "p")
-                    .replace("{text}", "t")
-                    .replace("{repeat}", "1");
+                let probe = crate::speaker::TEMPLATE_FIELDS
+                    .iter()
+                    .fold(url.clone(), |u, field| u.replace(field, "x"));
                 if !url::Url::parse(&probe).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
                     p.add(
                         sat.clone().key("url"),
@@ -187,13 +190,10 @@ fn validate_camera_warnings(config: &Config, camera: &CameraConfig, at: KeyPath,
     for (i, w) in camera.warnings.iter().enumerate() {
         let wat = at.clone().key("warnings").index(i);
         if let Some(kind) = &w.kind {
-            if !WARNED_KINDS.contains(&kind.as_str()) {
+            if !is_warned_kind(kind) {
                 p.add(
                     wat.clone().key("kind"),
-                    format!(
-                        "{kind:?} is not a kind that is warned ({})",
-                        WARNED_KINDS.join(", ")
-                    ),
+                    format!("{kind:?} is not a kind that is warned ({})", warned_kinds()),
                 );
             }
         }

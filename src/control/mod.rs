@@ -103,57 +103,20 @@ impl Control {
         if order.state.is_final() {
             return None;
         }
-        let played = warning.status == "played";
-        let zh = lang == crate::config::Language::Zh;
+        let played = warning.status == orders::WarningStatus::Played;
         let mut scheduled = None;
         if let (true, Some(at), OrderState::Open) = (played, recheck_at, order.state) {
-            warning.recheck_at = Some(orders::rfc3339(at));
-            let note = if zh {
-                format!(
-                    "音柱 {} 现场喊话 {} 次；{} 复核",
-                    warning.speaker,
-                    warning.times,
-                    orders::rfc3339(at)
-                )
-            } else {
-                format!(
-                    "voice warning on speaker {} ({}×); camera re-check at {}",
-                    warning.speaker,
-                    warning.times,
-                    orders::rfc3339(at)
-                )
-            };
+            let at_text = orders::rfc3339(at);
             let actor = Actor {
-                note: Some(note),
+                note: Some(orders::warned_note(&warning, &at_text, lang)),
                 ..Actor::lookout()
             };
+            warning.recheck_at = Some(at_text);
             advance(&mut order, Step::Warn, &actor, now, lang).ok()?;
             scheduled = Some(at);
         } else {
-            let event = match warning.status.as_str() {
-                "played" => "warned",
-                "skipped" => "warning_skipped",
-                _ => "warning_failed",
-            };
-            let why = warning.reason.clone().unwrap_or_default();
-            let note = match (event, zh) {
-                ("warned", true) => format!(
-                    "音柱 {} 现场喊话 {} 次（同时上报指挥中心）",
-                    warning.speaker, warning.times
-                ),
-                ("warned", false) => format!(
-                    "voice warning on speaker {} ({}×), the centre has the order too",
-                    warning.speaker, warning.times
-                ),
-                ("warning_skipped", true) => format!("未喊话：{why}"),
-                ("warning_skipped", false) => format!("no voice warning: {why}"),
-                (_, true) => format!("音柱 {} 故障，未能喊话：{why}", warning.speaker),
-                (_, false) => format!(
-                    "speaker {} failed, no voice warning: {why}",
-                    warning.speaker
-                ),
-            };
-            orders::annotate(&mut order, event, note, now);
+            let note = orders::warning_note(&warning, lang);
+            orders::annotate(&mut order, warning.status.event(), note, now);
         }
         order.warning = Some(warning);
         let order = match self.store(&mut ledger, order, Vec::new()) {

@@ -314,7 +314,7 @@ proptest! {
 
 fn played(times: u32) -> crate::orders::Warning {
     crate::orders::Warning {
-        status: "played".into(),
+        status: orders::WarningStatus::Played,
         speaker: "pole".into(),
         prompt: "vending.zh.wav".into(),
         at: crate::orders::rfc3339(t(1)),
@@ -392,7 +392,7 @@ fn a_warning_that_does_not_help_escalates_and_the_centre_takes_over() {
 fn a_failed_or_skipped_warning_is_noted_and_changes_nothing_else() {
     let (control, _) = control_with(&["o1", "o2"]);
     let failed = crate::orders::Warning {
-        status: "failed".into(),
+        status: orders::WarningStatus::Failed,
         reason: Some("speaker pole: HTTP POST http://x: the speaker answered 500".into()),
         times: 0,
         ..played(0)
@@ -407,7 +407,7 @@ fn a_failed_or_skipped_warning_is_noted_and_changes_nothing_else() {
     assert_eq!(last.event, "warning_failed");
     assert!(last.note.contains("500"), "{}", last.note);
     let skipped = crate::orders::Warning {
-        status: "skipped".into(),
+        status: orders::WarningStatus::Skipped,
         reason: Some("quiet_hours".into()),
         ..played(0)
     };

@@ -387,9 +387,10 @@ impl Ledger {
             .map_err(|e| self.err(e))
     }
 
-    /// How many orders are in each state.
     /// Per kind: orders, orders warned on site (played), closed as resolved on site, and
     /// escalated after a warning — the first rung's record (`lookout orders stats`, metrics).
+    /// Only a played warning can lead to an escalation, so only those orders' timelines are
+    /// read (the metrics ask on every scrape).
     pub fn warning_stats(&self) -> Result<Vec<WarningStats>, LedgerError> {
         let mut stmt = self
             .conn
@@ -398,8 +399,10 @@ impl Ledger {
                         COUNT(*),
                         SUM(json_extract(document, '$.warning.status') = 'played'),
                         SUM(json_extract(document, '$.resolution') = 'on_site'),
-                        SUM(EXISTS (SELECT 1 FROM json_each(document, '$.timeline')
-                                    WHERE json_extract(value, '$.event') = 'escalated'))
+                        SUM(CASE WHEN json_extract(document, '$.warning.status') = 'played'
+                                 THEN EXISTS (SELECT 1 FROM json_each(document, '$.timeline')
+                                              WHERE json_extract(value, '$.event') = 'escalated')
+                                 ELSE 0 END)
                  FROM orders GROUP BY 1 ORDER BY 1",
             )
             .map_err(|e| self.err(e))?;
@@ -417,6 +420,7 @@ impl Ledger {
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
+    /// How many orders are in each state.
     pub fn count_by_state(&self) -> Result<Vec<(OrderState, u64)>, LedgerError> {
         let mut stmt = self
             .conn

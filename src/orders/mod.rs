@@ -23,6 +23,7 @@ mod state;
 mod text;
 
 pub use state::{next, OrderState, Refusal, Step};
+pub use text::{warned_note, warning_note};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CameraRef {
@@ -129,11 +130,40 @@ pub enum Resolution {
     Centre,
 }
 
+/// How the on-site voice warning went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningStatus {
+    Played,
+    /// Quiet hours or the speaker's rate limit.
+    Skipped,
+    /// The speaker failed.
+    Failed,
+}
+
+impl WarningStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WarningStatus::Played => "played",
+            WarningStatus::Skipped => "skipped",
+            WarningStatus::Failed => "failed",
+        }
+    }
+
+    /// The timeline event it becomes.
+    pub fn event(&self) -> &'static str {
+        match self {
+            WarningStatus::Played => "warned",
+            WarningStatus::Skipped => "warning_skipped",
+            WarningStatus::Failed => "warning_failed",
+        }
+    }
+}
+
 /// The on-site voice warning of an order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
-    /// `played`, `skipped` (quiet hours, rate limit) or `failed` (the speaker).
-    pub status: String,
+    pub status: WarningStatus,
     pub speaker: String,
     /// The prompt's file name.
     pub prompt: String,

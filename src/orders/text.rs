@@ -1,6 +1,6 @@
 //! The human-readable parts of an order: titles and timeline notes, in the box's language.
 
-use super::{OrderState, Step, WorkOrder};
+use super::{OrderState, Step, Warning, WarningStatus, WorkOrder};
 use crate::config::Language;
 use crate::rules::{Detail, IncidentKind, Phase, Severity};
 
@@ -143,6 +143,44 @@ pub(super) fn step_note(step: Step, lang: Language) -> &'static str {
         (Language::En, Step::Warn) => "voice warning given on site",
         (Language::En, Step::Escalate) => {
             "re-check after the on-site warning: still there, escalated to the centre for dispatch"
+        }
+    }
+}
+
+/// The note of a played warning that moves the order to `warned`: which speaker, how often, and
+/// when the camera looks again.
+pub fn warned_note(warning: &Warning, recheck_at: &str, lang: Language) -> String {
+    match lang {
+        Language::Zh => format!(
+            "音柱 {} 现场喊话 {} 次；{recheck_at} 复核",
+            warning.speaker, warning.times
+        ),
+        Language::En => format!(
+            "voice warning on speaker {} ({}×); camera re-check at {recheck_at}",
+            warning.speaker, warning.times
+        ),
+    }
+}
+
+/// The note of a warning that leaves the state as it is (water and fire, which the centre has
+/// anyway; a warning skipped or failed).
+pub fn warning_note(warning: &Warning, lang: Language) -> String {
+    let why = warning.reason.as_deref().unwrap_or_default();
+    let speaker = &warning.speaker;
+    match (warning.status, lang) {
+        (WarningStatus::Played, Language::Zh) => format!(
+            "音柱 {speaker} 现场喊话 {} 次（同时上报指挥中心）",
+            warning.times
+        ),
+        (WarningStatus::Played, Language::En) => format!(
+            "voice warning on speaker {speaker} ({}×), the centre has the order too",
+            warning.times
+        ),
+        (WarningStatus::Skipped, Language::Zh) => format!("未喊话：{why}"),
+        (WarningStatus::Skipped, Language::En) => format!("no voice warning: {why}"),
+        (WarningStatus::Failed, Language::Zh) => format!("音柱 {speaker} 故障，未能喊话：{why}"),
+        (WarningStatus::Failed, Language::En) => {
+            format!("speaker {speaker} failed, no voice warning: {why}")
         }
     }
 }

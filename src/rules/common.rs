@@ -9,11 +9,47 @@ use super::Zone;
 use crate::config::{FilterConfig, ScheduleConfig};
 use crate::detect::BBox;
 
+/// `"HH:MM-HH:MM"` windows of the day in the box's local time (a rule's hours, the speakers'
+/// quiet hours); a window whose end is before its start wraps past midnight.
+#[derive(Debug, Clone)]
+pub struct DailyWindows {
+    /// `(start, end)` minutes of the day.
+    windows: Vec<(u32, u32)>,
+    offset: FixedOffset,
+}
+
+impl DailyWindows {
+    /// The windows among `texts` that parse (validation reports the others).
+    pub fn parse(texts: &[String], offset: FixedOffset) -> Self {
+        DailyWindows {
+            windows: texts.iter().filter_map(|h| parse_window(h)).collect(),
+            offset,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// Whether `t` falls in one of the windows.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        let local = t.with_timezone(&self.offset);
+        let minute = local.hour() * 60 + local.minute();
+        self.windows.iter().any(|&(start, end)| {
+            if start <= end {
+                (start..end).contains(&minute)
+            } else {
+                minute >= start || minute < end
+            }
+        })
+    }
+}
+
 /// When a rule is armed, in the box's local time.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    /// `(start, end)` minute-of-day windows; `end < start` wraps past midnight.
-    windows: Vec<(u32, u32)>,
+    /// The hours it is armed; none = all day.
+    hours: DailyWindows,
     /// Allowed weekdays, Monday = 1 … Sunday = 7; empty = every day.
     days: Vec<u32>,
     /// Allowed months 1..=12; empty = all year.
@@ -32,11 +68,7 @@ pub fn parse_window(s: &str) -> Option<(u32, u32)> {
 impl Schedule {
     pub fn new(config: &ScheduleConfig, offset: FixedOffset) -> Self {
         Schedule {
-            windows: config
-                .hours
-                .iter()
-                .filter_map(|h| parse_window(h))
-                .collect(),
+            hours: DailyWindows::parse(&config.hours, offset),
             days: config.days.clone(),
             months: config.months.clone(),
             offset,
@@ -52,17 +84,7 @@ impl Schedule {
         if !self.days.is_empty() && !self.days.contains(&local.weekday().number_from_monday()) {
             return false;
         }
-        if self.windows.is_empty() {
-            return true;
-        }
-        let minute = local.hour() * 60 + local.minute();
-        self.windows.iter().any(|&(start, end)| {
-            if start <= end {
-                (start..end).contains(&minute)
-            } else {
-                minute >= start || minute < end
-            }
-        })
+        self.hours.is_empty() || self.hours.contains(t)
     }
 }
 

@@ -26,7 +26,7 @@ use crate::config::{CameraConfig, RuleConfig};
 use crate::detect::{BBox, Detection};
 use crate::track::TrackedObject;
 pub use camera_fault::{CameraFaultRule, Reading, Reference, FROZEN_MAX_DIFF};
-pub use common::{parse_window, Filter, Lifecycle, Masks, Schedule, Transition};
+pub use common::{parse_window, DailyWindows, Filter, Lifecycle, Masks, Schedule, Transition};
 pub use crowd::CrowdRule;
 pub use fire::FireRule;
 pub use motion::MotionHistory;

@@ -418,11 +418,8 @@ impl CameraWorker {
         report.stream_started = Some(stream.started());
         let mut slots = self.slots();
         let mut tracker = Tracker::new(TrackerConfig::default());
-        let offset =
-            crate::rules::parse_utc_offset(&self.identity.utc_offset).unwrap_or_else(|| {
-                chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-            });
-        let mut rules = RuleEngine::with_locator(&self.camera, offset, &self.locator);
+        let mut rules =
+            RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator);
         let mut desk = OrderDesk::with_locator(
             &self.identity,
             &self.camera,

@@ -185,7 +185,8 @@ impl Fleet {
 
     /// Applies a new, already validated config: removed cameras stop, changed ones restart
     /// with their new settings, new ones start; the others run on untouched. Sections that
-    /// only a restart applies (identity, uplink, storage, models, metrics) are named.
+    /// only a restart applies (identity, uplink, storage, models, metrics, orders, warnings,
+    /// speakers) are named.
     pub fn reload(&mut self, new: Config) -> anyhow::Result<ReloadSummary> {
         let mut summary = ReloadSummary::default();
         let old = &self.config;
@@ -196,6 +197,8 @@ impl Fleet {
             ("models", old.models != new.models),
             ("metrics", old.metrics != new.metrics),
             ("orders", old.orders != new.orders),
+            ("warnings", old.warnings != new.warnings),
+            ("speakers", old.speakers != new.speakers),
         ] {
             if changed {
                 summary.needs_restart.push(name);

@@ -6,9 +6,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, Timelike, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::rules::IncidentKind;
+use crate::rules::{DailyWindows, IncidentKind};
 
 /// The gate's answer for one prompt.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,46 +42,26 @@ pub fn is_urgent(kind: IncidentKind) -> bool {
 
 #[derive(Debug)]
 pub struct Gate {
-    /// `(start, end)` minute-of-day windows in local time; `end < start` wraps past midnight.
-    quiet: Vec<(u32, u32)>,
-    offset: FixedOffset,
+    quiet: DailyWindows,
     min_gap: Duration,
     max_per_hour: usize,
     played: HashMap<String, VecDeque<DateTime<Utc>>>,
 }
 
 impl Gate {
-    pub fn new(
-        quiet: Vec<(u32, u32)>,
-        offset: FixedOffset,
-        min_gap: Duration,
-        max_per_hour: usize,
-    ) -> Self {
+    pub fn new(quiet: DailyWindows, min_gap: Duration, max_per_hour: usize) -> Self {
         Gate {
             quiet,
-            offset,
             min_gap,
             max_per_hour,
             played: HashMap::new(),
         }
     }
 
-    fn is_quiet(&self, now: DateTime<Utc>) -> bool {
-        let local = now.with_timezone(&self.offset);
-        let minute = local.hour() * 60 + local.minute();
-        self.quiet.iter().any(|&(start, end)| {
-            if start <= end {
-                (start..end).contains(&minute)
-            } else {
-                minute >= start || minute < end
-            }
-        })
-    }
-
     /// Decides for a prompt of `kind` on `speaker` at `now`, and counts it when it plays.
     pub fn check(&mut self, speaker: &str, kind: IncidentKind, now: DateTime<Utc>) -> Decision {
         let urgent = is_urgent(kind);
-        if !urgent && self.is_quiet(now) {
+        if !urgent && self.quiet.contains(now) {
             return Decision::Quiet;
         }
         let hour = chrono::Duration::hours(1);
@@ -113,7 +93,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{FixedOffset, TimeZone};
 
     fn cst() -> FixedOffset {
         FixedOffset::east_opt(8 * 3600).unwrap()
@@ -128,7 +108,11 @@ mod tests {
 
     fn gate() -> Gate {
         // 22:00-07:00 quiet, 60 s between prompts, 3 an hour.
-        Gate::new(vec![(22 * 60, 7 * 60)], cst(), Duration::from_secs(60), 3)
+        Gate::new(
+            DailyWindows::parse(&["22:00-07:00".into()], cst()),
+            Duration::from_secs(60),
+            3,
+        )
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use gate::{Decision, Gate};
-pub use output::{Output, Publish, SpeakerError};
+pub use output::{Output, Publish, SpeakerError, TEMPLATE_FIELDS};
 pub use plan::{plan, Plan};
 
 use crate::rules::{IncidentKind, Severity};
@@ -48,14 +48,14 @@ pub enum Outcome {
     Failed { error: String },
 }
 
-impl Outcome {
-    /// The timeline event it becomes.
-    pub fn event(&self) -> &'static str {
-        match self {
-            Outcome::Played { .. } => "warned",
-            Outcome::Skipped { .. } => "warning_skipped",
-            Outcome::Failed { .. } => "warning_failed",
-        }
+impl Announcement {
+    /// The prompt's file name (what an IP speaker or a controller is told to play, and what the
+    /// order records).
+    pub fn prompt_name(&self) -> String {
+        self.prompt
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 

@@ -30,144 +30,114 @@ pub enum SpeakerError {
 /// Sends a message on the box's broker (topic, payload).
 pub type Publish = Arc<dyn Fn(&str, Vec<u8>) -> Result<(), String> + Send + Sync>;
 
-/// A speaker, ready to play.
+/// A speaker, ready to play: its configured output and, for an MQTT speaker controller, the
+/// box's link to the broker.
 #[derive(Clone)]
-pub enum Output {
-    Audio {
-        id: String,
-        device: Option<String>,
-        file: Option<PathBuf>,
-    },
-    Http {
-        id: String,
-        url: String,
-        method: String,
-        body: Option<String>,
-        headers: Vec<(String, String)>,
-        timeout: Duration,
-    },
-    Mqtt {
-        id: String,
-        topic: String,
-        publish: Publish,
-    },
+pub struct Output {
+    config: SpeakerConfig,
+    publish: Publish,
 }
 
 /// Longest a prompt may take to play before the output counts as stuck.
 const PLAY_LIMIT: Duration = Duration::from_secs(120);
 
+/// The placeholders of HTTP `url` and `body` templates (see [`fill`]).
+pub const TEMPLATE_FIELDS: [&str; 7] = [
+    "{camera}",
+    "{kind}",
+    "{order}",
+    "{severity}",
+    "{prompt}",
+    "{text}",
+    "{repeat}",
+];
+
 impl Output {
     pub fn new(config: &SpeakerConfig, publish: Publish) -> Output {
-        let id = config.id.clone();
-        match &config.output {
-            SpeakerOutput::Audio { device, file } => Output::Audio {
-                id,
-                device: device.clone(),
-                file: file.clone(),
-            },
+        Output {
+            config: config.clone(),
+            publish,
+        }
+    }
+
+    /// Plays the announcement once.
+    pub fn play(&self, a: &Announcement) -> Result<(), SpeakerError> {
+        let id = &self.config.id;
+        match &self.config.output {
+            SpeakerOutput::Audio { device, file } => {
+                play_audio(id, device.as_deref(), file.as_ref(), a)
+            }
             SpeakerOutput::Http {
                 url,
                 method,
                 body,
                 headers,
                 timeout_s,
-            } => Output::Http {
-                id,
-                url: url.clone(),
-                method: method.to_ascii_uppercase(),
-                body: body.clone(),
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-                timeout: Duration::from_secs_f64(timeout_s.max(0.1)),
-            },
-            SpeakerOutput::Mqtt { topic } => Output::Mqtt {
-                id,
-                topic: topic.clone(),
-                publish,
-            },
-        }
-    }
-
-    /// Plays the announcement once.
-    pub fn play(&self, a: &Announcement) -> Result<(), SpeakerError> {
-        match self {
-            Output::Audio { id, device, file } => {
-                play_audio(id, device.as_deref(), file.as_ref(), a)
-            }
-            Output::Http {
-                id,
-                url,
-                method,
-                body,
-                headers,
-                timeout,
             } => {
+                let method = method.to_ascii_uppercase();
+                let timeout = Duration::from_secs_f64(timeout_s.max(0.1));
                 let url = fill(url, a, |v| {
                     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
                 });
                 let body = body.as_ref().map(|b| {
                     fill(b, a, |v| {
-                        let quoted = serde_json::to_string(v).unwrap_or_default();
-                        quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+                        // A JSON string without its quotes: the template has them.
+                        let quoted = serde_json::Value::from(v).to_string();
+                        quoted[1..quoted.len() - 1].to_owned()
                     })
                 });
-                call_http(method, &url, body, headers, *timeout).map_err(|message| {
+                call_http(&method, &url, body, headers, timeout).map_err(|message| {
                     SpeakerError::Http {
                         speaker: id.clone(),
-                        method: method.clone(),
-                        url: url.clone(),
+                        method,
+                        url,
                         message,
                     }
                 })
             }
-            Output::Mqtt { id, topic, publish } => {
+            SpeakerOutput::Mqtt { topic } => {
                 let doc = serde_json::json!({
                     "order": a.order_id,
                     "camera": a.camera,
                     "kind": a.kind,
                     "severity": a.severity,
-                    "prompt": file_name(a),
+                    "prompt": a.prompt_name(),
                     "text": a.text,
                     "repeat": a.repeat,
                 });
-                publish(topic, doc.to_string().into_bytes()).map_err(|message| SpeakerError::Mqtt {
-                    speaker: id.clone(),
-                    message,
+                (self.publish)(topic, doc.to_string().into_bytes()).map_err(|message| {
+                    SpeakerError::Mqtt {
+                        speaker: id.clone(),
+                        message,
+                    }
                 })
             }
         }
     }
 }
 
-fn file_name(a: &Announcement) -> String {
-    a.prompt
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Fills `{camera}`, `{kind}`, … in `template`, each value passed through `escape`.
+/// Fills the [`TEMPLATE_FIELDS`] in `template`, each value passed through `escape`.
 fn fill(template: &str, a: &Announcement, escape: impl Fn(&str) -> String) -> String {
-    [
-        ("{camera}", a.camera.clone()),
-        ("{kind}", a.kind.as_str().to_owned()),
-        ("{order}", a.order_id.clone()),
-        ("{severity}", a.severity.as_str().to_owned()),
-        ("{prompt}", file_name(a)),
-        ("{text}", a.text.clone()),
-        ("{repeat}", a.repeat.to_string()),
-    ]
-    .iter()
-    .fold(template.to_owned(), |t, (k, v)| t.replace(k, &escape(v)))
+    let values = [
+        a.camera.clone(),
+        a.kind.as_str().to_owned(),
+        a.order_id.clone(),
+        a.severity.as_str().to_owned(),
+        a.prompt_name(),
+        a.text.clone(),
+        a.repeat.to_string(),
+    ];
+    TEMPLATE_FIELDS
+        .iter()
+        .zip(values)
+        .fold(template.to_owned(), |t, (k, v)| t.replace(k, &escape(&v)))
 }
 
 fn call_http(
     method: &str,
     url: &str,
     body: Option<String>,
-    headers: &[(String, String)],
+    headers: &std::collections::BTreeMap<String, String>,
     timeout: Duration,
 ) -> Result<(), String> {
     let agent = ureq::Agent::config_builder()
@@ -320,15 +290,32 @@ mod tests {
         }
     }
 
+    fn output(output: SpeakerOutput) -> Output {
+        let no_broker: Publish = Arc::new(|_: &str, _: Vec<u8>| Err("no broker".into()));
+        Output::new(
+            &SpeakerConfig {
+                id: "s".into(),
+                output,
+            },
+            no_broker,
+        )
+    }
+
     fn http(url: String, timeout: Duration) -> Output {
-        Output::Http {
-            id: "s".into(),
+        output(SpeakerOutput::Http {
             url,
-            method: "POST".into(),
+            method: "post".into(),
             body: None,
-            headers: Vec::new(),
-            timeout,
-        }
+            headers: Default::default(),
+            timeout_s: timeout.as_secs_f64(),
+        })
+    }
+
+    fn audio(device: Option<&str>, file: Option<PathBuf>) -> Output {
+        output(SpeakerOutput::Audio {
+            device: device.map(str::to_owned),
+            file,
+        })
     }
 
     #[test]
@@ -358,13 +345,9 @@ mod tests {
     #[test]
     fn no_audio_device_and_no_prompt_file_are_errors_that_say_so() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = Output::Audio {
-            id: "s".into(),
-            device: None,
-            file: Some(dir.path().join("out.wav")),
-        }
-        .play(&announcement(dir.path().join("nope.wav")))
-        .unwrap_err();
+        let missing = audio(None, Some(dir.path().join("out.wav")))
+            .play(&announcement(dir.path().join("nope.wav")))
+            .unwrap_err();
         assert!(
             missing.to_string().contains("lookout prompt generate"),
             "{missing}"
@@ -386,25 +369,17 @@ mod tests {
         bytes.extend_from_slice(&(samples.len() as u32).to_le_bytes());
         bytes.extend_from_slice(&samples);
         std::fs::write(&wav, bytes).unwrap();
-        let e = Output::Audio {
-            id: "s".into(),
-            device: Some("hw:99,0".into()),
-            file: None,
-        }
-        .play(&announcement(wav.clone()))
-        .unwrap_err();
+        let e = audio(Some("hw:99,0"), None)
+            .play(&announcement(wav.clone()))
+            .unwrap_err();
         assert!(
             e.to_string().starts_with("speaker s: audio output failed"),
             "{e}"
         );
         // The same prompt into a file plays.
-        Output::Audio {
-            id: "s".into(),
-            device: None,
-            file: Some(dir.path().join("out.wav")),
-        }
-        .play(&announcement(wav))
-        .unwrap();
+        audio(None, Some(dir.path().join("out.wav")))
+            .play(&announcement(wav))
+            .unwrap();
         assert!(dir.path().join("out.wav").metadata().unwrap().len() > 1000);
     }
 }

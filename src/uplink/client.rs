@@ -198,9 +198,7 @@ pub struct WeakUplinkSender(mpsc::WeakSender<UplinkMessage>);
 
 impl WeakUplinkSender {
     pub fn depth(&self) -> usize {
-        self.0
-            .upgrade()
-            .map_or(0, |s| s.max_capacity() - s.capacity())
+        self.0.upgrade().map_or(0, |s| UplinkSender(s).depth())
     }
 
     /// As [`UplinkSender::send`]; false once the uplink has stopped.
@@ -290,7 +288,14 @@ impl State {
         s
     }
 
-    async fn publish(&mut self, topic: String, retain: bool, payload: Vec<u8>, seq: Option<i64>) {
+    /// Hands a message to the client; an error says why it could not (logged here too).
+    async fn publish(
+        &mut self,
+        topic: String,
+        retain: bool,
+        payload: Vec<u8>,
+        seq: Option<i64>,
+    ) -> Result<(), String> {
         match self
             .client
             .publish(topic.clone(), QoS::AtLeastOnce, retain, payload)
@@ -299,8 +304,12 @@ impl State {
             Ok(()) => {
                 self.report.messages_published += 1;
                 self.awaiting_pkid.push_back(seq);
+                Ok(())
             }
-            Err(e) => tracing::error!(%topic, error = %e, "Could not queue an MQTT message."),
+            Err(e) => {
+                tracing::error!(%topic, error = %e, "Could not queue an MQTT message.");
+                Err(format!("the MQTT client could not queue it: {e}"))
+            }
         }
     }
 
@@ -323,7 +332,9 @@ impl State {
                 for row in rows {
                     self.sent_up_to = row.seq;
                     let m = row.message;
-                    self.publish(m.topic, m.retain, m.payload, Some(row.seq))
+                    // A failure is logged; the message stays in the outbox until the broker acks it.
+                    let _ = self
+                        .publish(m.topic, m.retain, m.payload, Some(row.seq))
                         .await;
                 }
             }
@@ -410,7 +421,8 @@ impl State {
     async fn publish_status(&mut self, state: &str) {
         let doc = self.status(state);
         let payload = serde_json::to_vec(&doc).unwrap_or_default();
-        self.publish(self.topics.status(), true, payload, None)
+        let _ = self
+            .publish(self.topics.status(), true, payload, None)
             .await;
     }
 }
@@ -477,12 +489,13 @@ async fn run(
                     }
                     state.drain().await;
                 }
-                Some(UplinkMessage::Publish { topic, payload }) => {
-                    if state.connected {
-                        state.publish(topic, false, payload, None).await;
+                Some(UplinkMessage::Publish { topic, payload, sent }) => {
+                    let result = if state.connected {
+                        state.publish(topic, false, payload, None).await
                     } else {
-                        tracing::warn!(%topic, "Broker unreachable: a device message was not sent.");
-                    }
+                        Err("the broker is unreachable".to_owned())
+                    };
+                    let _ = sent.send(result);
                 }
                 Some(UplinkMessage::Speaker(status)) => {
                     let changed = state.speakers.get(&status.id).is_none_or(|old| old.state != status.state);

@@ -31,10 +31,12 @@ pub enum UplinkMessage {
     /// A config reload removed this camera: it leaves the status.
     CameraRemoved(String),
     /// A message to a device on the broker (a speaker controller), QoS 1, not stored: a prompt
-    /// that arrives after a reconnect is no use.
+    /// that arrives after a reconnect is no use. `sent` is told whether it went out (handed to
+    /// the connected client) or why not, so the sender can report a speaker it cannot reach.
     Publish {
         topic: String,
         payload: Vec<u8>,
+        sent: std::sync::mpsc::Sender<Result<(), String>>,
     },
 }
 
