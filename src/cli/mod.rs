@@ -76,8 +76,8 @@ pub enum Command {
         #[arg(long)]
         realtime: bool,
     },
-    /// Work orders: the ledger (list, show), the live feed (watch), and the centre's commands
-    /// (dispatch, handled, verify, cancel, close).
+    /// Work orders: the ledger (list, show, stats), the live feed (watch), and the centre's
+    /// commands (dispatch, handled, verify, cancel, close).
     #[command(subcommand)]
     Orders(orders::OrdersCommand),
     /// The voice prompts of on-site warnings: generate the defaults (espeak-ng), play one.

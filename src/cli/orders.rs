@@ -76,7 +76,7 @@ pub enum OrdersCommand {
         #[arg(long)]
         timeout: Option<f64>,
     },
-    /// Send a team: open|reopened → dispatched.
+    /// Send a team: open|warned|escalated|reopened → dispatched.
     ///
     /// Example: lookout orders dispatch 019ab3c2-… --team "城管一队" --due 2026-11-23T10:00:00+08:00
     /// --config /etc/lookout/lookout.toml
@@ -114,7 +114,7 @@ pub enum OrdersCommand {
         #[command(flatten)]
         send: SendArgs,
     },
-    /// Mark a false alarm: open|dispatched → cancelled.
+    /// Mark a false alarm: open|warned|escalated|dispatched → cancelled.
     ///
     /// Example: lookout orders cancel 019ab3c2-… --note "shadow, not smoke" --config lookout.toml
     Cancel {
