@@ -39,8 +39,11 @@ fn bench_models(c: &mut Criterion) {
                 .sample_size(10)
                 .measurement_time(Duration::from_secs(5));
         }
-        group.bench_function("letterbox", |b| b.iter(|| letterbox(&image, &contract)));
-        let (input, _) = letterbox(&image, &contract);
+        let size = (contract.width, contract.height);
+        group.bench_function("letterbox", |b| {
+            b.iter(|| letterbox(&image, &contract, size))
+        });
+        let (input, _) = letterbox(&image, &contract, size);
         group.bench_function("ort_only", |b| {
             b.iter(|| det.infer(&input).expect("inference"))
         });

@@ -19,6 +19,8 @@ fn camera(source: &str) -> CameraConfig {
         detect_fps: 5.0,
         models: vec!["yolox_nano_coco".into()],
         model_fps: Default::default(),
+        model_options: Default::default(),
+        tracker: Default::default(),
         location: LocationConfig {
             lat: 0.0,
             lon: 0.0,

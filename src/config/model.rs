@@ -386,6 +386,13 @@ pub struct CameraConfig {
     /// Default: the manifest's `defaults.fps`, capped at `detect_fps`.
     #[serde(default)]
     pub model_fps: BTreeMap<String, f64>,
+    /// Per-model settings of this camera: input size, tiles, score floor, box sanity, labels,
+    /// e.g. `[cameras.model_options.yolox_nano_coco_dyn] input_size = 960`.
+    #[serde(default)]
+    pub model_options: BTreeMap<String, ModelOptionsConfig>,
+    /// The tracker's thresholds (who gets an identity for dwell, parking and water rules).
+    #[serde(default)]
+    pub tracker: TrackerSettings,
     /// Where the camera stands. Without a calibration or pose, orders carry this point with its
     /// accuracy radius.
     pub location: LocationConfig,
@@ -410,6 +417,92 @@ pub struct CameraConfig {
     /// Per kind / zone / severity overrides of `[warnings]`; the first entry that matches wins.
     #[serde(default)]
     pub warnings: Vec<CameraWarningConfig>,
+}
+
+/// How one camera runs one model (`[cameras.model_options.NAME]`); unset keys take the
+/// manifest's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelOptionsConfig {
+    /// Long side of the model input in pixels, a multiple of 32 (free-size models only): larger
+    /// finds smaller, farther objects at a higher cost. The short side follows the frame.
+    #[serde(default)]
+    pub input_size: Option<u32>,
+    /// Overlapping tiles for far and small objects (lookout views, 4K cameras).
+    #[serde(default)]
+    pub tiles: Option<TilesConfig>,
+    /// Detections below this score are dropped (default: the manifest's `min_score`).
+    #[serde(default)]
+    pub min_score: Option<f32>,
+    /// Boxes covering more than this fraction of the frame (or tile) are dropped.
+    #[serde(default)]
+    pub max_box_fraction: Option<f32>,
+    /// Canonical label → the label the rules see on this camera; `""` drops it, e.g.
+    /// `{ truck = "car", dog = "" }`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Overlapping tiles: `cols` × `rows` crops, each run at the model's input size.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TilesConfig {
+    pub cols: u32,
+    pub rows: u32,
+    /// Overlap of neighbouring tiles as a fraction of a tile (an object cut by one tile is
+    /// whole in its neighbour when it is smaller than the overlap).
+    #[serde(default = "default_tile_overlap")]
+    pub overlap: f32,
+    /// Also run the whole frame, for large, close objects the tiles would cut.
+    #[serde(default = "default_true")]
+    pub full_frame: bool,
+}
+
+fn default_tile_overlap() -> f32 {
+    0.2
+}
+
+/// Tracker thresholds (`[cameras.tracker]`). Tracks give objects an identity over time — what
+/// dwell, parking and water rules need; crowds are counted from each frame's detections.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerSettings {
+    /// A track is born only from a detection at least this confident.
+    #[serde(default = "default_track_birth")]
+    pub new_track_score: f32,
+    /// Detections at or above this take part in the first association.
+    #[serde(default = "default_track_high")]
+    pub high_score: f32,
+    /// Detections below this are ignored by the tracker.
+    #[serde(default = "default_track_low")]
+    pub low_score: f32,
+    /// Seconds a lost track may come back before it is forgotten.
+    #[serde(default = "default_track_max_lost")]
+    pub max_lost_s: f64,
+}
+
+fn default_track_birth() -> f32 {
+    0.5
+}
+fn default_track_high() -> f32 {
+    0.5
+}
+fn default_track_low() -> f32 {
+    0.1
+}
+fn default_track_max_lost() -> f64 {
+    3.0
+}
+
+impl Default for TrackerSettings {
+    fn default() -> Self {
+        TrackerSettings {
+            new_track_score: default_track_birth(),
+            high_score: default_track_high(),
+            low_score: default_track_low(),
+            max_lost_s: default_track_max_lost(),
+        }
+    }
 }
 
 /// On-site voice warnings (`[warnings]`): when an order opens on a camera with a speaker, a

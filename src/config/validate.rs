@@ -414,6 +414,27 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
             );
         }
     }
+    model_options(camera, &at, p);
+    let t = &camera.tracker;
+    let tracker = at.clone().key("tracker");
+    for (key, v) in [
+        ("new_track_score", t.new_track_score),
+        ("high_score", t.high_score),
+        ("low_score", t.low_score),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            p.add(tracker.clone().key(key), "must be within 0..1");
+        }
+    }
+    if t.low_score > t.high_score {
+        p.add(tracker.clone().key("low_score"), "must not exceed high_score");
+    }
+    if !is_positive(t.max_lost_s) || t.max_lost_s > 600.0 {
+        p.add(
+            tracker.clone().key("max_lost_s"),
+            "must be greater than 0 and at most 600",
+        );
+    }
     let loc = camera.location;
     if !(-90.0..=90.0).contains(&loc.lat) {
         p.add(
@@ -738,4 +759,50 @@ fn is_non_negative(v: f64) -> bool {
         v.partial_cmp(&0.0),
         Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
     )
+}
+
+/// `model_options`: for models the camera runs, with sizes and fractions in range. Whether a
+/// model takes a free input size is the manifest's to say; the camera checks it when it loads.
+fn model_options(camera: &CameraConfig, at: &KeyPath, p: &mut Problems) {
+    for (name, o) in &camera.model_options {
+        let key = at.clone().key("model_options").key(name);
+        if !camera.models.contains(name) {
+            p.add(
+                key.clone(),
+                format!("model {name:?} is not in this camera's models"),
+            );
+        }
+        if let Some(size) = o.input_size {
+            if size % 32 != 0 || !(64..=4096).contains(&size) {
+                p.add(
+                    key.clone().key("input_size"),
+                    "must be a multiple of 32 within 64..4096",
+                );
+            }
+        }
+        if o.min_score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+            p.add(key.clone().key("min_score"), "must be within 0..1");
+        }
+        if o
+            .max_box_fraction
+            .is_some_and(|f| !(f > 0.0 && f <= 1.0))
+        {
+            p.add(
+                key.clone().key("max_box_fraction"),
+                "must be greater than 0 and at most 1",
+            );
+        }
+        if let Some(t) = &o.tiles {
+            let tiles = key.clone().key("tiles");
+            if !(1..=8).contains(&t.cols) {
+                p.add(tiles.clone().key("cols"), "must be within 1..8");
+            }
+            if !(1..=8).contains(&t.rows) {
+                p.add(tiles.clone().key("rows"), "must be within 1..8");
+            }
+            if !(0.0..=0.5).contains(&t.overlap) {
+                p.add(tiles.clone().key("overlap"), "must be within 0..0.5");
+            }
+        }
+    }
 }

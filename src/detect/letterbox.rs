@@ -20,11 +20,11 @@ impl Letterbox {
     }
 }
 
-/// Fills an NCHW float tensor from `image` per the contract (bilinear resize, like OpenCV's
-/// `INTER_LINEAR` the models were trained with).
-pub fn letterbox(image: &RgbImage, c: &Contract) -> (Array4<f32>, Letterbox) {
+/// Fills an NCHW float tensor of `size` (width, height) from `image` per the contract (bilinear
+/// resize, like OpenCV's `INTER_LINEAR` the models were trained with).
+pub fn letterbox(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Array4<f32>, Letterbox) {
     let (iw, ih) = (image.width() as usize, image.height() as usize);
-    let (tw, th) = (c.width as usize, c.height as usize);
+    let (tw, th) = (size.0 as usize, size.1 as usize);
     let r = (tw as f32 / iw as f32).min(th as f32 / ih as f32);
     let nw = ((iw as f32 * r).round() as usize).clamp(1, tw);
     let nh = ((ih as f32 * r).round() as usize).clamp(1, th);

@@ -35,8 +35,28 @@ pub struct Manifest {
 pub enum Layout {
     /// YOLOX: 1×N×(5+C) before the grid decode, score = obj × cls.
     Yolox,
-    /// Ultralytics YOLOv8: 1×(4+C)×N, decoded boxes, no objectness.
+    /// Ultralytics YOLOv8 / YOLO11: 1×(4+C)×N, decoded boxes, no objectness.
     Yolov8,
+    /// YOLOv5 / YOLOv7: 1×N×(5+C) with decoded boxes (cx, cy, w, h in input pixels), score =
+    /// obj × cls.
+    Yolov5,
+    /// End-to-end YOLO (YOLOv10, YOLO26, Ultralytics `nms=True` exports): 1×N×6 =
+    /// [x1, y1, x2, y2, score, class] in input pixels, already suppressed.
+    EndToEnd,
+    /// DETR family (RT-DETR, D-FINE, RF-DETR): boxes 1×N×4 (cx, cy, w, h normalised to the input)
+    /// in `output`, class scores 1×N×C in `scores_output`, or both in one 1×N×(4+C) `output`.
+    Detr,
+}
+
+/// How a DETR model's class scores are to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreActivation {
+    /// Raw logits: the score is their sigmoid (RT-DETR, D-FINE, RF-DETR exports).
+    #[default]
+    Sigmoid,
+    /// Already probabilities (Ultralytics RT-DETR export).
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -73,10 +93,49 @@ pub struct Contract {
     /// Grid strides for the YOLOX decode.
     #[serde(default = "default_strides")]
     pub strides: Vec<u32>,
+    /// The model takes any input height and width that are multiples of `size_multiple`
+    /// (`width` × `height` is then only the size it was trained at); a camera picks its long
+    /// side (`model_options.<name>.input_size`), the aspect ratio follows the frame.
+    #[serde(default)]
+    pub dynamic: bool,
+    /// What a free input size must be a multiple of (the largest stride).
+    #[serde(default = "default_size_multiple")]
+    pub size_multiple: u32,
+    /// DETR layout: the output tensor with the class scores, when not part of `output`.
+    #[serde(default)]
+    pub scores_output: Option<String>,
+    /// DETR layout: whether class scores are logits (sigmoid) or probabilities.
+    #[serde(default)]
+    pub scores: ScoreActivation,
 }
 
 fn default_strides() -> Vec<u32> {
     vec![8, 16, 32]
+}
+
+fn default_size_multiple() -> u32 {
+    32
+}
+
+impl Contract {
+    /// The input size (width, height) fed for a view of `view_w` × `view_h` pixels: the trained
+    /// size for a fixed model; for a free-size model the long side is `long_side` (the manifest's
+    /// default when `None`) and the short side follows the view's aspect ratio, both rounded up
+    /// to multiples of `size_multiple`.
+    pub fn input_size(&self, view_w: u32, view_h: u32, long_side: Option<u32>) -> (u32, u32) {
+        if !self.dynamic {
+            return (self.width, self.height);
+        }
+        let m = self.size_multiple.max(1);
+        let round_up = |x: f64| (((x / m as f64).ceil() as u32).max(1)) * m;
+        let long = round_up(long_side.unwrap_or(self.width.max(self.height)) as f64);
+        let (w, h) = (view_w.max(1) as f64, view_h.max(1) as f64);
+        if w >= h {
+            (long, round_up(long as f64 * h / w))
+        } else {
+            (round_up(long as f64 * w / h), long)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +151,13 @@ pub struct ModelDefaults {
     /// (fire and smoke are regions, not objects with an identity).
     #[serde(default = "default_track")]
     pub track: bool,
+    /// Free-size models: the long side of the input when a camera sets none.
+    #[serde(default)]
+    pub input_size: Option<u32>,
+    /// Boxes covering more than this fraction of the view are dropped (a model's known defect,
+    /// e.g. frame-sized false persons).
+    #[serde(default)]
+    pub max_box_fraction: Option<f32>,
 }
 
 fn default_track() -> bool {

@@ -10,6 +10,7 @@ mod letterbox;
 pub mod manifest;
 mod nms;
 mod runtime;
+mod tiles;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -26,6 +27,23 @@ pub use letterbox::{letterbox, Letterbox};
 pub use manifest::{Manifest, ManifestSet};
 pub use nms::nms;
 pub use runtime::environment;
+pub use tiles::{Tiling, View};
+
+/// How one camera runs a model: what it feeds, what it keeps. Built from the manifest's
+/// defaults ([`Detector::options`]) and the camera's `model_options`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectOptions {
+    /// Long side of the input for a free-size model; `None`: the manifest's default.
+    pub input_size: Option<u32>,
+    /// Detections below this score are dropped.
+    pub min_score: f32,
+    /// Boxes covering more than this fraction of their view are dropped.
+    pub max_box_fraction: Option<f32>,
+    /// Overlapping tiles (and the whole frame) instead of one whole-frame pass.
+    pub tiles: Option<Tiling>,
+    /// Canonical label → the label this camera gives it; `None` drops the label.
+    pub relabel: HashMap<String, Option<String>>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -154,12 +172,14 @@ impl Detector {
                 c.input
             )));
         }
-        if !session.outputs().iter().any(|o| o.name() == c.output) {
-            return Err(err(format!(
-                "the model has no output named {:?} (manifest contract)",
-                c.output
-            )));
+        for name in std::iter::once(&c.output).chain(c.scores_output.as_ref()) {
+            if !session.outputs().iter().any(|o| o.name() == name) {
+                return Err(err(format!(
+                    "the model has no output named {name:?} (manifest contract)"
+                )));
+            }
         }
+
         let labels = manifest
             .label_table()?
             .into_iter()
@@ -177,42 +197,112 @@ impl Detector {
         &self.manifest
     }
 
-    /// Runs the model on one image; boxes come back in the image's pixels, after NMS.
+    /// The manifest's defaults as options (what a camera without `model_options` runs).
+    pub fn options(&self) -> DetectOptions {
+        let d = &self.manifest.defaults;
+        DetectOptions {
+            input_size: d.input_size,
+            min_score: d.min_score,
+            max_box_fraction: d.max_box_fraction,
+            tiles: None,
+            relabel: HashMap::new(),
+        }
+    }
+
+    /// Runs the model on one image with the manifest's defaults; boxes come back in the image's
+    /// pixels, after NMS.
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, DetectError> {
-        let (input, lb) = letterbox(image, &self.manifest.contract);
+        let options = self.options();
+        self.detect_with(image, &options)
+    }
+
+    /// Runs the model on one image as `options` say: the whole frame at the chosen input size,
+    /// or each tile (and the whole frame), merged. Boxes in the image's pixels, after NMS.
+    pub fn detect_with(
+        &mut self,
+        image: &RgbImage,
+        options: &DetectOptions,
+    ) -> Result<Vec<Detection>, DetectError> {
+        let (w, h) = image.dimensions();
+        let Some(tiling) = options.tiles else {
+            let dets = self.detect_view(image, &View::whole(w, h), options)?;
+            return Ok(nms(dets, self.manifest.defaults.nms_iou));
+        };
+        let mut found = Vec::new();
+        for (i, view) in tiling.views(w, h).iter().enumerate() {
+            for det in self.detect_view(image, view, options)? {
+                found.push(tiles::Found::new(det, i, view));
+            }
+        }
+        Ok(tiles::merge(found, self.manifest.defaults.nms_iou))
+    }
+
+    /// One inference on one view of the image; boxes in image pixels, before NMS across views.
+    fn detect_view(
+        &mut self,
+        image: &RgbImage,
+        view: &View,
+        options: &DetectOptions,
+    ) -> Result<Vec<Detection>, DetectError> {
+        let whole = view.w == image.width() && view.h == image.height();
+        let cropped;
+        let pixels = if whole {
+            image
+        } else {
+            cropped = image::imageops::crop_imm(image, view.x, view.y, view.w, view.h).to_image();
+            &cropped
+        };
+        let contract = &self.manifest.contract;
+        let size = contract.input_size(view.w, view.h, options.input_size);
+        let (input, lb) = letterbox(pixels, contract, size);
         let raw = self.infer(&input)?;
-        let defaults = &self.manifest.defaults;
         let candidates = decode::decode(
-            &self.manifest.contract,
-            &raw.shape,
-            &raw.data,
-            defaults.min_score,
-            &self.labels,
+            &decode::DecodeInput {
+                contract: &self.manifest.contract,
+                input: size,
+                min_score: options.min_score,
+                labels: &self.labels,
+            },
+            &raw,
         )
         .map_err(|message| DetectError::Model {
             model: self.manifest.name.clone(),
             message,
         })?;
-        let (w, h) = (image.width() as f32, image.height() as f32);
-        let dets = candidates
-            .into_iter()
-            .map(|c| {
-                let (x1, y1) = lb.to_frame(c.bbox.x1, c.bbox.y1);
-                let (x2, y2) = lb.to_frame(c.bbox.x2, c.bbox.y2);
-                Detection {
-                    label: c.label,
-                    score: c.score,
-                    bbox: BBox { x1, y1, x2, y2 }.clamp(w, h),
-                    model: self.name.clone(),
-                }
-            })
-            .filter(|d| d.bbox.area() > 0.0)
-            .collect();
-        Ok(nms(dets, defaults.nms_iou))
+        let (vw, vh) = (view.w as f32, view.h as f32);
+        let max_area = options.max_box_fraction.map(|f| f * vw * vh);
+        let (ox, oy) = (view.x as f32, view.y as f32);
+        let mut dets = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            let (x1, y1) = lb.to_frame(c.bbox.x1, c.bbox.y1);
+            let (x2, y2) = lb.to_frame(c.bbox.x2, c.bbox.y2);
+            let b = BBox { x1, y1, x2, y2 }.clamp(vw, vh);
+            if b.area() <= 0.0 || max_area.is_some_and(|m| b.area() > m) {
+                continue;
+            }
+            let label = match options.relabel.get(&*c.label) {
+                None => c.label,
+                Some(None) => continue,
+                Some(Some(other)) => Arc::from(other.as_str()),
+            };
+            dets.push(Detection {
+                label,
+                score: c.score,
+                bbox: BBox {
+                    x1: b.x1 + ox,
+                    y1: b.y1 + oy,
+                    x2: b.x2 + ox,
+                    y2: b.y2 + oy,
+                },
+                model: self.name.clone(),
+            });
+        }
+        Ok(dets)
     }
 
-    /// Runs the session on a prepared input tensor (benchmarks time this alone).
-    pub fn infer(&mut self, input: &ndarray::Array4<f32>) -> Result<RawOutput, DetectError> {
+    /// Runs the session on a prepared input tensor (benchmarks time this alone). Returns the
+    /// contract's `output`, then its `scores_output` when it has one.
+    pub fn infer(&mut self, input: &ndarray::Array4<f32>) -> Result<Vec<RawOutput>, DetectError> {
         let model = &self.manifest.name;
         let fail = |message: String| DetectError::Inference {
             model: model.clone(),
@@ -224,16 +314,21 @@ impl Detector {
             .session
             .run(ort::inputs![contract.input.as_str() => tensor])
             .map_err(|e| fail(e.to_string()))?;
-        let value = outputs
-            .get(contract.output.as_str())
-            .ok_or_else(|| fail(format!("no output {:?}", contract.output)))?;
-        let (shape, data) = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| fail(e.to_string()))?;
-        Ok(RawOutput {
-            shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
-            data: data.to_vec(),
-        })
+        let names = std::iter::once(contract.output.as_str()).chain(contract.scores_output.as_deref());
+        names
+            .map(|name| {
+                let value = outputs
+                    .get(name)
+                    .ok_or_else(|| fail(format!("no output {name:?}")))?;
+                let (shape, data) = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| fail(format!("output {name:?}: {e}")))?;
+                Ok(RawOutput {
+                    shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+                    data: data.to_vec(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -286,6 +286,7 @@ mod tests {
                 image: Some(&image),
                 tracks: &[],
                 regions: None,
+                detections: None,
             };
             for o in rule.evaluate(&input) {
                 out.push((t, o.phase, o.incident.detail.unwrap()));

@@ -1,4 +1,5 @@
-//! 人员聚集 crowd gathering: persons whose feet are inside a zone. The count is the median over
+//! 人员聚集 crowd gathering: persons whose feet are inside a zone, counted from each model run's
+//! detections (tracks are for identity, not for counting). The count is the median over
 //! `smooth_s`, so one missed or doubled detection neither opens nor closes an order; at least
 //! `min_count` for `hold_s` opens it, below for `clear_s` clears it, and the zone then rests for
 //! `cooldown_s`. Severity follows the count tiers and only rises.
@@ -51,22 +52,36 @@ impl CrowdRule {
         }
     }
 
+    /// The persons this frame's detections put in the zone (feet inside), at the rule's score
+    /// floor. Counted from detections, not tracks: a partly hidden person in a group scores
+    /// 0.3–0.6 and may never start a track, but is as much a part of the crowd.
     fn persons_in_zone(&self, input: &RuleInput) -> Vec<ObservedObject> {
-        let memory = Duration::from_secs_f64(self.config.memory_s);
         let (w, h) = (input.frame_width as f32, input.frame_height as f32);
         input
-            .tracks
+            .detections
+            .unwrap_or_default()
             .iter()
-            .filter(|t| {
-                &*t.label == "person" && self.filter.accepts(&t.label, t.score, &t.bbox, w, h)
+            .filter(|d| {
+                &*d.label == "person" && self.filter.accepts(&d.label, d.score, &d.bbox, w, h)
             })
-            .filter(|t| input.pts.saturating_sub(t.last_seen) <= memory)
-            .filter(|t| {
-                let (x, y) = t.bbox.ground_point();
+            .filter(|d| {
+                let (x, y) = d.bbox.ground_point();
                 self.zone.contains((x / w) as f64, (y / h) as f64)
             })
-            .map(ObservedObject::from_track)
+            .map(|d| self.identified(d, input))
             .collect()
+    }
+
+    /// The detection as an incident object, with the id of the track it belongs to when one
+    /// does (the photo labels it).
+    fn identified(&self, d: &crate::detect::Detection, input: &RuleInput) -> ObservedObject {
+        let mut o = ObservedObject::from_detection(d);
+        o.track_id = input
+            .tracks
+            .iter()
+            .find(|t| t.last_seen == input.pts && t.bbox == d.bbox)
+            .map(|t| t.track_id);
+        o
     }
 
     fn severity(&self, count: usize) -> Severity {

@@ -192,8 +192,13 @@ pub struct RuleInput<'a> {
     pub frame_height: u32,
     /// The frame itself, for rules that look at pixels (smoke must change over time).
     pub image: Option<&'a RgbImage>,
-    /// Confirmed tracks (tracked now or recently lost).
+    /// Confirmed tracks (tracked now or recently lost), as of the last frame an object model
+    /// ran on.
     pub tracks: &'a [TrackedObject],
+    /// This frame's detections of the object models (persons, vehicles) when one ran on it;
+    /// `None` when none did. A camera samples its models below `detect_fps`: on a frame without
+    /// a model run the object rules do not look (nobody seen is not nobody there).
+    pub detections: Option<&'a [Detection]>,
     /// Detections of region models (fire, smoke) when one ran on this frame; `None` otherwise.
     pub regions: Option<&'a [Detection]>,
 }
@@ -288,6 +293,13 @@ enum Rule {
     Parking(Box<ParkingRule>),
     Vending(Box<VendingRule>),
     Water(Box<WaterRule>),
+}
+
+impl Rule {
+    /// Whether the rule looks at objects (tracks, detections) rather than fire/smoke regions.
+    fn reads_objects(&self) -> bool {
+        !matches!(self, Rule::Fire(_))
+    }
 }
 
 struct Armed {
@@ -439,12 +451,19 @@ impl RuleEngine {
                 .schedule
                 .as_ref()
                 .is_none_or(|s| s.is_active(input.captured_at));
+            // Object rules judge only frames an object model ran on: between samples the
+            // tracks are the last sample's and a person is not "gone" for being unseen.
+            if armed.rule.reads_objects() && input.detections.is_none() {
+                continue;
+            }
             let tracks: Vec<TrackedObject>;
             let regions: Option<Vec<Detection>>;
+            let detections: Option<Vec<Detection>>;
             let view = if !active {
                 RuleInput {
                     tracks: &[],
                     regions: input.regions.map(|_| &[][..]),
+                    detections: input.detections.map(|_| &[][..]),
                     ..input.clone()
                 }
             } else if armed.masks.0.is_empty() {
@@ -468,9 +487,19 @@ impl RuleEngine {
                         .cloned()
                         .collect()
                 });
+                detections = input.detections.map(|r| {
+                    r.iter()
+                        .filter(|d| {
+                            let (x, y) = d.bbox.ground_point();
+                            !armed.masks.hides(x as f64 / w, y as f64 / h)
+                        })
+                        .cloned()
+                        .collect()
+                });
                 RuleInput {
                     tracks: &tracks,
                     regions: regions.as_deref(),
+                    detections: detections.as_deref(),
                     ..input.clone()
                 }
             };

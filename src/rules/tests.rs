@@ -53,6 +53,20 @@ fn obj(label: &str, id: u64, x: f32, y: f32, w: f32, h: f32, seen: Duration) -> 
     }
 }
 
+/// The detections behind the tracks seen on this frame (the object model ran on every frame).
+fn seen_now(tracks: &[TrackedObject], pts: Duration) -> Vec<Detection> {
+    tracks
+        .iter()
+        .filter(|t| t.last_seen == pts)
+        .map(|t| Detection {
+            label: t.label.clone(),
+            score: t.score,
+            bbox: t.bbox,
+            model: Arc::from("m"),
+        })
+        .collect()
+}
+
 fn person(id: u64, x: f32, y: f32, seen: Duration) -> TrackedObject {
     obj("person", id, x, y, 20.0, 50.0, seen)
 }
@@ -102,6 +116,7 @@ fn run_from(
         let pts = Duration::from_millis(200 * i as u64);
         let t = tracks(i, pts);
         let r = regions(i);
+        let d = seen_now(&t, pts);
         let input = RuleInput {
             pts,
             captured_at: start + chrono::Duration::from_std(pts).unwrap(),
@@ -110,6 +125,7 @@ fn run_from(
             image: None,
             tracks: &t,
             regions: r.as_deref(),
+            detections: Some(&d),
         };
         for e in engine.evaluate(&input) {
             out.push(Ev {
@@ -425,6 +441,7 @@ fn static_smoke_is_suppressed_and_changing_smoke_counts() {
                 image: Some(&img),
                 tracks: &[],
                 regions: Some(&regions),
+                detections: None,
             };
             out.extend(e.evaluate(&input).into_iter().map(|e| e.incident.kind));
         }
@@ -830,4 +847,108 @@ fn crowd_density_needs_enough_persons_per_square_metre_of_ground() {
     let mut e = engine(&dense);
     let events = run(&mut e, 50, |_, pts| group(6, pts, 200.0), no_regions);
     assert_eq!(phases(&events), vec![Phase::Opened]);
+}
+
+/// A camera at `detect_fps` 10 whose object model runs every 5th frame (2/s), as the camera
+/// worker feeds it: on the frames between, the tracks are the last sample's and there are no
+/// detections.
+fn run_sampled(
+    engine: &mut RuleEngine,
+    frames: usize,
+    scene: impl Fn(Duration) -> Vec<TrackedObject>,
+) -> Vec<Ev> {
+    let mut out = Vec::new();
+    let mut tracks = Vec::new();
+    for i in 0..frames {
+        let pts = Duration::from_millis(100 * i as u64);
+        let ran = i % 5 == 0;
+        if ran {
+            tracks = scene(pts);
+        }
+        let dets = seen_now(&tracks, pts);
+        let input = RuleInput {
+            pts,
+            captured_at: base_time() + chrono::Duration::from_std(pts).unwrap(),
+            frame_width: W,
+            frame_height: H,
+            image: None,
+            tracks: &tracks,
+            regions: None,
+            detections: ran.then_some(&dets[..]),
+        };
+        for e in engine.evaluate(&input) {
+            out.push(Ev {
+                phase: e.phase,
+                at: e.pts.as_secs_f64(),
+                kind: e.incident.kind,
+                detail: e.incident.detail,
+                count: e.incident.count,
+                severity: e.incident.severity,
+                id: e.incident_id,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn a_person_model_sampled_below_detect_fps_still_raises_parking_and_water() {
+    // Between samples nobody is detected; that must not count as "the car left" or "nobody in
+    // the water", or the confirm timers restart on every frame and nothing ever opens.
+    let mut parking = engine(PARKING);
+    let events = run_sampled(&mut parking, 300, |pts| vec![car(1, 200.0, 500.0, pts)]);
+    let opened: Vec<&Ev> = events.iter().filter(|e| e.phase == Phase::Opened).collect();
+    assert_eq!(opened.len(), 1, "{events:?}");
+    assert_eq!(opened[0].kind, IncidentKind::Parking);
+    assert!((19.5..=21.0).contains(&opened[0].at), "{events:?}");
+
+    let mut water = engine(WATER);
+    let events = run_sampled(&mut water, 60, |pts| vec![person(1, 200.0, 500.0, pts)]);
+    let opened: Vec<(Phase, Option<Detail>)> = events
+        .iter()
+        .filter(|e| e.phase == Phase::Opened)
+        .map(|e| (e.phase, e.detail))
+        .collect();
+    assert_eq!(opened, vec![(Phase::Opened, Some(Detail::InWater))], "{events:?}");
+    assert!(
+        events.iter().all(|e| e.phase != Phase::Cleared),
+        "a swimmer seen at every sample is never cleared: {events:?}"
+    );
+}
+
+#[test]
+fn crowds_are_counted_from_detections_even_without_tracks() {
+    // Six people in a huddle score 0.3-0.5: too low to start tracks, enough to be counted.
+    let mut e = engine(CROWD);
+    let mut out = Vec::new();
+    for i in 0..30 {
+        let pts = Duration::from_millis(200 * i as u64);
+        let dets: Vec<Detection> = (0..6)
+            .map(|k| Detection {
+                label: Arc::from("person"),
+                score: 0.35 + 0.02 * k as f32,
+                bbox: BBox {
+                    x1: 100.0 + 30.0 * k as f32,
+                    y1: 400.0,
+                    x2: 125.0 + 30.0 * k as f32,
+                    y2: 470.0,
+                },
+                model: Arc::from("m"),
+            })
+            .collect();
+        let input = RuleInput {
+            pts,
+            captured_at: base_time(),
+            frame_width: W,
+            frame_height: H,
+            image: None,
+            tracks: &[],
+            regions: None,
+            detections: Some(&dets),
+        };
+        out.extend(e.evaluate(&input));
+    }
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].phase, Phase::Opened);
+    assert_eq!(out[0].incident.count, 6);
 }

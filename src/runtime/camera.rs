@@ -12,7 +12,7 @@ use anyhow::anyhow;
 use super::SharedDetector;
 use crate::config::{BoxIdentity, CameraConfig};
 use crate::control::{AfterPhoto, Control, Sampler};
-use crate::detect::Detection;
+use crate::detect::{DetectOptions, Detection, Manifest, Tiling};
 use crate::health::Health;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
 use crate::ledger;
@@ -49,6 +49,7 @@ impl CameraReport {
 struct ModelSlot {
     name: String,
     detector: SharedDetector,
+    options: DetectOptions,
     interval: Duration,
     next_due: Option<Duration>,
     tracked: bool,
@@ -354,9 +355,12 @@ impl CameraWorker {
                     .copied()
                     .unwrap_or(m.defaults.fps)
                     .min(self.camera.detect_fps);
+                // Checked when the camera was started (`detect_options` in the fleet).
+                let options = detect_options(&self.camera, m).unwrap_or_else(|_| guard.options());
                 ModelSlot {
                     name: m.name.clone(),
                     detector: d.clone(),
+                    options,
                     interval: Duration::from_secs_f64(1.0 / fps),
                     next_due: None,
                     tracked: m.defaults.track,
@@ -417,7 +421,7 @@ impl CameraWorker {
     fn pump(&self, mut stream: CameraStream, report: &mut CameraReport) -> anyhow::Result<()> {
         report.stream_started = Some(stream.started());
         let mut slots = self.slots();
-        let mut tracker = Tracker::new(TrackerConfig::default());
+        let mut tracker = Tracker::new(tracker_config(&self.camera));
         let mut rules =
             RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator);
         let mut desk = OrderDesk::with_locator(
@@ -503,6 +507,7 @@ impl CameraWorker {
                 image: Some(&frame.image),
                 tracks: &tracks,
                 regions: regions.as_deref(),
+                detections: tracked_ran.then_some(&objects[..]),
             };
             let mut faults_changed = false;
             for event in rules.evaluate(&input) {
@@ -599,7 +604,7 @@ impl CameraWorker {
                 let mut detector = slot.detector.lock().unwrap_or_else(|p| p.into_inner());
                 // Timed once the model is ours: waiting for another camera is not inference.
                 let began = Instant::now();
-                let result = detector.detect(&frame.image);
+                let result = detector.detect_with(&frame.image, &slot.options);
                 (result, began.elapsed())
             };
             self.health.inference(&slot.name, took, result.is_ok());
@@ -618,6 +623,35 @@ impl CameraWorker {
         }
         (objects, regions, tracked_ran)
     }
+}
+
+/// How `camera` runs the model of `manifest`: the manifest's defaults with the camera's
+/// `model_options` on top, or why they do not fit the model.
+pub fn detect_options(camera: &CameraConfig, manifest: &Manifest) -> Result<DetectOptions, String> {
+    let d = &manifest.defaults;
+    let own = camera.model_options.get(&manifest.name).cloned().unwrap_or_default();
+    if own.input_size.is_some() && !manifest.contract.dynamic {
+        return Err(format!(
+            "model_options.{}.input_size: the model takes only {}x{} (its manifest has no `dynamic = true`)",
+            manifest.name, manifest.contract.width, manifest.contract.height
+        ));
+    }
+    Ok(DetectOptions {
+        input_size: own.input_size.or(d.input_size),
+        min_score: own.min_score.unwrap_or(d.min_score),
+        max_box_fraction: own.max_box_fraction.or(d.max_box_fraction),
+        tiles: own.tiles.map(|t| Tiling {
+            cols: t.cols,
+            rows: t.rows,
+            overlap: t.overlap,
+            full_frame: t.full_frame,
+        }),
+        relabel: own
+            .labels
+            .into_iter()
+            .map(|(from, to)| (from, (!to.is_empty()).then_some(to)))
+            .collect(),
+    })
 }
 
 /// The reference view at the stream's resolution (a camera whose stream profile changed is
@@ -683,4 +717,16 @@ fn trace_frame(
         parts.push(fmt(&d.label, d.score, &d.bbox, None));
     }
     tracing::trace!(camera, pts = frame.pts.as_secs_f64(), detections = detections.len(), objects = %parts.join(" "), "Frame.");
+}
+
+/// The camera's tracker thresholds over ByteTrack's defaults.
+fn tracker_config(camera: &CameraConfig) -> TrackerConfig {
+    let t = &camera.tracker;
+    TrackerConfig {
+        high_score: t.high_score,
+        low_score: t.low_score,
+        new_track_score: t.new_track_score,
+        max_lost: Duration::from_secs_f64(t.max_lost_s),
+        ..TrackerConfig::default()
+    }
 }

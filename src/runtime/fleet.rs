@@ -84,7 +84,11 @@ impl Fleet {
             .models
             .iter()
             .map(|name| match self.models.get(name) {
-                Some(Ok(d)) => Ok(d.clone()),
+                Some(Ok(d)) => {
+                    let guard = d.lock().unwrap_or_else(|p| p.into_inner());
+                    super::camera::detect_options(camera, guard.manifest())?;
+                    Ok(d.clone())
+                }
                 Some(Err(e)) => Err(e.clone()),
                 None => Err(format!("model {name:?} was not loaded")),
             })
