@@ -9,6 +9,7 @@
 pub mod config;
 pub mod control;
 pub mod detect;
+pub mod eval;
 pub mod evidence;
 pub mod geo;
 pub mod health;

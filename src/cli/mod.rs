@@ -65,6 +65,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Accuracy: replay every clip of a ground-truth file and score the orders per kind.
+    ///
+    /// Prints a scorecard (expected, found, missed, false alarms, time to order) and exits 1
+    /// when recall is below --min-recall or false alarms exceed --max-false-alarms.
+    ///
+    /// Example: lookout eval eval/shared.toml --min-recall 1 --max-false-alarms 0
+    Eval {
+        /// The ground-truth file (TOML; see eval/shared.toml).
+        truth: PathBuf,
+        /// Print the scorecard as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Clips replayed at once (default: one per two cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Fail below this share of expected orders found (0..1).
+        #[arg(long, default_value_t = 0.0)]
+        min_recall: f64,
+        /// Fail above this many false alarms.
+        #[arg(long)]
+        max_false_alarms: Option<usize>,
+    },
     /// Demo on real footage: the example configs, an embedded broker, a live print of the orders.
     ///
     /// Example: lookout demo
@@ -228,6 +250,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             video,
             json,
         } => replay(&config, &camera, &video, json),
+        Command::Eval {
+            truth,
+            json,
+            jobs,
+            min_recall,
+            max_false_alarms,
+        } => eval(&truth, json, jobs, min_recall, max_false_alarms),
         Command::Demo { examples, realtime } => demo::run(&examples, realtime),
         Command::Orders(cmd) => orders::run(cmd),
         Command::Prompt(cmd) => prompt::run(cmd),
@@ -267,6 +296,43 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             camera_timeout,
         } => doctor::run(&config, camera_timeout),
     }
+}
+
+fn eval(
+    truth: &Path,
+    json: bool,
+    jobs: Option<usize>,
+    min_recall: f64,
+    max_false_alarms: Option<usize>,
+) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&min_recall) {
+        return Err(BadInput("--min-recall must be within 0..1".into()).into());
+    }
+    // ONNX Runtime runs each model on `models.threads` cores: one clip per two cores keeps
+    // them busy without oversubscribing.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = jobs.unwrap_or((cores / 2).max(1));
+    let card = lookout::eval::run(truth, jobs).map_err(BadInput)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&card)?);
+    } else {
+        print!("{}", card.render());
+    }
+    if card.recall < min_recall {
+        anyhow::bail!(
+            "eval: {} of {} expected orders found (recall {:.2}, below {min_recall})",
+            card.found,
+            card.expected,
+            card.recall
+        );
+    }
+    if let Some(max) = max_false_alarms.filter(|m| card.false_alarms > *m) {
+        anyhow::bail!(
+            "eval: {} false alarms (at most {max} allowed)",
+            card.false_alarms
+        );
+    }
+    Ok(())
 }
 
 fn replay(config_path: &Path, camera: &str, video: &Path, json: bool) -> anyhow::Result<()> {

@@ -1024,6 +1024,22 @@ pub struct FireRuleConfig {
     /// detection to count: grey pavement the model calls smoke never changes, real smoke does.
     #[serde(default = "default_smoke_min_change")]
     pub smoke_min_change: f32,
+    /// At least one fire hit in the window must score this much before an order opens; weaker
+    /// hits (down to `min_score`) keep an open one alive.
+    #[serde(default = "default_fire_confirm_score")]
+    pub fire_confirm_score: f32,
+    /// Mean frame-to-frame grey change (0..255) a fire box must show: flames flicker, a yellow
+    /// swim ring or an orange sign does not. 0 turns the check off.
+    #[serde(default = "default_fire_min_flicker")]
+    pub fire_min_flicker: f32,
+    /// How many times more a fire box must flicker than the ring around it: water, leaves and
+    /// traffic around a bright object move as much as the object itself.
+    #[serde(default = "default_fire_flicker_ratio")]
+    pub fire_flicker_ratio: f32,
+    /// Pause the fire and smoke checks while the whole view moves (a pan, a shaking pole) and
+    /// for two samples after: a moving picture changes everywhere.
+    #[serde(default = "default_true")]
+    pub pause_on_camera_motion: bool,
     /// Seconds after a clear before a new order of the same kind.
     #[serde(default = "default_cooldown")]
     pub cooldown_s: f64,
@@ -1058,6 +1074,18 @@ fn default_fire_confirm() -> f64 {
 fn default_fire_clear() -> f64 {
     30.0
 }
+fn default_fire_confirm_score() -> f32 {
+    0.5
+}
+fn default_fire_min_flicker() -> f32 {
+    FIRE_MIN_FLICKER
+}
+fn default_fire_flicker_ratio() -> f32 {
+    FIRE_FLICKER_RATIO
+}
+/// Measured on the shared clips: see docs/rules.md (fire and smoke).
+pub const FIRE_MIN_FLICKER: f32 = 2.0;
+pub const FIRE_FLICKER_RATIO: f32 = 0.0;
 fn default_smoke_min_score() -> f32 {
     0.3
 }

@@ -427,7 +427,10 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
         }
     }
     if t.low_score > t.high_score {
-        p.add(tracker.clone().key("low_score"), "must not exceed high_score");
+        p.add(
+            tracker.clone().key("low_score"),
+            "must not exceed high_score",
+        );
     }
     if !is_positive(t.max_lost_s) || t.max_lost_s > 600.0 {
         p.add(
@@ -570,11 +573,21 @@ fn validate_rule(camera: &CameraConfig, rule: &RuleConfig, at: KeyPath, p: &mut 
                 ("min_score", f.min_score),
                 ("smoke_min_score", f.smoke_min_score),
                 ("smoke_min_change", f.smoke_min_change),
+                ("fire_confirm_score", f.fire_confirm_score),
                 ("min_area", f.min_area),
             ] {
                 if !(0.0..=1.0).contains(&v) {
                     p.add(at.clone().key(k), "must be within 0..1");
                 }
+            }
+            if !(0.0..=255.0).contains(&f.fire_min_flicker) {
+                p.add(
+                    at.clone().key("fire_min_flicker"),
+                    "must be within 0..255 (grey levels)",
+                );
+            }
+            if !(0.0..=20.0).contains(&f.fire_flicker_ratio) {
+                p.add(at.clone().key("fire_flicker_ratio"), "must be within 0..20");
             }
             seconds.extend([
                 ("confirm_s", f.confirm_s),
@@ -783,10 +796,7 @@ fn model_options(camera: &CameraConfig, at: &KeyPath, p: &mut Problems) {
         if o.min_score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
             p.add(key.clone().key("min_score"), "must be within 0..1");
         }
-        if o
-            .max_box_fraction
-            .is_some_and(|f| !(f > 0.0 && f <= 1.0))
-        {
+        if o.max_box_fraction.is_some_and(|f| !(f > 0.0 && f <= 1.0)) {
             p.add(
                 key.clone().key("max_box_fraction"),
                 "must be greater than 0 and at most 1",

@@ -39,7 +39,9 @@ pub fn decode(d: &DecodeInput, outputs: &[RawOutput]) -> Result<Vec<Candidate>, 
 
 /// Keeps a candidate of class `cls` scoring `score` when its class is mapped and it is confident.
 fn keep(d: &DecodeInput, cls: usize, score: f32, bbox: BBox, out: &mut Vec<Candidate>) {
-    if !(score >= d.min_score) || !bbox.x1.is_finite() || !bbox.y2.is_finite() {
+    // NaN scores and boxes are dropped, not compared.
+    let confident = score >= d.min_score;
+    if !confident || !bbox.x1.is_finite() || !bbox.y2.is_finite() {
         return;
     }
     if let Some(label) = d.labels.get(&cls) {
@@ -55,7 +57,9 @@ fn keep(d: &DecodeInput, cls: usize, score: f32, bbox: BBox, out: &mut Vec<Candi
 fn rows<'a>(o: &'a RawOutput, layout: &str) -> Result<(usize, usize, &'a [f32]), String> {
     match o.shape.as_slice() {
         [1, n, k] if o.data.len() == n * k => Ok((*n, *k, &o.data)),
-        s => Err(format!("output shape {s:?} is not [1, N, K] ({layout} layout)")),
+        s => Err(format!(
+            "output shape {s:?} is not [1, N, K] ({layout} layout)"
+        )),
     }
 }
 
@@ -178,7 +182,8 @@ fn end_to_end(d: &DecodeInput, o: &RawOutput) -> Result<Vec<Candidate>, String> 
     }
     let mut out = Vec::new();
     for r in data.chunks_exact(6).take(n) {
-        if !(r[5] >= 0.0) || r[5].fract() != 0.0 {
+        let class_ok = r[5] >= 0.0 && r[5].fract() == 0.0;
+        if !class_ok {
             continue;
         }
         let bbox = BBox {

@@ -314,7 +314,8 @@ impl Detector {
             .session
             .run(ort::inputs![contract.input.as_str() => tensor])
             .map_err(|e| fail(e.to_string()))?;
-        let names = std::iter::once(contract.output.as_str()).chain(contract.scores_output.as_deref());
+        let names =
+            std::iter::once(contract.output.as_str()).chain(contract.scores_output.as_deref());
         names
             .map(|name| {
                 let value = outputs

@@ -154,8 +154,10 @@ fn same_object(a: &Found, b: &Found) -> bool {
     if ios(p, q) >= 0.6 {
         return true;
     }
-    let crosses_x = (a.cut[2] && q.x1 < p.x2 && q.x2 > p.x2) || (a.cut[0] && q.x2 > p.x1 && q.x1 < p.x1);
-    let crosses_y = (a.cut[3] && q.y1 < p.y2 && q.y2 > p.y2) || (a.cut[1] && q.y2 > p.y1 && q.y1 < p.y1);
+    let crosses_x =
+        (a.cut[2] && q.x1 < p.x2 && q.x2 > p.x2) || (a.cut[0] && q.x2 > p.x1 && q.x1 < p.x1);
+    let crosses_y =
+        (a.cut[3] && q.y1 < p.y2 && q.y2 > p.y2) || (a.cut[1] && q.y2 > p.y1 && q.y1 < p.y1);
     (crosses_x && span_overlap((p.y1, p.y2), (q.y1, q.y2)) >= 0.6)
         || (crosses_y && span_overlap((p.x1, p.x2), (q.x1, q.x2)) >= 0.6)
 }

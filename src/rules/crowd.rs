@@ -20,6 +20,8 @@ pub struct CrowdRule {
     counts: VecDeque<(Duration, usize)>,
     life: Lifecycle,
     reported: Option<Reported>,
+    /// The smoothed count of the last evaluated frame.
+    count: usize,
 }
 
 struct Reported {
@@ -36,6 +38,10 @@ impl CrowdRule {
     pub fn present(&self) -> bool {
         self.life.holds
     }
+    /// The smoothed head count in the zone as of the last model run.
+    pub fn count(&self) -> usize {
+        self.count
+    }
     pub fn zone_id(&self) -> &str {
         &self.zone.id
     }
@@ -49,6 +55,7 @@ impl CrowdRule {
             zone,
             counts: VecDeque::new(),
             reported: None,
+            count: 0,
         }
     }
 
@@ -107,6 +114,7 @@ impl CrowdRule {
         }
         let mut recent: Vec<usize> = self.counts.iter().map(|(_, c)| *c).collect();
         let count = median(&mut recent);
+        self.count = count;
         let dense_enough = match (self.config.min_density, self.area_m2) {
             (Some(min), Some(area)) if area > 0.0 => count as f64 / area >= min,
             _ => true,

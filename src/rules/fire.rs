@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 
 use image::RgbImage;
 
+use super::flicker::{Activity, Motion, ViewMotion};
+use super::scene::Thumb;
 use super::{Incident, Lifecycle, Phase, RuleInput, RuleOutput, Transition, Zone};
 use crate::config::FireRuleConfig;
 use crate::detect::{BBox, Detection};
@@ -27,7 +29,10 @@ struct Episode {
     kind: IncidentKind,
     label: &'static str,
     min_score: f32,
-    window: VecDeque<bool>,
+    /// The last `window` samples: the best score of a hit, `None` for a miss.
+    window: VecDeque<Option<f32>>,
+    /// A hit in the window must reach this before the episode may open.
+    confirm_score: f32,
     life: Lifecycle,
     /// Boxes of the latest hit: what the photo shows when the order opens on a sample between
     /// hits.
@@ -39,7 +44,16 @@ pub struct FireRule {
     zone: Option<Zone>,
     episodes: Vec<Episode>,
     background: Option<Background>,
+    /// Frame-to-frame change per cell, updated on every frame (flames flicker).
+    activity: Activity,
+    /// Whether the whole view moved between fire samples.
+    view: ViewMotion,
+    /// Fire samples still to skip after the view moved.
+    paused: u32,
 }
+
+/// Fire samples skipped after the view stops moving (the smoke background is rebuilt).
+const SETTLE_SAMPLES: u32 = 2;
 
 impl FireRule {
     /// Whether `kind` (fire or smoke) held at the last model run.
@@ -51,19 +65,26 @@ impl FireRule {
     }
 
     pub fn new(config: FireRuleConfig, zone: Option<Zone>) -> Self {
-        let episode = |kind, label, min_score| Episode {
+        let episode = |kind, label, min_score, confirm_score| Episode {
             kind,
             label,
             min_score,
+            confirm_score,
             window: VecDeque::with_capacity(config.window),
             life: Lifecycle::new(config.confirm_s, config.clear_s, config.cooldown_s),
             last_found: Vec::new(),
         };
-        let mut episodes = vec![episode(IncidentKind::Fire, "fire", config.min_score)];
+        let mut episodes = vec![episode(
+            IncidentKind::Fire,
+            "fire",
+            config.min_score,
+            config.fire_confirm_score,
+        )];
         if config.smoke {
             episodes.push(episode(
                 IncidentKind::Smoke,
                 "smoke",
+                config.smoke_min_score,
                 config.smoke_min_score,
             ));
         }
@@ -72,17 +93,53 @@ impl FireRule {
             zone,
             episodes,
             background: None,
+            activity: Activity::default(),
+            view: ViewMotion::default(),
+            paused: 0,
         }
     }
 
     pub fn evaluate(&mut self, input: &RuleInput) -> Vec<RuleOutput> {
+        // Flicker is judged over every frame, not only the fire model's samples.
+        let thumb = input.image.map(Thumb::of);
+        if let Some(t) = &thumb {
+            self.activity.observe(t);
+        }
         // Only samples where the fire model ran say anything about fire.
         let Some(regions) = input.regions else {
             return Vec::new();
         };
-        let (w, h) = (input.frame_width as f32, input.frame_height as f32);
         // The background is only for the smoke check: no pixel work when smoke is off.
         let grid = input.image.filter(|_| self.config.smoke).map(Grid::of);
+        let mut shifted = None;
+        if let Some(t) = thumb
+            .as_ref()
+            .filter(|_| self.config.pause_on_camera_motion)
+        {
+            match self.view.observe(t) {
+                Motion::Still => {}
+                Motion::Shifted(dx, dy) => shifted = Some((dx, dy)),
+                Motion::Lost => {
+                    tracing::trace!(pts = ?input.pts, "The view changed as a whole: fire and smoke checks pause.");
+                    self.paused = SETTLE_SAMPLES + 1;
+                }
+            }
+        }
+        // A view that moved is compensated: the smoke background moves with the picture.
+        if let (Some((dx, dy)), Some(bg), Some(g)) =
+            (shifted, self.background.as_mut(), grid.as_ref())
+        {
+            bg.follow(g, dx, dy);
+        }
+        if self.paused > 0 {
+            // Nothing is learnt from a moving picture: no hit, no miss, and the smoke
+            // background starts again from the view as it is now.
+            self.paused -= 1;
+            self.background = None;
+            return Vec::new();
+        }
+        let (w, h) = (input.frame_width as f32, input.frame_height as f32);
+        let judge_flicker = thumb.is_some() && self.activity.ready();
         let mut outputs = Vec::new();
         for (key, ep) in self.episodes.iter_mut().enumerate() {
             let found: Vec<&Detection> = regions
@@ -96,6 +153,20 @@ impl FireRule {
                     })
                 })
                 .filter(|d| {
+                    if ep.kind != IncidentKind::Fire || !judge_flicker {
+                        return true;
+                    }
+                    let f = self.activity.flicker(&d.bbox, w, h);
+                    tracing::trace!(
+                        score = d.score,
+                        inside = f.inside,
+                        around = f.around,
+                        "Fire candidate."
+                    );
+                    f.inside >= self.config.fire_min_flicker
+                        && f.inside >= self.config.fire_flicker_ratio * f.around
+                })
+                .filter(|d| {
                     if ep.kind != IncidentKind::Smoke {
                         return true;
                     }
@@ -107,8 +178,8 @@ impl FireRule {
                     change >= self.config.smoke_min_change
                 })
                 .collect();
-            let hit = !found.is_empty();
-            if hit {
+            let best = found.iter().map(|d| d.score).reduce(f32::max);
+            if !found.is_empty() {
                 ep.last_found = found
                     .into_iter()
                     .map(ObservedObject::from_detection)
@@ -117,9 +188,14 @@ impl FireRule {
             if ep.window.len() == self.config.window {
                 ep.window.pop_front();
             }
-            ep.window.push_back(hit);
-            let hits = ep.window.iter().filter(|h| **h).count();
-            let phase = match ep.life.step(hits >= self.config.min_hits, input.pts) {
+            ep.window.push_back(best);
+            let hits = ep.window.iter().flatten().count();
+            let peak = ep.window.iter().flatten().copied().fold(0.0, f32::max);
+            // Weak hits keep an open episode alive, but one confident hit is needed to open it
+            // (the tracker's high/low hysteresis, for regions).
+            let holds =
+                hits >= self.config.min_hits && (ep.life.is_open() || peak >= ep.confirm_score);
+            let phase = match ep.life.step(holds, input.pts) {
                 Transition::Open => Phase::Opened,
                 Transition::Clear => Phase::Cleared,
                 Transition::None => continue,
@@ -182,6 +258,17 @@ struct Background(Grid);
 impl Background {
     fn matches(&self, g: &Grid) -> bool {
         self.0.w == g.w && self.0.h == g.h
+    }
+
+    /// Moves the background along with a view that shifted by (dx, dy) (shares of the picture);
+    /// cells that came into view start from the current frame.
+    fn follow(&mut self, g: &Grid, dx: f32, dy: f32) {
+        if !self.matches(g) {
+            return;
+        }
+        let (w, h) = (g.w as usize, g.h as usize);
+        let (cx, cy) = super::flicker::cells(dx, dy, w, h);
+        self.0.cells = super::flicker::shift(&self.0.cells, w, h, cx, cy, &g.cells);
     }
 
     fn update(&mut self, g: &Grid) {

@@ -8,6 +8,7 @@ mod camera_fault;
 mod common;
 mod crowd;
 mod fire;
+mod flicker;
 mod motion;
 mod parking;
 pub mod scene;
@@ -431,6 +432,17 @@ impl RuleEngine {
             found = Some(found.unwrap_or(false) || seen);
         }
         found
+    }
+
+    /// Each crowd rule's zone with its smoothed head count as of the last model run.
+    pub fn crowd_counts(&self) -> Vec<(&str, usize)> {
+        self.rules
+            .iter()
+            .filter_map(|a| match &a.rule {
+                Rule::Crowd(r) => Some((r.zone_id(), r.count())),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn evaluate(&mut self, input: &RuleInput) -> Vec<IncidentEvent> {

@@ -67,6 +67,11 @@ impl Thumb {
         self.w
     }
 
+    /// Grey levels, row by row.
+    pub fn pixels(&self) -> &[f32] {
+        &self.px
+    }
+
     pub fn height(&self) -> usize {
         self.h
     }

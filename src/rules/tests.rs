@@ -463,9 +463,11 @@ fn static_smoke_is_suppressed_and_changing_smoke_counts() {
         "grey pavement that never changes"
     );
     let mut e = engine(&rules);
+    // Smoke changes in place (it does not slide the whole picture along: that is a pan).
     let billowing = |i: usize| {
         RgbImage::from_fn(64, 64, |x, y| {
-            let v = ((x + y + 7 * i as u32) % 16 * 12) as u8;
+            let cell = (x / 4) * 31 + (y / 4) * 17 + i as u32 * 101;
+            let v = (cell.wrapping_mul(2_654_435_761) >> 24) as u8;
             image::Rgb([v, v, v])
         })
     };
@@ -909,7 +911,11 @@ fn a_person_model_sampled_below_detect_fps_still_raises_parking_and_water() {
         .filter(|e| e.phase == Phase::Opened)
         .map(|e| (e.phase, e.detail))
         .collect();
-    assert_eq!(opened, vec![(Phase::Opened, Some(Detail::InWater))], "{events:?}");
+    assert_eq!(
+        opened,
+        vec![(Phase::Opened, Some(Detail::InWater))],
+        "{events:?}"
+    );
     assert!(
         events.iter().all(|e| e.phase != Phase::Cleared),
         "a swimmer seen at every sample is never cleared: {events:?}"
@@ -951,4 +957,84 @@ fn crowds_are_counted_from_detections_even_without_tracks() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].phase, Phase::Opened);
     assert_eq!(out[0].incident.count, 6);
+}
+
+/// Fire samples twice a second on 64×64 frames made by `frame(i)`, a fire box over the centre
+/// scoring `score`; the kinds opened.
+fn drive_fire(rules: &str, score: f32, frame: impl Fn(usize) -> RgbImage) -> Vec<IncidentKind> {
+    // A still scene is a frozen picture to the camera-fault checks: they are not under test.
+    let mut e = engine(&format!("{rules}\n[cameras.faults]\nenabled = false\n"));
+    let mut out = Vec::new();
+    for i in 0..30 {
+        let pts = Duration::from_millis(500 * i as u64);
+        let img = frame(i);
+        let regions = vec![Detection {
+            label: Arc::from("fire"),
+            score,
+            bbox: BBox {
+                x1: 16.0,
+                y1: 16.0,
+                x2: 48.0,
+                y2: 48.0,
+            },
+            model: Arc::from("fire"),
+        }];
+        let input = RuleInput {
+            pts,
+            captured_at: base_time(),
+            frame_width: 64,
+            frame_height: 64,
+            image: Some(&img),
+            tracks: &[],
+            regions: Some(&regions),
+            detections: None,
+        };
+        out.extend(
+            e.evaluate(&input)
+                .into_iter()
+                .filter(|e| e.phase == Phase::Opened)
+                .map(|e| e.incident.kind),
+        );
+    }
+    out
+}
+
+/// A still grey scene with a bright patch in the centre that is `patch(i)` on frame `i`.
+fn scene_with_patch(patch: impl Fn(usize) -> u8) -> impl Fn(usize) -> RgbImage {
+    move |i| {
+        RgbImage::from_fn(64, 64, |x, y| {
+            if (16..48).contains(&x) && (16..48).contains(&y) {
+                image::Rgb([patch(i), 160, 40])
+            } else {
+                // Random grey blocks: a textured, well-lit scene (not a covered lens).
+                let cell = (x / 4) * 31 + (y / 4) * 17;
+                let v = (cell.wrapping_mul(2_654_435_761) >> 24) as u8;
+                image::Rgb([v, v, v])
+            }
+        })
+    }
+}
+
+#[test]
+fn a_fire_box_that_does_not_flicker_is_a_swim_ring_not_a_fire() {
+    let still = drive_fire(FIRE, 0.8, scene_with_patch(|_| 250));
+    assert!(still.is_empty(), "a static orange object: {still:?}");
+    let flames = drive_fire(
+        FIRE,
+        0.8,
+        scene_with_patch(|i| if i.is_multiple_of(2) { 250 } else { 170 }),
+    );
+    assert_eq!(flames, vec![IncidentKind::Fire]);
+}
+
+#[test]
+fn weak_fire_hits_alone_never_open_an_order() {
+    let flicker = |i: usize| if i.is_multiple_of(2) { 250 } else { 170 };
+    // Hits in every sample, but none reaches the confirm score (0.5 by default).
+    assert!(drive_fire(FIRE, 0.45, scene_with_patch(flicker)).is_empty());
+    let lowered = format!("{FIRE}fire_confirm_score = 0.4\n");
+    assert_eq!(
+        drive_fire(&lowered, 0.45, scene_with_patch(flicker)),
+        vec![IncidentKind::Fire]
+    );
 }

@@ -629,7 +629,11 @@ impl CameraWorker {
 /// `model_options` on top, or why they do not fit the model.
 pub fn detect_options(camera: &CameraConfig, manifest: &Manifest) -> Result<DetectOptions, String> {
     let d = &manifest.defaults;
-    let own = camera.model_options.get(&manifest.name).cloned().unwrap_or_default();
+    let own = camera
+        .model_options
+        .get(&manifest.name)
+        .cloned()
+        .unwrap_or_default();
     if own.input_size.is_some() && !manifest.contract.dynamic {
         return Err(format!(
             "model_options.{}.input_size: the model takes only {}x{} (its manifest has no `dynamic = true`)",

@@ -24,7 +24,7 @@ use crate::health::{self, Health};
 use crate::ingest::PlayMode;
 use crate::ledger::Ledger;
 use crate::uplink::{self, BrokerAddress, Uplink};
-pub use camera::CameraReport;
+pub use camera::{detect_options, CameraReport};
 pub use uplink::broker::EmbeddedBroker;
 
 /// How to run.
