@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use lookout::detect::{letterbox, BBox, Detection, Detector, ManifestSet};
+use lookout::detect::{letterbox, BBox, Detection, Detector, ManifestSet, Tiling};
 use lookout::track::{Tracker, TrackerConfig};
 
 fn repo() -> PathBuf {
@@ -86,5 +86,44 @@ fn bench_tracker(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_models, bench_tracker);
+/// What a larger input and tiles cost on a 1280×720 frame: YOLOX-Nano at 416 (fixed model), the
+/// free-size model at long sides 416 and 640, and 2×2 tiles plus the whole frame at 640.
+fn bench_input_sizes(c: &mut Criterion) {
+    let image = image::imageops::resize(
+        &image::open(repo().join("../shared/media/images/dog.jpg"))
+            .expect("../shared/media/images/dog.jpg")
+            .to_rgb8(),
+        1280,
+        720,
+        image::imageops::FilterType::Triangle,
+    );
+    let mut group = c.benchmark_group("input_1280x720");
+    group.sample_size(20);
+    let mut fixed = detector("yolox_nano_coco");
+    group.bench_function("yolox_416", |b| {
+        b.iter(|| fixed.detect(&image).expect("inference"))
+    });
+    let mut free = detector("yolox_nano_coco_dyn");
+    for size in [416, 640] {
+        let mut options = free.options();
+        options.input_size = Some(size);
+        group.bench_function(format!("yolox_dyn_{size}"), |b| {
+            b.iter(|| free.detect_with(&image, &options).expect("inference"))
+        });
+    }
+    let mut options = free.options();
+    options.input_size = Some(640);
+    options.tiles = Some(Tiling {
+        cols: 2,
+        rows: 2,
+        overlap: 0.2,
+        full_frame: true,
+    });
+    group.bench_function("yolox_dyn_640_tiles_2x2_full", |b| {
+        b.iter(|| free.detect_with(&image, &options).expect("inference"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_models, bench_tracker, bench_input_sizes);
 criterion_main!(benches);

@@ -2,6 +2,8 @@
 //! port, and an MQTT subscriber that records what the broker delivers.
 #![allow(dead_code)]
 
+pub mod onnx;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
