@@ -223,3 +223,34 @@ fn a_calibration_that_cannot_solve_and_a_bad_pose_are_config_errors() {
         assert_one_line_error(&o, &needles);
     }
 }
+
+#[test]
+fn a_bad_ground_truth_file_is_named_and_a_missing_clip_scores_as_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    let o = lookout(&["eval", missing.to_str().unwrap()]);
+    assert_one_line_error(&o, &["nope.toml"]);
+    assert_eq!(o.code, 2);
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[clips]]\nvideo = \"a.mp4\"\nconfig = \"c.toml\"\nexpect = [{ kind = \"crowd\", opens = [5.0, 1.0] }]\n",
+    )
+    .unwrap();
+    let o = lookout(&["eval", bad.to_str().unwrap()]);
+    assert_one_line_error(&o, &["bad.toml", "opens"]);
+    assert_eq!(o.code, 2);
+
+    // A clip that cannot be replayed is scored (every expectation missed), and --min-recall fails
+    // the run with the figures.
+    let truth = dir.path().join("truth.toml");
+    std::fs::write(
+        &truth,
+        "[[clips]]\nvideo = \"missing.mp4\"\nconfig = \"missing.toml\"\nexpect = [{ kind = \"fire\", opens = [0.0, 5.0] }]\n",
+    )
+    .unwrap();
+    let o = lookout(&["eval", truth.to_str().unwrap(), "--min-recall", "1"]);
+    assert_one_line_error(&o, &["0 of 1 expected orders found"]);
+    assert_eq!(o.code, 1);
+}

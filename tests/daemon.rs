@@ -111,14 +111,16 @@ fn a_daemon_tells_systemd_it_is_ready_pings_the_watchdog_serves_metrics_and_stop
     assert!(value(&second, "lookout_camera_reconnects_total{camera=\"spare\"}") >= 1.0);
     let ms = value(
         &second,
-        "lookout_inference_last_seconds{model=\"yolox_nano_coco\"}",
+        "lookout_inference_last_seconds{model=\"yolox_nano_coco_dyn\"}",
     );
-    assert!(ms > 0.001 && ms < 1.0, "one YOLOX-Nano run: {ms} s");
+    // The plaza example runs the free-size YOLOX-Nano on 2×2 tiles and the whole frame, twice
+    // a second: one run is five passes.
+    assert!(ms > 0.001 && ms < 2.0, "one YOLOX-Nano run: {ms} s");
     assert!(
         value(
             &second,
-            "lookout_inference_runs_total{model=\"yolox_nano_coco\"}"
-        ) > 5.0
+            "lookout_inference_runs_total{model=\"yolox_nano_coco_dyn\"}"
+        ) > 2.0
     );
     assert!(value(&second, "lookout_outbox_messages") >= 0.0);
     let (status, _) = get(port, "/nope");

@@ -174,7 +174,14 @@ impl FireRule {
                         (Some(bg), Some(g)) => bg.changed_fraction(g, &d.bbox, w, h),
                         _ => 0.0,
                     };
-                    tracing::trace!(score = d.score, change, "Smoke candidate.");
+                    let f = self.activity.flicker(&d.bbox, w, h);
+                    tracing::trace!(
+                        score = d.score,
+                        change,
+                        inside = f.inside,
+                        around = f.around,
+                        "Smoke candidate."
+                    );
                     change >= self.config.smoke_min_change
                 })
                 .collect();
