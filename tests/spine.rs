@@ -149,11 +149,16 @@ fn plaza_clip_raises_one_crowd_order() {
     let shown = first["objects"].as_array().unwrap().len() as u64;
     let count = first["count"].as_u64().unwrap();
     assert!(shown.abs_diff(count) <= 3, "{shown} shown vs count {count}");
-    assert!(first["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|o| o["label"] == "person" && o["track_id"].is_u64()));
+    // Crowds are counted from detections: a person the tracker follows carries its track id,
+    // a partly hidden one too weak to start a track is counted without one.
+    let objects = first["objects"].as_array().unwrap();
+    assert!(objects.iter().all(|o| o["label"] == "person"));
+    let tracked = objects.iter().filter(|o| o["track_id"].is_u64()).count();
+    assert!(
+        tracked * 2 >= objects.len(),
+        "{tracked} of {} persons tracked",
+        objects.len()
+    );
     // Revisions of the same order count up by one.
     for (i, o) in crowd.iter().enumerate() {
         assert_eq!(o["revision"].as_u64().unwrap(), i as u64 + 1);
