@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    lookout::uplink::tls::install_crypto_provider();
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
     match cli::dispatch(args) {

@@ -900,6 +900,8 @@ pub fn mqtt_round_trip(config: &Config, timeout: Duration) -> anyhow::Result<Dur
                 let text = e.to_string();
                 let why = if text.contains("refused") {
                     "nothing listens there (wrong host or port, broker down, firewall)"
+                } else if text.contains("CertificateRequired") || text.contains("BadCertificate") {
+                    "the broker wants a client certificate it trusts: set uplink.cert_file and key_file (lookout mqtt set --cert --key)"
                 } else if text.to_ascii_lowercase().contains("tls") || text.contains("certificate")
                 {
                     "TLS failed: check ca_file and that the URL's host matches the certificate"

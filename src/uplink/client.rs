@@ -115,18 +115,13 @@ fn apply_security(
         let ca_path = up.ca_file.as_ref().ok_or_else(|| {
             UplinkError::Broker(up.broker.clone(), "mqtts:// needs uplink.ca_file".into())
         })?;
-        let ca = std::fs::read(ca_path)
-            .map_err(|e| UplinkError::File(ca_path.display().to_string(), e))?;
-        let client_auth = match (&up.cert_file, &up.key_file) {
-            (Some(c), Some(k)) => {
-                let read = |p: &std::path::PathBuf| {
-                    std::fs::read(p).map_err(|e| UplinkError::File(p.display().to_string(), e))
-                };
-                Some((read(c)?, read(k)?))
-            }
+        let client = match (&up.cert_file, &up.key_file) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
             _ => None,
         };
-        opts.set_transport(Transport::tls(ca, client_auth, None));
+        let tls = super::tls::client_config(ca_path, client)
+            .map_err(|e| UplinkError::Broker(up.broker.clone(), e))?;
+        opts.set_transport(Transport::tls_with_config(tls));
     }
     Ok(())
 }

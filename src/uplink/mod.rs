@@ -8,6 +8,7 @@
 pub mod broker;
 mod client;
 mod status;
+pub mod tls;
 mod topics;
 
 pub use client::{
