@@ -138,11 +138,7 @@ fn tls_broker(dir: &Path) -> TlsBroker {
     )
     .unwrap();
     std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("mosquitto is installed (scripts/setup.sh)");
-    let child = Command::new(bin)
+    let child = Command::new(mosquitto_bin())
         .arg("-c")
         .arg(&conf)
         .stdout(Stdio::null())

@@ -103,6 +103,20 @@ struct Ev {
     id: u64,
 }
 
+impl Ev {
+    fn of(e: &IncidentEvent) -> Ev {
+        Ev {
+            phase: e.phase,
+            at: e.pts.as_secs_f64(),
+            kind: e.incident.kind,
+            detail: e.incident.detail,
+            count: e.incident.count,
+            severity: e.incident.severity,
+            id: e.incident_id,
+        }
+    }
+}
+
 /// Frame `i` at 5 fps starting at `start`; `tracks(i, pts)` and `regions(i)` describe it.
 fn run_from(
     engine: &mut RuleEngine,
@@ -127,17 +141,7 @@ fn run_from(
             regions: r.as_deref(),
             detections: Some(&d),
         };
-        for e in engine.evaluate(&input) {
-            out.push(Ev {
-                phase: e.phase,
-                at: e.pts.as_secs_f64(),
-                kind: e.incident.kind,
-                detail: e.incident.detail,
-                count: e.incident.count,
-                severity: e.incident.severity,
-                id: e.incident_id,
-            });
-        }
+        out.extend(engine.evaluate(&input).iter().map(Ev::of));
     }
     out
 }
@@ -878,17 +882,7 @@ fn run_sampled(
             regions: None,
             detections: ran.then_some(&dets[..]),
         };
-        for e in engine.evaluate(&input) {
-            out.push(Ev {
-                phase: e.phase,
-                at: e.pts.as_secs_f64(),
-                kind: e.incident.kind,
-                detail: e.incident.detail,
-                count: e.incident.count,
-                severity: e.incident.severity,
-                id: e.incident_id,
-            });
-        }
+        out.extend(engine.evaluate(&input).iter().map(Ev::of));
     }
     out
 }

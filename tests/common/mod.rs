@@ -51,6 +51,14 @@ pub fn lookout_with(args: &[&str], config: &Path) -> std::process::Output {
         .expect("run lookout")
 }
 
+/// The Mosquitto broker binary (installed by scripts/setup.sh).
+pub fn mosquitto_bin() -> &'static str {
+    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("mosquitto is installed (scripts/setup.sh)")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -101,11 +109,7 @@ impl Mosquitto {
             format!("listener {port} 127.0.0.1\nallow_anonymous true\n{persistence}message_size_limit 0\n"),
         )
         .expect("write mosquitto.conf");
-        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("mosquitto is installed (scripts/setup.sh)");
-        let child = Command::new(bin)
+        let child = Command::new(mosquitto_bin())
             .arg("-c")
             .arg(&conf)
             .stdout(Stdio::null())
