@@ -286,6 +286,22 @@ pub struct UplinkConfig {
     /// How often the retained status is refreshed, in seconds.
     #[serde(default = "default_status_interval")]
     pub status_interval_s: u64,
+    /// Largest message the broker takes, in KiB (EMQX's default `max_packet_size` is 1 MB;
+    /// Mosquitto's `message_size_limit`). A bigger outbox message is set aside and reported in
+    /// the status instead of being re-sent forever in front of everything behind it.
+    #[serde(default = "default_max_message_kb")]
+    pub max_message_kb: u64,
+    /// Commands taken per second at most (a burst of 10× this is allowed); the rest are
+    /// dropped with a log line and counted in the metrics, so a flood cannot starve the cameras.
+    #[serde(default = "default_commands_per_s")]
+    pub commands_per_s: f64,
+}
+
+fn default_max_message_kb() -> u64 {
+    1024
+}
+fn default_commands_per_s() -> f64 {
+    20.0
 }
 
 fn default_broker() -> String {
@@ -314,6 +330,8 @@ impl Default for UplinkConfig {
             key_file: None,
             keep_alive_s: default_keep_alive(),
             status_interval_s: default_status_interval(),
+            max_message_kb: default_max_message_kb(),
+            commands_per_s: default_commands_per_s(),
         }
     }
 }

@@ -273,8 +273,27 @@ fn validate_uplink(config: &Config, p: &mut Problems) {
     if config.uplink.keep_alive_s < 5 {
         p.add(at.clone().key("keep_alive_s"), "must be at least 5 seconds");
     }
-    if config.uplink.status_interval_s == 0 {
-        p.add(at.key("status_interval_s"), "must be at least 1 second");
+    if config.uplink.status_interval_s == 0 || config.uplink.status_interval_s > 3600 {
+        p.add(
+            at.clone().key("status_interval_s"),
+            "must be between 1 and 3600 seconds",
+        );
+    }
+    if config.uplink.keep_alive_s > 3600 {
+        p.add(
+            at.clone().key("keep_alive_s"),
+            "must be at most 3600 seconds",
+        );
+    }
+    let max_kb = crate::uplink::MAX_PACKET_BYTES as u64 / 1024;
+    if !(16..=max_kb).contains(&config.uplink.max_message_kb) {
+        p.add(
+            at.clone().key("max_message_kb"),
+            format!("must be between 16 and {max_kb} KiB"),
+        );
+    }
+    if !(config.uplink.commands_per_s >= 0.1 && config.uplink.commands_per_s <= 10_000.0) {
+        p.add(at.key("commands_per_s"), "must be between 0.1 and 10000");
     }
 }
 

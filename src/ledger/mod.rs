@@ -161,6 +161,9 @@ const MIGRATIONS: &[&str] = &[
          document TEXT NOT NULL,
          PRIMARY KEY (id, revision)
      );",
+    // Rows no broker will take (bigger than its packet limit) are set aside with the reason,
+    // so they stop blocking the rows behind them; they stay for a technician to inspect.
+    "ALTER TABLE outbox ADD COLUMN set_aside TEXT;",
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -187,11 +190,14 @@ impl Ledger {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(path).map_err(err)?;
-        // WAL + NORMAL: a commit survives a process crash; a power cut may lose the last
-        // transaction but never corrupts the file.
+        // WAL + FULL: every commit is on the disk (fsync of the WAL) before `record` returns,
+        // so nothing the centre was told — a revision, a command's answer — can be rolled back
+        // by a power cut. NORMAL would save one fsync per commit and may lose the last ones;
+        // docs/performance.md has the measured cost (a commit is a few ms on eMMC, a box makes
+        // a few per minute).
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
         migrate(&conn).map_err(err)?;
         Ok(Ledger {
@@ -353,7 +359,7 @@ impl Ledger {
     pub fn pending(&self, after_seq: i64, limit: usize) -> Result<Vec<Pending>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT seq, topic, payload, retain, class FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .prepare_cached("SELECT seq, topic, payload, retain, class FROM outbox WHERE seq > ?1 AND set_aside IS NULL ORDER BY seq LIMIT ?2")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![after_seq, limit as i64], |r| {
@@ -379,12 +385,44 @@ impl Ledger {
         Ok(())
     }
 
-    /// Messages waiting for the broker.
+    /// Messages waiting for the broker (not counting those set aside).
     pub fn outbox_len(&self) -> Result<u64, LedgerError> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT COUNT(*) FROM outbox WHERE set_aside IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
+    }
+
+    /// Takes a message out of the sending order for good (`why` is kept with it): no broker
+    /// will take it, and re-sending it would block everything behind it.
+    pub fn set_aside(&self, seq: i64, why: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET set_aside = ?2 WHERE seq = ?1",
+                params![seq, why],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Messages set aside, with their topic, size and why, oldest first.
+    pub fn set_aside_messages(&self) -> Result<Vec<(String, u64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT topic, bytes, set_aside FROM outbox WHERE set_aside IS NOT NULL ORDER BY seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     /// Per kind: orders, orders warned on site (played), closed as resolved on site, and

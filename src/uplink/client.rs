@@ -70,6 +70,7 @@ pub fn connect_options(
     opts.set_keep_alive(Duration::from_secs(up.keep_alive_s));
     opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
     opts.set_clean_session(true);
+    // Each connection is a fresh client (see `Connection`): nothing to carry across.
     let will = offline_status(config, Utc::now(), Vec::new());
     opts.set_last_will(LastWill::new(
         topics.status(),
@@ -145,6 +146,8 @@ fn offline_status(
         updated_at: rfc3339(Utc::now()),
         cameras,
         speakers: Vec::new(),
+        commands: None,
+        set_aside: 0,
     }
 }
 
@@ -251,6 +254,8 @@ impl Uplink {
 struct State {
     config: Config,
     topics: Topics,
+    /// The client of the current connection. Each connection gets a fresh client and event
+    /// loop (see [`Connection`]), so nothing of an earlier connection can reach this one.
     client: AsyncClient,
     ledger: SharedLedger,
     started: DateTime<Utc>,
@@ -258,18 +263,61 @@ struct State {
     speakers: BTreeMap<String, crate::uplink::SpeakerStatus>,
     report: UplinkReport,
     connected: bool,
-    /// Highest outbox seq handed to the client since the last (re)connection.
+    /// Highest outbox seq handed to the client on this connection.
     sent_up_to: i64,
-    /// Publishes handed to the client, in order, waiting for their packet id: `Some(seq)` for
-    /// outbox messages, `None` for status messages (not in the outbox).
+    /// Publishes handed to this connection's client, in order, waiting for their packet id:
+    /// `Some(seq)` for outbox messages, `None` for status messages (not in the outbox). One
+    /// client hands its requests to the wire in the order it got them, and a client lives for
+    /// one connection only, so the n-th `Outgoing::Publish` is the n-th publish made here.
     awaiting_pkid: VecDeque<Option<i64>>,
     /// Outbox messages on the wire, by packet id, waiting for PUBACK.
     in_flight: HashMap<u16, i64>,
     /// The last connection failure logged (each distinct one is logged once, not every retry).
     last_error: Option<String>,
     commands: Option<Arc<dyn CommandSink>>,
+    /// `subscribed` or `denied`, once the broker answered the subscription.
+    commands_state: Option<String>,
+    /// Limits the commands taken per second.
+    command_budget: TokenBucket,
+    /// Outbox messages set aside (too big for the broker).
+    set_aside: u64,
     tap: Option<OrderTap>,
 }
+
+/// A token bucket: `rate` tokens a second, at most `burst` saved up.
+struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, burst: f64) -> Self {
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Commands bigger than this are not read (the command schema's largest is a few KiB).
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 
 impl State {
     fn status(&self, state: &str) -> BoxStatus {
@@ -280,6 +328,8 @@ impl State {
         );
         s.state = state.into();
         s.speakers = self.speakers.values().cloned().collect();
+        s.commands = self.commands_state.clone();
+        s.set_aside = self.set_aside;
         s
     }
 
@@ -308,43 +358,89 @@ impl State {
         }
     }
 
+    fn max_message_bytes(&self) -> usize {
+        (self.config.uplink.max_message_kb as usize).saturating_mul(1024)
+    }
+
     /// Hands the next outbox messages to the client, keeping at most `MAX_IN_FLIGHT` out.
     async fn drain(&mut self) {
         if !self.connected {
             return;
         }
-        let out = self.in_flight.len() + self.awaiting_pkid.len();
-        let room = MAX_IN_FLIGHT.saturating_sub(out);
-        if room == 0 {
-            return;
-        }
-        let pending = {
-            let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
-            ledger.pending(self.sent_up_to, room)
-        };
-        match pending {
-            Ok(rows) => {
-                for row in rows {
-                    self.sent_up_to = row.seq;
-                    let m = row.message;
-                    // A failure is logged; the message stays in the outbox until the broker acks it.
-                    let _ = self
-                        .publish(m.topic, m.retain, m.payload, Some(row.seq))
-                        .await;
-                }
+        loop {
+            let out = self.in_flight.len() + self.awaiting_pkid.len();
+            let room = MAX_IN_FLIGHT.saturating_sub(out);
+            if room == 0 {
+                return;
             }
-            Err(e) => tracing::error!(error = %e, "Cannot read the outbox."),
+            let pending = {
+                let ledger = crate::ledger::lock(&self.ledger);
+                ledger.pending(self.sent_up_to, room)
+            };
+            let rows = match pending {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot read the outbox.");
+                    return;
+                }
+            };
+            if rows.is_empty() {
+                return;
+            }
+            let limit = self.max_message_bytes();
+            let mut set_aside_any = false;
+            for row in rows {
+                self.sent_up_to = row.seq;
+                let m = row.message;
+                if m.payload.len() + m.topic.len() > limit {
+                    self.set_aside_row(row.seq, &m.topic, m.payload.len(), limit);
+                    set_aside_any = true;
+                    continue;
+                }
+                // A failure is logged; the message stays in the outbox until the broker acks it.
+                let _ = self
+                    .publish(m.topic, m.retain, m.payload, Some(row.seq))
+                    .await;
+            }
+            if set_aside_any {
+                self.publish_status("online").await;
+            } else {
+                return;
+            }
+        }
+    }
+
+    fn set_aside_row(&mut self, seq: i64, topic: &str, bytes: usize, limit: usize) {
+        let why = format!(
+            "{bytes} bytes is more than uplink.max_message_kb ({} KiB) allows",
+            limit / 1024
+        );
+        tracing::error!(%topic, bytes, limit, "Outbox message too big for the broker: SET ASIDE (kept in the ledger, not sent); the messages behind it go on.");
+        let ledger = crate::ledger::lock(&self.ledger);
+        match ledger.set_aside(seq, &why) {
+            Ok(()) => self.set_aside += 1,
+            Err(e) => tracing::error!(error = %e, "Cannot set an outbox message aside."),
         }
     }
 
     fn acknowledged(&mut self, pkid: u16) {
         self.report.messages_acked += 1;
         if let Some(seq) = self.in_flight.remove(&pkid) {
-            let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+            let ledger = crate::ledger::lock(&self.ledger);
             if let Err(e) = ledger.acknowledge(seq) {
                 tracing::error!(error = %e, "Cannot remove an acknowledged message from the outbox.");
             }
         }
+    }
+
+    /// A new connection's client replaces the last one: whatever the old one had queued or in
+    /// flight is forgotten here and sent again from the outbox once connected.
+    fn replace_client(&mut self, client: AsyncClient) {
+        self.client = client;
+        self.connected = false;
+        self.sent_up_to = 0;
+        self.awaiting_pkid.clear();
+        self.in_flight.clear();
     }
 
     /// Applies one event of the MQTT event loop; `announce` publishes the online status on
@@ -355,11 +451,6 @@ impl State {
                 tracing::info!(broker = %self.config.uplink.broker, "Connected to the MQTT broker.");
                 self.connected = true;
                 self.last_error = None;
-                // A clean session forgets what was in flight: send every unacknowledged outbox
-                // message again (consumers de-duplicate by id and revision).
-                self.sent_up_to = 0;
-                self.awaiting_pkid.clear();
-                self.in_flight.clear();
                 if announce {
                     if self.commands.is_some() {
                         // Clean sessions forget subscriptions: subscribe on every connection,
@@ -377,9 +468,37 @@ impl State {
                 }
                 self.drain().await;
             }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let denied = ack
+                    .return_codes
+                    .iter()
+                    .any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure));
+                let state = if denied { "denied" } else { "subscribed" };
+                if denied {
+                    tracing::error!(topic = %self.topics.all_commands(), "The broker REFUSED the subscription to the command topics: the centre's commands cannot reach this box (check the broker ACL, docs/security.md).");
+                }
+                if self.commands_state.as_deref() != Some(state) {
+                    self.commands_state = Some(state.into());
+                    self.publish_status("online").await;
+                }
+            }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 let sink = self.commands.clone();
                 if let (Some(sink), Some(verb)) = (sink, self.topics.command_verb(&p.topic)) {
+                    if p.retain {
+                        // A retained command is an old one the broker replays to every new
+                        // subscriber: applying it on each reconnect would repeat it.
+                        tracing::warn!(topic = %p.topic, "Ignored a RETAINED command (commands must not be retained; clear it with an empty retained message).");
+                        return;
+                    }
+                    if p.payload.len() > MAX_COMMAND_BYTES {
+                        tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "Ignored a command bigger than 64 KiB.");
+                        return;
+                    }
+                    if !self.command_budget.take() {
+                        tracing::warn!(topic = %p.topic, "Command dropped: more than uplink.commands_per_s arrive.");
+                        return;
+                    }
                     if let Some(order) = sink.command(verb, &p.payload) {
                         if let Some(tap) = &self.tap {
                             tap(&order);
@@ -409,7 +528,7 @@ impl State {
     }
 
     fn outbox_empty(&self) -> bool {
-        let ledger = self.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let ledger = crate::ledger::lock(&self.ledger);
         ledger.outbox_len().map(|n| n == 0).unwrap_or(true)
     }
 
@@ -422,6 +541,55 @@ impl State {
     }
 }
 
+/// An event of one connection's event loop, tagged with that connection's number.
+type Tagged = (u64, Result<Event, String>);
+
+/// One connection: a fresh client and event loop. The event loop is polled until its first
+/// error, which ends the connection; the next one starts from scratch. rumqttc would otherwise
+/// reconnect the same event loop, replay its own unacknowledged publishes and hand out events
+/// of the old connection, and acks could no longer be told apart.
+struct Connection {
+    number: u64,
+    poller: JoinHandle<()>,
+}
+
+impl Connection {
+    fn open(
+        options: &MqttOptions,
+        number: u64,
+        events: mpsc::UnboundedSender<Tagged>,
+    ) -> (AsyncClient, Connection) {
+        let (client, mut eventloop) = AsyncClient::new(options.clone(), 256);
+        let poller = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(ev) => {
+                        if events.send((number, Ok(ev))).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = events.send((number, Err(e.to_string())));
+                        return;
+                    }
+                }
+            }
+        });
+        (client, Connection { number, poller })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
+}
+
+/// Back-off between connection attempts: from 0.5 s, doubling, capped at 10 s (a box should be
+/// back soon after the centre's broker is); reset by a successful connection.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
 async fn run(
     config: Config,
     options: MqttOptions,
@@ -430,31 +598,12 @@ async fn run(
     tap: Option<OrderTap>,
     commands: Option<Arc<dyn CommandSink>>,
 ) -> UplinkReport {
-    let (client, mut eventloop) = AsyncClient::new(options, 256);
-    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Result<Event, String>>();
-    // The event loop must be polled continuously for anything to move; errors mean the
-    // connection dropped, and the next poll reconnects.
-    let poller = tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(500);
-        loop {
-            match eventloop.poll().await {
-                Ok(ev) => {
-                    backoff = Duration::from_millis(500);
-                    if ev_tx.send(Ok(ev)).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    if ev_tx.send(Err(e.to_string())).is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    // Capped at 10 s: a box should be back soon after the centre's broker is.
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
-    });
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Tagged>();
+    let (client, mut connection) = Connection::open(&options, 1, ev_tx.clone());
+    let set_aside = crate::ledger::lock(&ledger)
+        .set_aside_messages()
+        .map_or(0, |v| v.len() as u64);
+    let rate = config.uplink.commands_per_s;
     let mut state = State {
         topics: Topics::new(&config.identity.site, &config.identity.id),
         started: Utc::now(),
@@ -470,11 +619,23 @@ async fn run(
         in_flight: HashMap::new(),
         last_error: None,
         commands,
+        commands_state: None,
+        command_budget: TokenBucket::new(rate, rate * 10.0),
+        set_aside,
         tap: tap.clone(),
     };
+    let mut backoff = FIRST_BACKOFF;
+    // When the current connection failed: the next one opens after the back-off.
+    let mut reconnect_at: Option<tokio::time::Instant> = None;
     let mut ticker =
         tokio::time::interval(Duration::from_secs(state.config.uplink.status_interval_s));
     loop {
+        let reconnect = async {
+            match reconnect_at {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(UplinkMessage::Committed(order)) => {
@@ -513,7 +674,26 @@ async fn run(
                 }
                 None => break,
             },
-            Some(ev) = ev_rx.recv() => state.on_event(ev, true).await,
+            Some((number, ev)) = ev_rx.recv() => {
+                if number != connection.number {
+                    continue; // from a connection already given up
+                }
+                let failed = ev.is_err();
+                if matches!(ev, Ok(Event::Incoming(Packet::ConnAck(_)))) {
+                    backoff = FIRST_BACKOFF;
+                }
+                state.on_event(ev, true).await;
+                if failed {
+                    reconnect_at = Some(tokio::time::Instant::now() + backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+            _ = reconnect => {
+                reconnect_at = None;
+                let (client, next) = Connection::open(&options, connection.number + 1, ev_tx.clone());
+                connection = next;
+                state.replace_client(client);
+            }
             _ = ticker.tick() => {
                 if state.connected {
                     state.publish_status("online").await;
@@ -533,7 +713,14 @@ async fn run(
             break;
         }
         match tokio::time::timeout_at(deadline, ev_rx.recv()).await {
-            Ok(Some(ev)) => state.on_event(ev, false).await,
+            Ok(Some((number, ev))) if number == connection.number => {
+                let failed = ev.is_err();
+                state.on_event(ev, false).await;
+                if failed {
+                    break;
+                }
+            }
+            Ok(Some(_)) => {}
             Ok(None) | Err(_) => break,
         }
     }
@@ -547,13 +734,15 @@ async fn run(
     let _ = state.client.disconnect().await;
     // Let the event loop send the DISCONNECT before it is dropped.
     let _ = tokio::time::timeout(Duration::from_millis(500), async {
-        while let Some(ev) = ev_rx.recv().await {
-            if matches!(ev, Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_)) {
+        while let Some((number, ev)) = ev_rx.recv().await {
+            if number == connection.number
+                && matches!(ev, Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_))
+            {
                 break;
             }
         }
     })
     .await;
-    poller.abort();
+    drop(connection);
     state.report
 }

@@ -71,4 +71,17 @@ pub struct BoxStatus {
     /// The site speakers of on-site warnings.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub speakers: Vec<SpeakerStatus>,
+    /// Whether the centre's commands reach the box: `subscribed`, or `denied` when the broker
+    /// refused the subscription (its ACL does not let this box read `{root}/cmd/+`). Absent
+    /// when the box takes no commands (a replay, the demo's bench).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub commands: Option<String>,
+    /// Outbox messages set aside because no broker would take them (bigger than
+    /// `uplink.max_message_kb`); each is logged with its topic. Absent when none.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub set_aside: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
