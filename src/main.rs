@@ -13,6 +13,16 @@ fn main() -> ExitCode {
     lookout::uplink::tls::install_crypto_provider();
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
+    // A panic is a bug: into the log with the thread it killed (camera threads are `cam-ID`),
+    // then the default report (with a backtrace when RUST_BACKTRACE is set).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        tracing::error!(thread = thread.name().unwrap_or("?"), "PANIC: {info}");
+        default_hook(info);
+    }));
+    // Failpoints named in FAILPOINTS (test builds only; nothing in a release build).
+    let _failpoints = fail::FailScenario::setup();
     match cli::dispatch(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

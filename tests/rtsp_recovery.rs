@@ -345,3 +345,108 @@ fn h265_cameras_stream_with_their_codec_named_or_found() {
         );
     }
 }
+
+#[test]
+fn a_camera_worker_that_panics_is_reported_and_restarted_and_the_other_camera_runs_on() {
+    let dir = scratch_dir();
+    let broker = Mosquitto::start();
+    let (pa, pb) = (free_port(), free_port());
+    let _a = Camera::start("test:ball", pa, "h264");
+    let _b = Camera::start("test:ball", pb, "h264");
+    let metrics = free_port();
+    let cameras =
+        camera_block("crashy", &url(pa), "h264") + &camera_block("steady", &url(pb), "h264");
+    let cfg = daemon_config(dir.path(), &broker.url(), metrics, &cameras);
+    let mut status = StatusLog::new(broker.port);
+    // Camera `crashy` panics on each of its frames (a bug on that camera only).
+    let daemon = Command::new(lookout_bin())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env("FAILPOINTS", "camera-frame=return(crashy)")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("daemon.log")).unwrap())
+        .spawn()
+        .expect("lookout run");
+    let t0 = Instant::now();
+    status.wait("steady", "online", t0, Duration::from_secs(30));
+    // The status tells the centre the crashed camera is down, and why.
+    status.wait("crashy", "offline", t0, Duration::from_secs(30));
+    let crash_doc = status
+        .docs
+        .iter()
+        .rev()
+        .find(|(_, d)| camera(d, "crashy")["state"] == "offline")
+        .map(|(_, d)| camera(d, "crashy").clone())
+        .unwrap();
+    assert!(
+        crash_doc["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("crashed"),
+        "{crash_doc}"
+    );
+    // It is restarted (5 s back-off, then 10 s): a second crash within 25 s.
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let crashes = loop {
+        let text = http_get(metrics, "/metrics");
+        let n = text
+            .lines()
+            .find(|l| l.starts_with("lookout_camera_crashes_total{camera=\"crashy\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if n >= 2.0 {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no restart and second crash:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Meanwhile the other camera streams and the box reports healthy (a camera in its crash
+    // back-off is not a wedged loop).
+    let text = http_get(metrics, "/metrics");
+    assert!(
+        text.contains("lookout_camera_up{camera=\"steady\"} 1"),
+        "{text}"
+    );
+    assert!(http_get(metrics, "/healthz").starts_with("ok"));
+    let mut daemon = daemon;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status();
+    let stopped = wait_with_deadline(&mut daemon, Duration::from_secs(15));
+    assert!(stopped.success(), "a signalled stop is clean: {stopped:?}");
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert!(
+        log.contains("CRASHED") && log.contains("failpoint camera-frame on camera crashy"),
+        "the crash is in the log with its cause:\n{log}"
+    );
+    eprintln!("crashy crashed {crashes} times; steady stayed up");
+}
+
+fn wait_with_deadline(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
+}

@@ -40,6 +40,17 @@ struct Model {
 struct Inner {
     cameras: BTreeMap<String, Camera>,
     models: BTreeMap<String, Model>,
+    /// The box's own tasks besides the camera workers (uplink, sweeper): their last beat, or
+    /// why they ended when they must not.
+    services: BTreeMap<&'static str, Service>,
+    /// Camera workers that panicked, per camera (each was restarted).
+    crashes: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone)]
+struct Service {
+    beat: Instant,
+    ended: Option<String>,
 }
 
 /// Shared by the camera workers, the watchdog and the metrics endpoint.
@@ -136,6 +147,38 @@ impl Health {
         Self::camera(&mut self.inner(), camera, now).reconnects += 1;
     }
 
+    /// A camera's worker panicked (a bug): counted, and the fleet restarts it after a back-off
+    /// (during which the camera is `crashed`, not stuck: nothing is wedged).
+    pub fn crashed(&self, camera: &str) {
+        let now = Instant::now();
+        let mut inner = self.inner();
+        *inner.crashes.entry(camera.to_owned()).or_default() += 1;
+        let c = Self::camera(&mut inner, camera, now);
+        c.state = "crashed";
+        c.fps = 0.0;
+    }
+
+    /// A long-lived task of the box (`uplink`, `sweeper`) turned its loop.
+    pub fn service_beat(&self, name: &'static str, now: Instant) {
+        let mut inner = self.inner();
+        let s = inner.services.entry(name).or_insert(Service {
+            beat: now,
+            ended: None,
+        });
+        s.beat = now;
+    }
+
+    /// A long-lived task ended although the box still runs: unhealthy until the restart.
+    pub fn service_ended(&self, name: &'static str, why: String) {
+        self.inner().services.insert(
+            name,
+            Service {
+                beat: Instant::now(),
+                ended: Some(why),
+            },
+        );
+    }
+
     /// One model run and how long it took (`ok = false`: it failed).
     pub fn inference(&self, model: &str, took: Duration, ok: bool) {
         let mut inner = self.inner();
@@ -152,15 +195,16 @@ impl Health {
         inner.cameras.len() >= expected && inner.cameras.values().all(|c| c.state != "starting")
     }
 
-    /// Healthy while every camera worker that has not ended turned its loop within `stall`. An
-    /// offline camera in back-off is healthy (its worker is waiting on purpose); a worker stuck
-    /// inside its pipeline or the ledger is not, and then the watchdog stops pinging.
+    /// Healthy while every camera worker that has not ended, and every service task (the
+    /// uplink, the sweeper), turned its loop within `stall`. An offline camera in back-off is
+    /// healthy (its worker is waiting on purpose); a worker stuck inside its pipeline or the
+    /// ledger is not, nor a service task that died, and then the watchdog stops pinging.
     pub fn verdict(&self, now: Instant, stall: Duration) -> Verdict {
         let inner = self.inner();
-        let problems: Vec<String> = inner
+        let mut problems: Vec<String> = inner
             .cameras
             .iter()
-            .filter(|(_, c)| c.state != "ended")
+            .filter(|(_, c)| c.state != "ended" && c.state != "crashed")
             .filter(|(_, c)| now.saturating_duration_since(c.beat) > stall)
             .map(|(id, c)| {
                 format!(
@@ -169,6 +213,16 @@ impl Health {
                 )
             })
             .collect();
+        for (name, s) in &inner.services {
+            if let Some(why) = &s.ended {
+                problems.push(format!("{name}: stopped ({why})"));
+            } else if now.saturating_duration_since(s.beat) > stall {
+                problems.push(format!(
+                    "{name}: stuck for {:.0} s",
+                    now.saturating_duration_since(s.beat).as_secs_f64()
+                ));
+            }
+        }
         Verdict {
             healthy: problems.is_empty(),
             problems,
@@ -265,6 +319,16 @@ impl Health {
                 c.last_frame
                     .map_or(-1.0, |t| now.saturating_duration_since(t).as_secs_f64())
             }),
+        );
+        metric(
+            "lookout_camera_crashes_total",
+            "counter",
+            "Times the camera's worker panicked and was restarted (a bug: report it).",
+            inner
+                .crashes
+                .iter()
+                .map(|(id, n)| (format!("{{camera=\"{id}\"}}"), *n as f64))
+                .collect(),
         );
         metric(
             "lookout_camera_reconnects_total",
@@ -379,6 +443,25 @@ mod tests {
         assert!(!v.healthy);
         assert_eq!(v.problems.len(), 1);
         assert!(v.problems[0].starts_with("camera a: worker stuck"), "{v:?}");
+    }
+
+    #[test]
+    fn a_silent_or_dead_service_task_stops_the_watchdog() {
+        let h = Health::default();
+        let t0 = Instant::now();
+        h.service_beat("uplink", t0);
+        h.service_beat("sweeper", t0);
+        assert!(h.verdict(t0 + Duration::from_secs(1), STALL).healthy);
+        h.service_beat("sweeper", t0 + STALL);
+        let v = h.verdict(t0 + STALL + Duration::from_secs(2), STALL);
+        assert_eq!(v.problems, vec!["uplink: stuck for 32 s".to_owned()]);
+        h.service_ended("sweeper", "panicked: boom".into());
+        let v = h.verdict(t0 + Duration::from_secs(1), STALL);
+        assert!(
+            v.problems
+                .contains(&"sweeper: stopped (panicked: boom)".to_owned()),
+            "{v:?}"
+        );
     }
 
     #[test]

@@ -461,6 +461,7 @@ impl CameraWorker {
                     return Ok(());
                 }
             };
+            crash_point(&self.camera.id);
             last_frame = Instant::now();
             self.health.frame(&self.camera.id, last_frame);
             self.vitals.borrow_mut().last_frame = Some(last_frame);
@@ -733,4 +734,15 @@ fn tracker_config(camera: &CameraConfig) -> TrackerConfig {
         max_lost: Duration::from_secs_f64(t.max_lost_s),
         ..TrackerConfig::default()
     }
+}
+
+/// Failpoint `camera-frame` (test builds): `FAILPOINTS=camera-frame=return(ID)` makes camera
+/// ID's worker panic on its next frame, as a bug would.
+fn crash_point(camera: &str) {
+    let _ = camera; // unused when failpoints are compiled out
+    fail::fail_point!("camera-frame", |arg: Option<String>| {
+        if arg.as_deref() == Some(camera) {
+            panic!("failpoint camera-frame on camera {camera}");
+        }
+    });
 }

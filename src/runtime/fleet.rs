@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 
@@ -15,7 +16,7 @@ use crate::config::{CameraConfig, Config};
 use crate::control::Control;
 use crate::health::Health;
 use crate::ingest::PlayMode;
-use crate::uplink::{SharedLedger, UplinkMessage, UplinkSender};
+use crate::uplink::{CameraState, CameraStatus, SharedLedger, UplinkMessage, UplinkSender};
 
 struct Running {
     config: CameraConfig,
@@ -42,9 +43,26 @@ pub(super) struct Fleet {
     running: BTreeMap<String, Running>,
     /// Cameras whose worker ended by itself (a file at its end), with the config it ran.
     finished: BTreeMap<String, CameraConfig>,
+    /// Cameras whose worker panicked, waiting to be started again.
+    restarts: BTreeMap<String, Restart>,
+    /// The back-off of each camera's next restart after a panic.
+    backoffs: BTreeMap<String, Duration>,
     pub reports: Vec<CameraReport>,
     pub first_error: Option<anyhow::Error>,
+    /// Camera workers that panicked during the run.
+    pub crashes: u64,
 }
+
+struct Restart {
+    config: CameraConfig,
+    at: Instant,
+}
+
+/// A panicked camera worker is started again after this, doubling per crash up to
+/// `RESTART_MAX`: a bug that strikes on every frame neither spins the CPU nor stops the other
+/// cameras, and one that strikes once a week costs seconds.
+const RESTART_MIN: Duration = Duration::from_secs(5);
+const RESTART_MAX: Duration = Duration::from_secs(300);
 
 /// What a reload changed.
 #[derive(Debug, Default, PartialEq)]
@@ -55,6 +73,15 @@ pub struct ReloadSummary {
     pub unchanged: Vec<String>,
     /// Sections that changed but need a restart of the daemon to take effect.
     pub needs_restart: Vec<&'static str>,
+}
+
+/// The text a panic was raised with.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 impl Fleet {
@@ -69,13 +96,17 @@ impl Fleet {
             models,
             running: BTreeMap::new(),
             finished: BTreeMap::new(),
+            restarts: BTreeMap::new(),
+            backoffs: BTreeMap::new(),
             reports: Vec::new(),
             first_error: None,
+            crashes: 0,
         }
     }
 
+    /// Cameras running or about to be restarted.
     pub fn len(&self) -> usize {
-        self.running.len()
+        self.running.len() + self.restarts.len()
     }
 
     /// The models a camera runs, or why it cannot run.
@@ -146,21 +177,52 @@ impl Fleet {
         }
     }
 
-    fn collect(&mut self, id: &str, handle: JoinHandle<anyhow::Result<CameraReport>>) {
+    /// Joins a worker; true when it panicked.
+    fn collect(&mut self, id: &str, handle: JoinHandle<anyhow::Result<CameraReport>>) -> bool {
         match handle.join() {
             Ok(Ok(r)) => self.reports.push(r),
             Ok(Err(e)) => {
                 tracing::error!(camera = %id, error = %e, "Camera stopped with an error.");
                 self.first_error.get_or_insert(e);
             }
-            Err(_) => {
+            Err(payload) => {
+                let why = panic_message(payload.as_ref());
+                tracing::error!(camera = %id, panic = %why, "Camera worker CRASHED (a bug: please report it with this log).");
+                self.crashes += 1;
+                self.shared.health.crashed(id);
+                self.report_crash(id, &why);
                 self.first_error
-                    .get_or_insert(anyhow!("camera {id}: worker thread panicked"));
+                    .get_or_insert(anyhow!("camera {id}: worker thread panicked: {why}"));
+                return true;
             }
         }
+        false
     }
 
-    /// Collects the workers that ended by themselves (files at their end, failed replays).
+    /// The status must not go on saying `online` for a camera whose worker is gone.
+    fn report_crash(&self, id: &str, why: &str) {
+        let name = self
+            .config
+            .camera(id)
+            .map_or(id, |c| c.display_name())
+            .to_owned();
+        self.shared.uplink.send(UplinkMessage::Camera(CameraStatus {
+            id: id.to_owned(),
+            name,
+            state: CameraState::Offline,
+            fps: 0.0,
+            decode_fps: 0.0,
+            last_frame_age_s: None,
+            reconnects: 0,
+            faults: Vec::new(),
+            error: Some(format!(
+                "the camera's worker crashed ({why}); it is restarted"
+            )),
+        }));
+    }
+
+    /// Collects the workers that ended by themselves (files at their end, failed replays), and
+    /// restarts, after their back-off, live cameras whose worker panicked.
     pub fn reap(&mut self) {
         let done: Vec<String> = self
             .running
@@ -170,14 +232,42 @@ impl Fleet {
             .collect();
         for id in done {
             if let Some(r) = self.running.remove(&id) {
-                self.finished.insert(id.clone(), r.config);
-                self.collect(&id, r.handle);
+                let panicked = self.collect(&id, r.handle);
+                if panicked && self.shared.mode == PlayMode::Live && !self.shared.strict {
+                    let backoff = *self.backoffs.get(&id).unwrap_or(&RESTART_MIN);
+                    self.backoffs
+                        .insert(id.clone(), (backoff * 2).min(RESTART_MAX));
+                    tracing::warn!(camera = %id, restart_in = ?backoff, "Restarting the camera's worker after its crash; the other cameras run on.");
+                    self.restarts.insert(
+                        id,
+                        Restart {
+                            config: r.config,
+                            at: Instant::now() + backoff,
+                        },
+                    );
+                } else {
+                    self.finished.insert(id, r.config);
+                }
+            }
+        }
+        let due: Vec<String> = self
+            .restarts
+            .iter()
+            .filter(|(_, r)| r.at <= Instant::now())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            if let Some(r) = self.restarts.remove(&id) {
+                if let Err(e) = self.start(r.config) {
+                    tracing::error!(camera = %id, error = %e, "Cannot restart the camera.");
+                }
             }
         }
     }
 
     /// Tells every worker to stop, then waits for all of them.
     pub fn stop_all(&mut self) {
+        self.restarts.clear();
         for r in self.running.values() {
             r.stop.store(true, Ordering::SeqCst);
         }
@@ -246,8 +336,17 @@ impl Fleet {
         self.config = applied;
         self.finished
             .retain(|id, _| wanted.contains_key(id.as_str()));
+        // A camera waiting out its crash back-off restarts with its new settings, if any.
+        self.restarts
+            .retain(|id, _| wanted.contains_key(id.as_str()));
+        for (id, r) in self.restarts.iter_mut() {
+            if let Some(c) = wanted.get(id.as_str()) {
+                r.config = (*c).clone();
+            }
+        }
         for camera in new.cameras {
             if self.running.contains_key(&camera.id)
+                || self.restarts.contains_key(&camera.id)
                 || self.finished.get(&camera.id) == Some(&camera)
             {
                 continue;

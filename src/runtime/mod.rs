@@ -228,6 +228,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         );
     }
     let mqtt = uplink::connect_options(config, &address, &options.client_suffix)?;
+    let health = Arc::new(Health::default());
     let uplink = {
         let _guard = runtime.enter();
         let commands: Option<Arc<dyn uplink::CommandSink>> = if options.accept_commands {
@@ -235,23 +236,31 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         } else {
             None
         };
-        Uplink::start(config, mqtt, ledger.clone(), options.tap.clone(), commands)
+        Uplink::start_watched(
+            config,
+            mqtt,
+            ledger.clone(),
+            options.tap.clone(),
+            commands,
+            Some(health.clone()),
+        )
     };
     // Re-checks whose camera gives no frames are declared inconclusive and retried.
     let sweeper = {
         let control = control.clone();
         let sender = uplink.sender();
+        let health = health.clone();
         runtime.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
+                health.service_beat("sweeper", Instant::now());
                 for order in control.sweep(chrono::Utc::now()) {
                     sender.nudge(uplink::UplinkMessage::Committed(Box::new(order)));
                 }
             }
         })
     };
-    let health = Arc::new(Health::default());
     let metrics = if options.daemon && config.metrics.enabled {
         let gauges: health::GaugeSource = {
             let ledger = ledger.clone();
@@ -344,6 +353,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         .daemon
         .then(|| runtime.spawn(systemd_notifier(health.clone(), fleet.len())));
     let mut watcher = options.config_path.as_deref().map(ConfigWatcher::new);
+    let mut died = false;
     loop {
         if options.stop.load(Ordering::SeqCst) {
             fleet.stop_all();
@@ -365,6 +375,25 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             fleet.stop_all();
             break;
         }
+        // The uplink and the sweeper live as long as the run: one that ended has died (a
+        // panic). Stop with an error, so systemd restarts the daemon, rather than run on deaf.
+        for (name, finished) in [
+            ("uplink", uplink.is_finished()),
+            ("sweeper", sweeper.is_finished()),
+        ] {
+            if finished {
+                tracing::error!(task = name, "A core task of the box died; stopping so the service manager restarts the daemon.");
+                health.service_ended(name, "the task ended".into());
+                fleet
+                    .first_error
+                    .get_or_insert(anyhow!("the {name} task died"));
+                fleet.stop_all();
+                died = true;
+            }
+        }
+        if died {
+            break;
+        }
     }
     sweeper.abort();
     let _ = runtime.block_on(sweeper);
@@ -378,12 +407,18 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         ..Default::default()
     };
     let first_error = fleet.first_error.take();
+    let crashed = fleet.crashes;
     // The fleet holds a sender: the uplink finishes once the last one is gone.
     drop(fleet);
     report.uplink = runtime.block_on(uplink.finish());
     report.elapsed = started.elapsed();
     match first_error {
-        Some(e) if options.strict => Err(e),
+        Some(e) if options.strict || died => Err(e),
+        // A run that ended by itself after a worker panicked exits non-zero, so the service
+        // manager sees it (a stop asked for by a signal is still a clean stop).
+        Some(e) if crashed > 0 && !options.stop.load(Ordering::SeqCst) => {
+            Err(e.context(format!("{crashed} camera worker crash(es)")))
+        }
         _ => Ok(report),
     }
 }

@@ -230,12 +230,38 @@ impl Uplink {
         tap: Option<OrderTap>,
         commands: Option<Arc<dyn CommandSink>>,
     ) -> Uplink {
+        Self::start_watched(config, options, ledger, tap, commands, None)
+    }
+
+    /// As [`Uplink::start`]; the task beats `health` as service `uplink` every second, so a
+    /// wedged or dead uplink stops the watchdog.
+    pub fn start_watched(
+        config: &Config,
+        options: MqttOptions,
+        ledger: SharedLedger,
+        tap: Option<OrderTap>,
+        commands: Option<Arc<dyn CommandSink>>,
+        health: Option<Arc<crate::health::Health>>,
+    ) -> Uplink {
         let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(config.clone(), options, ledger, rx, tap, commands));
+        let task = tokio::spawn(run(
+            config.clone(),
+            options,
+            ledger,
+            rx,
+            tap,
+            commands,
+            health,
+        ));
         Uplink {
             sender: UplinkSender(tx),
             task,
         }
+    }
+
+    /// Whether the task has ended (it must not while the box runs).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
     }
 
     pub fn sender(&self) -> UplinkSender {
@@ -597,6 +623,7 @@ async fn run(
     mut rx: mpsc::Receiver<UplinkMessage>,
     tap: Option<OrderTap>,
     commands: Option<Arc<dyn CommandSink>>,
+    health: Option<Arc<crate::health::Health>>,
 ) -> UplinkReport {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Tagged>();
     let (client, mut connection) = Connection::open(&options, 1, ev_tx.clone());
@@ -629,6 +656,7 @@ async fn run(
     let mut reconnect_at: Option<tokio::time::Instant> = None;
     let mut ticker =
         tokio::time::interval(Duration::from_secs(state.config.uplink.status_interval_s));
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
     loop {
         let reconnect = async {
             match reconnect_at {
@@ -697,6 +725,11 @@ async fn run(
             _ = ticker.tick() => {
                 if state.connected {
                     state.publish_status("online").await;
+                }
+            }
+            _ = heartbeat.tick() => {
+                if let Some(h) = &health {
+                    h.service_beat("uplink", std::time::Instant::now());
                 }
             }
         }
