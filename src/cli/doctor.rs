@@ -105,7 +105,7 @@ pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
                     None => r.line(
                         false,
                         &format!("model {name}"),
-                        format!("no manifest in {}", config.models.manifests.display()),
+                        set.missing(name, &config.models.manifests),
                     ),
                     Some(m) => match lookout::detect::Detector::load(
                         m,

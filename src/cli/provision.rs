@@ -320,7 +320,7 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
                 ("lon", lon.into()),
                 ("accuracy_m", accuracy.into()),
             ]));
-            edit.cameras().push(t);
+            edit.cameras().map_err(edit_error)?.push(t);
             edit.save().map_err(edit_error)?;
             println!(
                 "added camera {id}; check it with: lookout camera test {id} --config {}",
@@ -353,6 +353,7 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
             let mut edit = ConfigEdit::open(&config).map_err(edit_error)?;
             edit.camera(&id).map_err(edit_error)?;
             edit.cameras()
+                .map_err(edit_error)?
                 .retain(|t| t.get("id").and_then(|v| v.as_str()) != Some(id.as_str()));
             edit.save().map_err(edit_error)?;
             println!("removed camera {id}");

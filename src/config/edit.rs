@@ -51,21 +51,43 @@ impl ConfigEdit {
         })
     }
 
-    /// The `[[cameras]]` array, created when missing.
-    pub fn cameras(&mut self) -> &mut ArrayOfTables {
-        if !self.doc.contains_key("cameras") {
-            self.doc
-                .insert("cameras", Item::ArrayOfTables(ArrayOfTables::new()));
+    /// The `[[cameras]]` array, created when missing. A file that wrote the cameras as an
+    /// inline array (`cameras = []`, `cameras = [{ id = … }]`) has it turned into `[[cameras]]`
+    /// tables, so edits can add to it; anything else under `cameras` is refused.
+    pub fn cameras(&mut self) -> Result<&mut ArrayOfTables, EditError> {
+        let path = self.path.display().to_string();
+        let refuse = || {
+            EditError::Refused(format!(
+                "{path}: `cameras` is not a list of camera tables; fix it by hand first"
+            ))
+        };
+        match self.doc.get("cameras") {
+            None => {
+                self.doc
+                    .insert("cameras", Item::ArrayOfTables(ArrayOfTables::new()));
+            }
+            Some(Item::ArrayOfTables(_)) => {}
+            Some(Item::Value(toml_edit::Value::Array(a))) => {
+                let mut tables = ArrayOfTables::new();
+                for v in a.iter() {
+                    match v {
+                        toml_edit::Value::InlineTable(t) => tables.push(t.clone().into_table()),
+                        _ => return Err(refuse()),
+                    }
+                }
+                self.doc.insert("cameras", Item::ArrayOfTables(tables));
+            }
+            Some(_) => return Err(refuse()),
         }
         self.doc["cameras"]
             .as_array_of_tables_mut()
-            .expect("cameras is an array of tables")
+            .ok_or_else(refuse)
     }
 
     /// The camera table with this id.
     pub fn camera(&mut self, id: &str) -> Result<&mut Table, EditError> {
         let path = self.path.display().to_string();
-        let cameras = self.cameras();
+        let cameras = self.cameras()?;
         let known: Vec<String> = cameras
             .iter()
             .filter_map(|t| t.get("id").and_then(|v| v.as_str()).map(str::to_owned))

@@ -69,7 +69,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Parses and validates config text; `path` names the file in errors and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
-    let mut config: Config = toml::from_str(text).map_err(|e| {
+    let toml_error = |e: toml::de::Error| {
         let (line, column) = e
             .span()
             .map(|s| span::line_col(text, s.start))
@@ -78,16 +78,28 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
             file: path.to_owned(),
             line,
             column,
-            key: String::new(),
+            key: key_on_line(text, line),
             message: e.message().trim().replace('\n', " "),
         }])
-    })?;
+    };
+    // The raw numbers first, by their keys' units: `inf`, a century in seconds or a negative
+    // size is refused here with its key, before a typed value could carry it anywhere.
+    let raw: toml::Table = toml::from_str(text).map_err(toml_error)?;
+    let problems = validate::validate_numbers(&raw);
+    if !problems.is_empty() {
+        return Err(located(text, path, problems));
+    }
+    let mut config: Config = toml::from_str(text).map_err(toml_error)?;
     let base = path.parent().unwrap_or(Path::new("."));
     resolve_paths(&mut config, base);
     let problems = validate::validate(&config);
     if problems.is_empty() {
         return Ok(config);
     }
+    Err(located(text, path, problems))
+}
+
+fn located(text: &str, path: &Path, problems: Vec<validate::Problem>) -> ConfigErrors {
     let locator = span::Locator::new(text);
     let mut errors: Vec<ConfigError> = problems
         .into_iter()
@@ -103,7 +115,20 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         })
         .collect();
     errors.sort_by_key(|e| (e.line, e.column));
-    Err(ConfigErrors(errors))
+    ConfigErrors(errors)
+}
+
+/// The key assigned on a 1-based line (`hold_s = …` → `hold_s`), so a type error names it.
+fn key_on_line(text: &str, line: usize) -> String {
+    let Some(l) = line.checked_sub(1).and_then(|i| text.lines().nth(i)) else {
+        return String::new();
+    };
+    match l.split_once('=') {
+        Some((k, _)) if !k.trim().is_empty() && !k.contains('[') => {
+            k.trim().trim_matches('"').to_owned()
+        }
+        _ => String::new(),
+    }
 }
 
 fn resolve(base: &Path, p: &mut PathBuf) {

@@ -293,14 +293,14 @@ pub struct UplinkConfig {
     pub max_message_kb: u64,
     /// Commands taken per second at most (a burst of 10× this is allowed); the rest are
     /// dropped with a log line and counted in the metrics, so a flood cannot starve the cameras.
-    #[serde(default = "default_commands_per_s")]
-    pub commands_per_s: f64,
+    #[serde(default = "default_command_rate")]
+    pub command_rate: f64,
 }
 
 fn default_max_message_kb() -> u64 {
     1024
 }
-fn default_commands_per_s() -> f64 {
+fn default_command_rate() -> f64 {
     20.0
 }
 
@@ -331,7 +331,7 @@ impl Default for UplinkConfig {
             keep_alive_s: default_keep_alive(),
             status_interval_s: default_status_interval(),
             max_message_kb: default_max_message_kb(),
-            commands_per_s: default_commands_per_s(),
+            command_rate: default_command_rate(),
         }
     }
 }

@@ -77,6 +77,77 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     p.0
 }
 
+/// Longest duration a `*_s` key takes: a year. Anything longer is a typo, and `inf` (which
+/// TOML allows) would panic the first time it became a `Duration`.
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+/// Most entries an array may have (a zone's points, a camera list): far above any real config,
+/// far below what makes the checks slow.
+pub const MAX_ARRAY: usize = 10_000;
+/// Most points a zone polygon may have.
+pub const MAX_ZONE_POINTS: usize = 1_000;
+
+/// Checks every number of the raw TOML before it is used, by the key's unit suffix: no `inf` or
+/// `nan` anywhere, durations (`*_s`) within 0..a year, `*_days` within 0..36500, `*_mb` within
+/// 0..1048576, and no array longer than [`MAX_ARRAY`]. One mechanism for every key, so a
+/// setting added later is covered without anyone remembering to.
+pub fn validate_numbers(raw: &toml::Table) -> Vec<Problem> {
+    let mut p = Problems(Vec::new());
+    walk_table(raw, root(), &mut p);
+    p.0
+}
+
+fn walk_table(t: &toml::Table, at: KeyPath, p: &mut Problems) {
+    for (k, v) in t {
+        walk_value(v, Some(k), at.clone().key(k), p);
+    }
+}
+
+fn walk_value(v: &toml::Value, key: Option<&str>, at: KeyPath, p: &mut Problems) {
+    let number = match v {
+        toml::Value::Float(f) => Some(*f),
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Table(t) => {
+            walk_table(t, at.clone(), p);
+            None
+        }
+        toml::Value::Array(a) => {
+            if a.len() > MAX_ARRAY {
+                p.add(
+                    at.clone(),
+                    format!("has {} entries; at most {MAX_ARRAY} are allowed", a.len()),
+                );
+                return;
+            }
+            for (i, item) in a.iter().enumerate() {
+                // An array's items carry the array's unit (`gcp`, `polygon`: plain numbers).
+                walk_value(item, key, at.clone().index(i), p);
+            }
+            None
+        }
+        _ => None,
+    };
+    let Some(x) = number else { return };
+    if !x.is_finite() {
+        p.add(at, format!("{x} is not a usable number"));
+        return;
+    }
+    let Some(key) = key else { return };
+    let range = if key.ends_with("_s") {
+        Some((0.0, MAX_SECONDS, "seconds (a year at most)"))
+    } else if key.ends_with("_days") {
+        Some((0.0, 36_500.0, "days"))
+    } else if key.ends_with("_mb") {
+        Some((0.0, 1_048_576.0, "MB"))
+    } else {
+        None
+    };
+    if let Some((lo, hi, unit)) = range {
+        if !(lo..=hi).contains(&x) {
+            p.add(at, format!("{x} is out of range: {lo}..{hi} {unit}"));
+        }
+    }
+}
+
 /// Whether `name` is a kind with a voice prompt (`vending`, `parking`, …).
 fn is_warned_kind(name: &str) -> bool {
     crate::speaker::prompts::KINDS
@@ -292,8 +363,8 @@ fn validate_uplink(config: &Config, p: &mut Problems) {
             format!("must be between 16 and {max_kb} KiB"),
         );
     }
-    if !(config.uplink.commands_per_s >= 0.1 && config.uplink.commands_per_s <= 10_000.0) {
-        p.add(at.key("commands_per_s"), "must be between 0.1 and 10000");
+    if !(config.uplink.command_rate >= 0.1 && config.uplink.command_rate <= 10_000.0) {
+        p.add(at.key("command_rate"), "must be between 0.1 and 10000");
     }
 }
 
@@ -496,6 +567,15 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
         if zone.polygon.len() < 3 {
             p.add(zat.clone().key("polygon"), "a zone needs at least 3 points");
         }
+        if zone.polygon.len() > MAX_ZONE_POINTS {
+            p.add(
+                zat.clone().key("polygon"),
+                format!(
+                    "has {} points; a zone takes at most {MAX_ZONE_POINTS}",
+                    zone.polygon.len()
+                ),
+            );
+        }
         for (j, [x, y]) in zone.polygon.iter().enumerate() {
             if !(0.0..=1.0).contains(x) || !(0.0..=1.0).contains(y) {
                 p.add(
@@ -507,7 +587,11 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
             }
         }
     }
+    // The crossing check is quadratic: only on polygons of an allowed size.
     for (i, zone) in camera.zones.iter().enumerate() {
+        if zone.polygon.len() > MAX_ZONE_POINTS {
+            continue;
+        }
         if let Some((a, b)) = self_intersection(&zone.polygon) {
             p.add(
                 at.clone().key("zones").index(i).key("polygon"),

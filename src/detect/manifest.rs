@@ -165,6 +165,64 @@ fn default_track() -> bool {
 }
 
 impl Manifest {
+    /// The numbers a decoder divides by, allocates with or loops over, checked before any of
+    /// them is used: a manifest with a zero width or stride is refused here, with its key.
+    pub fn check(&self) -> Result<(), String> {
+        let c = &self.contract;
+        let d = &self.defaults;
+        let mut bad = Vec::new();
+        for (key, v) in [("contract.width", c.width), ("contract.height", c.height)] {
+            if !(1..=8192).contains(&v) {
+                bad.push(format!("{key} = {v} (must be 1..8192)"));
+            }
+        }
+        if c.strides.is_empty() || c.strides.iter().any(|s| !(1..=1024).contains(s)) {
+            bad.push(format!(
+                "contract.strides = {:?} (one or more of 1..1024)",
+                c.strides
+            ));
+        }
+        if !(1..=1024).contains(&c.size_multiple) {
+            bad.push(format!(
+                "contract.size_multiple = {} (must be 1..1024)",
+                c.size_multiple
+            ));
+        }
+        if !(c.scale.is_finite() && c.scale > 0.0) {
+            bad.push(format!(
+                "contract.scale = {} (must be more than 0)",
+                c.scale
+            ));
+        }
+        if !(d.fps.is_finite() && d.fps > 0.0 && d.fps <= 1000.0) {
+            bad.push(format!("defaults.fps = {} (must be 0..1000, not 0)", d.fps));
+        }
+        for (key, v) in [
+            ("defaults.min_score", d.min_score),
+            ("defaults.nms_iou", d.nms_iou),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                bad.push(format!("{key} = {v} (must be 0..1)"));
+            }
+        }
+        if let Some(v) = d.input_size.filter(|v| !(1..=8192).contains(v)) {
+            bad.push(format!("defaults.input_size = {v} (must be 1..8192)"));
+        }
+        if let Some(v) = d.max_box_fraction.filter(|v| !(*v > 0.0 && *v <= 1.0)) {
+            bad.push(format!(
+                "defaults.max_box_fraction = {v} (must be more than 0, at most 1)"
+            ));
+        }
+        if self.labels.is_empty() {
+            bad.push("labels is empty (the model would find nothing)".into());
+        }
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(bad.join("; "))
+        }
+    }
+
     /// Class index → label, parsed from the string keys.
     pub fn label_table(&self) -> Result<HashMap<usize, String>, DetectError> {
         self.labels
@@ -185,6 +243,9 @@ impl Manifest {
 #[derive(Debug, Clone, Default)]
 pub struct ManifestSet {
     pub by_name: BTreeMap<String, (Manifest, PathBuf)>,
+    /// Manifests that cannot be used, with why: the others still load, so one broken file
+    /// stops only the cameras that name its model.
+    pub broken: Vec<(PathBuf, String)>,
 }
 
 impl ManifestSet {
@@ -202,20 +263,39 @@ impl ManifestSet {
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                DetectError::Manifest(format!("cannot read {}: {e}", path.display()))
-            })?;
-            let manifest: Manifest = toml::from_str(&text).map_err(|e| {
-                DetectError::Manifest(format!(
-                    "{}: {}",
-                    path.display(),
-                    e.message().trim().replace('\n', " ")
-                ))
-            })?;
-            manifest.label_table()?;
-            set.by_name.insert(manifest.name.clone(), (manifest, path));
+            match Self::load_one(&path) {
+                Ok(m) => {
+                    set.by_name.insert(m.name.clone(), (m, path));
+                }
+                Err(why) => {
+                    tracing::error!(manifest = %path.display(), error = %why, "Model manifest REFUSED; the cameras that use this model cannot run.");
+                    set.broken.push((path, why));
+                }
+            }
         }
         Ok(set)
+    }
+
+    fn load_one(path: &Path) -> Result<Manifest, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+        let manifest: Manifest =
+            toml::from_str(&text).map_err(|e| e.message().trim().replace('\n', " "))?;
+        manifest.label_table().map_err(|e| e.to_string())?;
+        manifest.check()?;
+        Ok(manifest)
+    }
+
+    /// Why `name` has no usable manifest: the broken files, when there are any.
+    pub fn missing(&self, name: &str, dir: &Path) -> String {
+        let mut text = format!(
+            "model {name:?} has no usable manifest in {} (usable: {})",
+            dir.display(),
+            self.by_name.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        for (path, why) in &self.broken {
+            text.push_str(&format!("; {} is broken: {why}", path.display()));
+        }
+        text
     }
 
     pub fn get(&self, name: &str) -> Option<&Manifest> {

@@ -100,16 +100,7 @@ fn load_models(
             continue;
         }
         let result = match manifests.get(name) {
-            None => Err(format!(
-                "model {name:?} has no manifest in {} (known: {})",
-                config.models.manifests.display(),
-                manifests
-                    .by_name
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            None => Err(manifests.missing(name, &config.models.manifests)),
             Some(m) => Detector::load(
                 m,
                 &config.models.dir,

@@ -522,7 +522,7 @@ impl State {
                         return;
                     }
                     if !self.command_budget.take() {
-                        tracing::warn!(topic = %p.topic, "Command dropped: more than uplink.commands_per_s arrive.");
+                        tracing::warn!(topic = %p.topic, "Command dropped: more than uplink.command_rate arrive.");
                         return;
                     }
                     if let Some(order) = sink.command(verb, &p.payload) {
@@ -630,7 +630,7 @@ async fn run(
     let set_aside = crate::ledger::lock(&ledger)
         .set_aside_messages()
         .map_or(0, |v| v.len() as u64);
-    let rate = config.uplink.commands_per_s;
+    let rate = config.uplink.command_rate;
     let mut state = State {
         topics: Topics::new(&config.identity.site, &config.identity.id),
         started: Utc::now(),
