@@ -107,6 +107,12 @@ pub enum ErrorCode {
     IllegalTransition,
     /// The box could not store the change (disk full, broken ledger); safe to retry.
     Internal,
+    /// The order took all the commands one order may take (a loop, or abuse): close or
+    /// cancel it, or raise a new one.
+    LimitReached,
+    /// More commands arrive than `uplink.command_rate` allows: not applied, not stored; send it
+    /// again later (same request id).
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -120,6 +126,8 @@ impl ErrorCode {
             ErrorCode::UnknownOrder => "unknown_order",
             ErrorCode::IllegalTransition => "illegal_transition",
             ErrorCode::Internal => "internal",
+            ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }

@@ -31,6 +31,13 @@ use crate::uplink::Topics;
 /// Topic segment used for the answer to a command whose request id could not be read.
 pub const UNADDRESSED: &str = "_invalid";
 
+/// Revisions after which an order takes no more commands: far above any real closed loop
+/// (dispatch, handled, re-check, reopen, … is a few dozen), low enough that a loop of
+/// commands cannot grow one order's history without bound.
+pub const MAX_COMMAND_REVISIONS: u32 = 500;
+/// Re-dispatches of an already dispatched order in a row (a correction of team or due time).
+pub const MAX_REDISPATCH: usize = 10;
+
 /// The answer to one command, and the order it changed.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -349,6 +356,29 @@ impl Control {
         };
         let refused =
             |r: orders::Refusal| CommandError::new(ErrorCode::IllegalTransition, r.to_string());
+        if order.revision >= MAX_COMMAND_REVISIONS {
+            return Err(CommandError::new(
+                ErrorCode::LimitReached,
+                format!(
+                    "order {} has {} revisions, the most an order takes commands for; raise a new order",
+                    order.id, order.revision
+                ),
+            ));
+        }
+        if cmd.verb == Verb::Dispatch && order.state == OrderState::Dispatched {
+            let in_a_row = order
+                .timeline
+                .iter()
+                .rev()
+                .take_while(|e| e.event == Step::Dispatch.as_str())
+                .count();
+            if in_a_row > MAX_REDISPATCH {
+                return Err(CommandError::new(
+                    ErrorCode::LimitReached,
+                    format!("order {} was re-dispatched {MAX_REDISPATCH} times in a row; report it handled, verify, cancel or close it first", order.id),
+                ));
+            }
+        }
         let base = order.revision;
         let mut job = None;
         match cmd.verb {
@@ -642,6 +672,24 @@ impl Control {
 impl crate::uplink::CommandSink for Control {
     fn command(&self, verb: &str, payload: &[u8]) -> Option<WorkOrder> {
         Control::command(self, verb, payload, Utc::now()).order
+    }
+
+    fn busy(&self, verb: &str, payload: &[u8]) -> Option<(String, Vec<u8>)> {
+        // Only a command whose request id can be read gets the answer: the sender can retry
+        // it. Nothing is stored: a flood must not turn into disk writes.
+        let request_id = command::salvage_request_id(payload)?;
+        let result = CommandResult::failed(
+            Some(request_id),
+            Verb::parse(verb),
+            None,
+            CommandError::new(
+                ErrorCode::RateLimited,
+                "more commands than uplink.command_rate allows; not applied, send it again later",
+            ),
+            Utc::now(),
+        );
+        let m = self.result_message(&result);
+        Some((m.topic, m.payload))
     }
 }
 

@@ -424,3 +424,56 @@ fn a_failed_or_skipped_warning_is_noted_and_changes_nothing_else() {
     assert_eq!(o.state, OrderState::Open);
     assert_eq!(o.timeline.last().unwrap().event, "warned");
 }
+
+#[test]
+fn re_dispatching_in_a_loop_is_refused_past_the_limit_and_the_document_stays_bounded() {
+    let (control, ledger) = control_with(&["o1"]);
+    let mut refused_at = None;
+    for i in 0..5_000 {
+        let a = control.command(
+            "dispatch",
+            &body(&format!("r{i}"), "o1", r#","team":"t""#),
+            t(i),
+        );
+        if !a.result.ok {
+            let e = a.result.error.unwrap();
+            assert_eq!(e.code, ErrorCode::LimitReached, "{e:?}");
+            refused_at.get_or_insert(i);
+        }
+    }
+    assert_eq!(refused_at, Some(MAX_REDISPATCH as i64 + 1), "the first dispatch and ten re-dispatches");
+    let stored = ledger::lock(&ledger).order("o1").unwrap().unwrap();
+    assert_eq!(stored.revision, 1 + MAX_REDISPATCH as u32 + 1);
+    // A different step breaks the run of re-dispatches; a cancel still works.
+    let a = control.command("cancel", &body("c1", "o1", ""), t(6000));
+    assert!(a.result.ok, "{:?}", a.result);
+}
+
+#[test]
+fn an_order_takes_commands_up_to_its_revision_limit_and_its_timeline_stays_bounded() {
+    let (control, ledger) = control_with(&["o1"]);
+    // The longest real loop: dispatched, reported handled, found still there, reopened, again.
+    let mut last = None;
+    for i in 0..400 {
+        let a = control.command("dispatch", &body(&format!("d{i}"), "o1", r#","team":"t""#), t(i));
+        let b = control.command("handled", &body(&format!("h{i}"), "o1", ""), t(i));
+        if !(a.result.ok && b.result.ok) {
+            last = Some(if a.result.ok { b.result } else { a.result });
+            break;
+        }
+        let job = control.board().take("cam", Instant::now()).remove(0);
+        control
+            .verdict(&job, Verdict::Present { present_ratio: 0.9 }, None, t(i))
+            .unwrap();
+    }
+    let last = last.expect("refused before 400 loops");
+    assert_eq!(last.error.map(|e| e.code), Some(ErrorCode::LimitReached));
+    let stored = ledger::lock(&ledger).order("o1").unwrap().unwrap();
+    assert!(stored.revision <= MAX_COMMAND_REVISIONS + 1, "{}", stored.revision);
+    assert_eq!(stored.timeline.len(), orders::MAX_TIMELINE);
+    assert!(stored.timeline_omitted > 400, "{}", stored.timeline_omitted);
+    assert!(
+        serde_json::to_vec(&stored).unwrap().len() < 64 * 1024,
+        "the document stays small"
+    );
+}

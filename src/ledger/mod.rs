@@ -118,6 +118,9 @@ pub struct Ledger {
     quota_bytes: u64,
 }
 
+/// Command answers kept for re-deliveries (about 400 bytes each: 8 MB at most).
+pub const MAX_COMMAND_ANSWERS: i64 = 20_000;
+
 /// Outbox quota when none is configured.
 pub const DEFAULT_QUOTA_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -274,6 +277,12 @@ impl Ledger {
                     "INSERT OR IGNORE INTO commands (request_id, verb, order_id, received_at, result)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![c.request_id, c.verb, c.order_id, c.received_at, c.result],
+                )?;
+                // Bounded: the answers of the latest MAX_COMMAND_ANSWERS commands are kept (a
+                // broker re-delivers within minutes, not after twenty thousand others).
+                tx.execute(
+                    "DELETE FROM commands WHERE rowid <= (SELECT MAX(rowid) FROM commands) - ?1",
+                    params![MAX_COMMAND_ANSWERS],
                 )?;
             }
             for m in messages {

@@ -235,6 +235,47 @@ pub struct WorkOrder {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub resolution: Option<Resolution>,
     pub timeline: Vec<TimelineEntry>,
+    /// Timeline entries left out of this document to keep it bounded (the first entry and the
+    /// latest [`MAX_TIMELINE`] − 1 stay; every revision is in the box's ledger).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub timeline_omitted: u32,
+    /// Evidence photos left out of the list the same way ([`MAX_EVIDENCE`]).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub evidence_omitted: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Most timeline entries one order document carries: an incident that lasts for weeks, or a
+/// loop of commands, must not grow its document past what a broker takes.
+pub const MAX_TIMELINE: usize = 64;
+/// Most evidence photos one order document lists.
+pub const MAX_EVIDENCE: usize = 32;
+
+impl WorkOrder {
+    /// Adds a timeline entry; past [`MAX_TIMELINE`] the oldest after the first go.
+    pub fn push_timeline(&mut self, entry: TimelineEntry) {
+        self.timeline.push(entry);
+        self.timeline_omitted += trim_middle(&mut self.timeline, MAX_TIMELINE);
+    }
+
+    /// Adds an evidence photo; past [`MAX_EVIDENCE`] the oldest after the first go.
+    pub fn push_evidence(&mut self, photo: EvidenceRef) {
+        self.evidence.push(photo);
+        self.evidence_omitted += trim_middle(&mut self.evidence, MAX_EVIDENCE);
+    }
+}
+
+/// Keeps the first item and the latest `max - 1`; returns how many went.
+fn trim_middle<T>(items: &mut Vec<T>, max: usize) -> u32 {
+    if items.len() <= max {
+        return 0;
+    }
+    let excess = items.len() - max;
+    items.drain(1..1 + excess);
+    excess as u32
 }
 
 /// A photo to publish with a revision.
@@ -294,7 +335,7 @@ pub fn advance(
     order.revision += 1;
     order.updated_at = rfc3339(at);
     order.title = text::title(order, lang);
-    order.timeline.push(TimelineEntry {
+    order.push_timeline(TimelineEntry {
         at: rfc3339(at),
         event: step.as_str().into(),
         actor: actor.name.clone(),
@@ -314,7 +355,7 @@ pub fn advance(
 pub fn annotate(order: &mut WorkOrder, event: &str, note: String, at: DateTime<Utc>) {
     order.revision += 1;
     order.updated_at = rfc3339(at);
-    order.timeline.push(TimelineEntry {
+    order.push_timeline(TimelineEntry {
         at: rfc3339(at),
         event: event.into(),
         actor: "lookout".into(),
@@ -338,7 +379,7 @@ pub fn attach_photo(
     let name = format!("{prefix}-{}.jpg", order.revision);
     match evidence::snapshot(frame, objects, zone, at) {
         Ok(snap) => {
-            order.evidence.push(EvidenceRef {
+            order.push_evidence(EvidenceRef {
                 name: name.clone(),
                 content_type: "image/jpeg".into(),
                 sha256: snap.sha256.clone(),
@@ -438,7 +479,7 @@ impl OrderDesk {
                 // Gone from view while the centre is on it: worth a line, not a state change.
                 order.revision += 1;
                 order.updated_at = at.clone();
-                order.timeline.push(TimelineEntry {
+                order.push_timeline(TimelineEntry {
                     at,
                     event: "cleared".into(),
                     actor: "lookout".into(),
@@ -496,7 +537,7 @@ impl OrderDesk {
         )
         .into_iter()
         .collect();
-        order.timeline.push(TimelineEntry {
+        order.push_timeline(TimelineEntry {
             at,
             event: phase_name.into(),
             actor: "lookout".into(),
@@ -543,6 +584,8 @@ impl OrderDesk {
             warning: None,
             resolution: None,
             timeline: Vec::new(),
+            timeline_omitted: 0,
+            evidence_omitted: 0,
         }
     }
 }

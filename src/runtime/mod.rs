@@ -199,17 +199,8 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         None => Ledger::in_memory()?,
     };
     ledger.set_quota(config.storage.outbox_quota_mb.saturating_mul(1024 * 1024));
-    let horizon =
-        chrono::Utc::now() - chrono::Duration::days(i64::from(config.storage.keep_final_days));
-    match ledger.prune_final(&crate::orders::rfc3339(horizon)) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(
-            orders = n,
-            "Forgot closed and cancelled orders past storage.keep_final_days."
-        ),
-        Err(e) => tracing::warn!(error = %e, "Cannot prune old orders; continuing."),
-    }
     let ledger: uplink::SharedLedger = Arc::new(Mutex::new(ledger));
+    prune(&ledger, config.storage.keep_final_days);
     let control = Arc::new(Control::new(config, ledger.clone()));
     let resumed = control.resume();
     if resumed > 0 {
@@ -241,11 +232,19 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         let control = control.clone();
         let sender = uplink.sender();
         let health = health.clone();
+        let ledger = ledger.clone();
+        let keep_days = config.storage.keep_final_days;
         runtime.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut next_prune = Instant::now() + PRUNE_EVERY;
             loop {
                 tick.tick().await;
                 health.service_beat("sweeper", Instant::now());
+                // A box runs for years without a restart: old final orders go while it runs.
+                if Instant::now() >= next_prune {
+                    next_prune = Instant::now() + PRUNE_EVERY;
+                    prune(&ledger, keep_days);
+                }
                 for order in control.sweep(chrono::Utc::now()) {
                     sender.nudge(uplink::UplinkMessage::Committed(Box::new(order)));
                 }
@@ -411,6 +410,22 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             Err(e.context(format!("{crashed} camera worker crash(es)")))
         }
         _ => Ok(report),
+    }
+}
+
+/// How often closed and cancelled orders past `storage.keep_final_days` are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Forgets closed and cancelled orders past `keep_days`.
+fn prune(ledger: &uplink::SharedLedger, keep_days: u32) {
+    let horizon = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
+    match crate::ledger::lock(ledger).prune_final(&crate::orders::rfc3339(horizon)) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            orders = n,
+            "Forgot closed and cancelled orders past storage.keep_final_days."
+        ),
+        Err(e) => tracing::warn!(error = %e, "Cannot prune old orders; continuing."),
     }
 }
 

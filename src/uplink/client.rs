@@ -159,6 +159,10 @@ pub type OrderTap = Arc<dyn Fn(&WorkOrder) + Send + Sync>;
 pub trait CommandSink: Send + Sync {
     /// Handles one command; returns the order revision it produced, if any.
     fn command(&self, verb: &str, payload: &[u8]) -> Option<WorkOrder>;
+
+    /// The answer (topic, payload) to a command not taken because too many arrive: sent as is,
+    /// not stored. `None` when it has no request id to answer to.
+    fn busy(&self, verb: &str, payload: &[u8]) -> Option<(String, Vec<u8>)>;
 }
 
 /// Handle to send messages to the uplink from camera threads.
@@ -305,6 +309,8 @@ struct State {
     commands_state: Option<String>,
     /// Limits the commands taken per second.
     command_budget: TokenBucket,
+    /// Commands refused by the limit (logged at powers of two, not each one).
+    rate_limited: u64,
     /// Outbox messages set aside (too big for the broker).
     set_aside: u64,
     tap: Option<OrderTap>,
@@ -341,9 +347,6 @@ impl TokenBucket {
         }
     }
 }
-
-/// Commands bigger than this are not read (the command schema's largest is a few KiB).
-pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 
 impl State {
     fn status(&self, state: &str) -> BoxStatus {
@@ -517,12 +520,14 @@ impl State {
                         tracing::warn!(topic = %p.topic, "Ignored a RETAINED command (commands must not be retained; clear it with an empty retained message).");
                         return;
                     }
-                    if p.payload.len() > MAX_COMMAND_BYTES {
-                        tracing::warn!(topic = %p.topic, bytes = p.payload.len(), "Ignored a command bigger than 64 KiB.");
-                        return;
-                    }
                     if !self.command_budget.take() {
-                        tracing::warn!(topic = %p.topic, "Command dropped: more than uplink.command_rate arrive.");
+                        self.rate_limited += 1;
+                        if self.rate_limited.is_power_of_two() {
+                            tracing::warn!(topic = %p.topic, refused = self.rate_limited, "Commands refused as rate_limited: more than uplink.command_rate arrive.");
+                        }
+                        if let Some((topic, payload)) = sink.busy(verb, &p.payload) {
+                            let _ = self.publish(topic, false, payload, None).await;
+                        }
                         return;
                     }
                     if let Some(order) = sink.command(verb, &p.payload) {
@@ -648,6 +653,7 @@ async fn run(
         commands,
         commands_state: None,
         command_budget: TokenBucket::new(rate, rate * 10.0),
+        rate_limited: 0,
         set_aside,
         tap: tap.clone(),
     };
