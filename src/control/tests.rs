@@ -441,7 +441,11 @@ fn re_dispatching_in_a_loop_is_refused_past_the_limit_and_the_document_stays_bou
             refused_at.get_or_insert(i);
         }
     }
-    assert_eq!(refused_at, Some(MAX_REDISPATCH as i64 + 1), "the first dispatch and ten re-dispatches");
+    assert_eq!(
+        refused_at,
+        Some(MAX_REDISPATCH as i64 + 1),
+        "the first dispatch and ten re-dispatches"
+    );
     let stored = ledger::lock(&ledger).order("o1").unwrap().unwrap();
     assert_eq!(stored.revision, 1 + MAX_REDISPATCH as u32 + 1);
     // A different step breaks the run of re-dispatches; a cancel still works.
@@ -455,7 +459,11 @@ fn an_order_takes_commands_up_to_its_revision_limit_and_its_timeline_stays_bound
     // The longest real loop: dispatched, reported handled, found still there, reopened, again.
     let mut last = None;
     for i in 0..400 {
-        let a = control.command("dispatch", &body(&format!("d{i}"), "o1", r#","team":"t""#), t(i));
+        let a = control.command(
+            "dispatch",
+            &body(&format!("d{i}"), "o1", r#","team":"t""#),
+            t(i),
+        );
         let b = control.command("handled", &body(&format!("h{i}"), "o1", ""), t(i));
         if !(a.result.ok && b.result.ok) {
             last = Some(if a.result.ok { b.result } else { a.result });
@@ -469,7 +477,11 @@ fn an_order_takes_commands_up_to_its_revision_limit_and_its_timeline_stays_bound
     let last = last.expect("refused before 400 loops");
     assert_eq!(last.error.map(|e| e.code), Some(ErrorCode::LimitReached));
     let stored = ledger::lock(&ledger).order("o1").unwrap().unwrap();
-    assert!(stored.revision <= MAX_COMMAND_REVISIONS + 1, "{}", stored.revision);
+    assert!(
+        stored.revision <= MAX_COMMAND_REVISIONS + 1,
+        "{}",
+        stored.revision
+    );
     assert_eq!(stored.timeline.len(), orders::MAX_TIMELINE);
     assert!(stored.timeline_omitted > 400, "{}", stored.timeline_omitted);
     assert!(
