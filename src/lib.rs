@@ -16,6 +16,7 @@ pub mod health;
 pub mod ingest;
 pub mod ledger;
 pub mod orders;
+pub mod redact;
 pub mod rules;
 pub mod runtime;
 pub mod speaker;

@@ -18,7 +18,12 @@ fn main() -> ExitCode {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let thread = std::thread::current();
-        tracing::error!(thread = thread.name().unwrap_or("?"), "PANIC: {info}");
+        let text = info.to_string();
+        tracing::error!(
+            thread = thread.name().unwrap_or("?"),
+            "PANIC: {}",
+            lookout::redact::text(&text)
+        );
         default_hook(info);
     }));
     // Failpoints named in FAILPOINTS (test builds only; nothing in a release build).
@@ -27,7 +32,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = cli::exit_code(&e);
-            for line in format!("{e:#}").lines() {
+            for line in lookout::redact::text(&format!("{e:#}")).lines() {
                 eprintln!("lookout: error: {line}");
             }
             ExitCode::from(code)

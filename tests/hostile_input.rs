@@ -203,6 +203,14 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
             "\"ten\"",
         ),
         (
+            "an unauthenticated embedded broker on every interface",
+            b.replace(
+                "broker = \"mqtt://127.0.0.1:1\"",
+                "broker = \"embedded\"\nembedded_listen = \"0.0.0.0:1883\"",
+            ),
+            "embedded_listen",
+        ),
+        (
             "10^5-entry array",
             b.replace(
                 "models = [\"yolox_nano_coco\"]",

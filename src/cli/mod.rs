@@ -202,7 +202,9 @@ pub fn init_logging(verbose: u8) {
     let _ = registry
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                // Every line through the redactor: a URL with a password in a dependency's
+                // message does not reach the log.
+                .with_writer(|| lookout::redact::Writer(std::io::stderr()))
                 .with_ansi(ansi),
         )
         .try_init();

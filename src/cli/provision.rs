@@ -433,13 +433,7 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
 
 /// A source for display: the password of an RTSP URL replaced.
 fn redact(source: &str) -> String {
-    match url::Url::parse(source) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => source.to_owned(),
-    }
+    lookout::redact::url(source)
 }
 
 fn find_camera<'a>(config: &'a Config, id: &str) -> anyhow::Result<&'a CameraConfig> {

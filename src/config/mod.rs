@@ -31,7 +31,8 @@ impl fmt::Display for ConfigError {
         if !self.key.is_empty() {
             write!(f, "{}: ", self.key)?;
         }
-        write!(f, "{}", self.message)
+        // A message may quote a camera or speaker URL: never with its password.
+        write!(f, "{}", crate::redact::text(&self.message))
     }
 }
 

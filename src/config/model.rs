@@ -259,8 +259,14 @@ pub struct UplinkConfig {
     #[serde(default = "default_broker")]
     pub broker: String,
     /// Listen address of the embedded broker. When it is taken, a free port is used and logged.
+    /// The embedded broker has no authentication: loopback only, unless
+    /// `embedded_allow_remote` says otherwise.
     #[serde(default = "default_embedded_listen")]
     pub embedded_listen: String,
+    /// Let the embedded broker (no authentication!) listen on a non-loopback address: for a
+    /// closed bench network only.
+    #[serde(default)]
+    pub embedded_allow_remote: bool,
     /// MQTT client id. Default: `lookout-{site}-{box}`.
     #[serde(default)]
     pub client_id: Option<String>,
@@ -322,6 +328,7 @@ impl Default for UplinkConfig {
         UplinkConfig {
             broker: default_broker(),
             embedded_listen: default_embedded_listen(),
+            embedded_allow_remote: false,
             client_id: None,
             username: None,
             password_file: None,

@@ -335,6 +335,19 @@ fn validate_uplink(config: &Config, p: &mut Problems) {
             }
         }
     }
+    if config.uplink.broker == "embedded" {
+        match config.uplink.embedded_listen.parse::<std::net::SocketAddr>() {
+            Err(e) => p.add(
+                at.clone().key("embedded_listen"),
+                format!("{:?} is not an address like 127.0.0.1:1883: {e}", config.uplink.embedded_listen),
+            ),
+            Ok(a) if !a.ip().is_loopback() && !config.uplink.embedded_allow_remote => p.add(
+                at.clone().key("embedded_listen"),
+                format!("the embedded broker has no authentication: it listens on loopback only ({a} would open it to the network); use the centre's broker, or set embedded_allow_remote = true on a closed bench network"),
+            ),
+            Ok(_) => {}
+        }
+    }
     if config.uplink.cert_file.is_some() != config.uplink.key_file.is_some() {
         p.add(
             at.clone().key("cert_file"),

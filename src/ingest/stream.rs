@@ -29,11 +29,12 @@ pub enum IngestError {
     Init(String),
     #[error("camera {camera}: GStreamer element {element:?} is missing (install the GStreamer plugins: scripts/setup.sh)")]
     MissingElement { camera: String, element: String },
-    #[error("camera {camera}: pipeline template does not parse: {message}")]
+    #[error("camera {camera}: pipeline template does not parse: {}", crate::redact::text(.message))]
     Template { camera: String, message: String },
-    #[error("camera {camera}: {message}")]
+    #[error("camera {camera}: {}", crate::redact::text(.message))]
     Source { camera: String, message: String },
-    #[error("camera {camera}: stream error from {element}: {message}")]
+    // GStreamer's messages may quote the camera URL, password and all.
+    #[error("camera {camera}: stream error from {element}: {}", crate::redact::text(.message))]
     Stream {
         camera: String,
         element: String,

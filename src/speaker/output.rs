@@ -14,16 +14,17 @@ use crate::config::{SpeakerConfig, SpeakerOutput};
 pub enum SpeakerError {
     #[error("speaker {speaker}: prompt file {path} does not exist (lookout prompt generate writes the defaults)")]
     NoPrompt { speaker: String, path: PathBuf },
-    #[error("speaker {speaker}: audio output failed: {message}")]
+    #[error("speaker {speaker}: audio output failed: {}", crate::redact::text(.message))]
     Audio { speaker: String, message: String },
-    #[error("speaker {speaker}: HTTP {method} {url}: {message}")]
+    // The URL (and the HTTP client's message, which quotes it) may carry a password or token.
+    #[error("speaker {speaker}: HTTP {method} {}: {}", crate::redact::url(.url), crate::redact::text(.message))]
     Http {
         speaker: String,
         method: String,
         url: String,
         message: String,
     },
-    #[error("speaker {speaker}: MQTT message not sent: {message}")]
+    #[error("speaker {speaker}: MQTT message not sent: {}", crate::redact::text(.message))]
     Mqtt { speaker: String, message: String },
 }
 

@@ -23,7 +23,7 @@ pub const MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UplinkError {
-    #[error("uplink.broker {0:?}: {1}")]
+    #[error("uplink.broker {:?}: {}", crate::redact::url(.0), crate::redact::text(.1))]
     Broker(String, String),
     #[error("uplink: cannot read {0}: {1}")]
     File(String, std::io::Error),
