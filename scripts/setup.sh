@@ -21,6 +21,8 @@ APT_PACKAGES=(
   mosquitto mosquitto-clients
   gstreamer1.0-alsa espeak-ng
   unzip curl ca-certificates python3-pip
+  # systemd-analyze, for the unit's security rating (scripts/check-unit.sh); no daemon needed.
+  systemd
 )
 
 missing=()
