@@ -450,3 +450,68 @@ fn http_get(port: u16, path: &str) -> String {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default()
 }
+
+#[test]
+fn an_rtsp_drop_while_a_crowd_lasts_continues_the_same_order() {
+    let dir = scratch_dir();
+    let broker = Mosquitto::start();
+    let orders = Subscriber::start(broker.port, "lookout/v1/test/rtsp/orders/+");
+    let clip = video("plaza_pedestrians.mp4").display().to_string();
+    let port = free_port();
+    let mut camera = Some(Camera::start(&clip, port, "copy"));
+    // 15-20 people on the plaza the whole clip; the order must outlast a 4 s outage
+    // (clear_s 20: a drop is not "the crowd left").
+    let block = camera_block("plaza", &url(port), "h264")
+        + "[[cameras.zones]]\nid = \"plaza\"\npolygon = [[0.02, 0.05], [0.98, 0.05], [0.98, 0.98], [0.02, 0.98]]\n\
+           [[cameras.rules]]\nkind = \"crowd\"\nzone = \"plaza\"\nmin_count = 8\nhold_s = 2.0\nclear_s = 20.0\n";
+    let config = daemon_config(dir.path(), &broker.url(), free_port(), &block);
+    let mut status = StatusLog::new(broker.port);
+    let daemon = start_daemon(&config);
+    let docs = |m: &[Received]| -> Vec<Value> {
+        m.iter()
+            .filter_map(|r| serde_json::from_slice::<Value>(&r.payload).ok())
+            .collect()
+    };
+    let opened = orders.wait_for(Duration::from_secs(60), "a crowd order", |m| {
+        docs(m).iter().any(|o| o["kind"] == "crowd")
+    });
+    let id = docs(&opened)[0]["id"].as_str().unwrap().to_owned();
+    // The camera drops for 4 s (power cut), then streams again from the clip's start.
+    let killed = Instant::now();
+    camera.take().unwrap().kill();
+    status.wait("plaza", "reconnecting", killed, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(4));
+    let _camera = Camera::start(&clip, port, "copy");
+    let back = Instant::now();
+    status.wait("plaza", "online", back, Duration::from_secs(30));
+    // Long enough after the return for a new incident to have opened (hold_s 2) if the rule had
+    // started over.
+    std::thread::sleep(Duration::from_secs(8));
+    let all = docs(&orders.snapshot());
+    let ids: std::collections::BTreeSet<&str> =
+        all.iter().filter_map(|o| o["id"].as_str()).collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "one order for the one crowd, not one per stream: {ids:?}"
+    );
+    assert!(
+        all.iter().all(|o| o["state"] == "open"),
+        "the order never cleared: {:?}",
+        all.iter().map(|o| o["state"].clone()).collect::<Vec<_>>()
+    );
+    let last = all.iter().max_by_key(|o| o["revision"].as_u64()).unwrap();
+    assert_eq!(last["id"], id.as_str());
+    let events: Vec<&str> = last["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| **e == "opened").count(),
+        1,
+        "{events:?}"
+    );
+    stop_daemon(daemon);
+}

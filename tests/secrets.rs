@@ -151,7 +151,10 @@ location = {{ lat = 30.0, lon = 120.0 }}
     // Something was said about each credential's owner: the checks below are not vacuous.
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("TRACE"), "trace logging was on");
-    assert!(log_text.contains("gate"), "the gate camera's failures are logged");
+    assert!(
+        log_text.contains("gate"),
+        "the gate camera's failures are logged"
+    );
     let failed = msgs
         .iter()
         .filter(|r| r.topic.contains("/orders/") && !r.topic.contains("/evidence/"))

@@ -106,6 +106,21 @@ pub struct CameraWorker {
     vitals: RefCell<Vitals>,
 }
 
+/// What outlives a stream rebuild: an RTSP drop must not end the incidents in view, so the
+/// tracker, the rules (their timers and open incidents), the order desk (which order each
+/// incident has) and the running re-checks carry on with the next stream. Stream time carries on
+/// too: the new stream's frames are stamped after the last one, plus the time the camera was
+/// gone, so every rule's clock keeps running forward.
+struct Lasting {
+    tracker: Tracker,
+    rules: RuleEngine,
+    desk: OrderDesk,
+    samplers: Vec<Sampler>,
+    tracks: Vec<TrackedObject>,
+    /// The last frame's (continued) stream time, and when it arrived.
+    last: Option<(Duration, Instant)>,
+}
+
 const STATUS_EVERY: Duration = Duration::from_secs(5);
 /// A live stream that delivers nothing for this long is rebuilt.
 const NO_FRAME_TIMEOUT: Duration = Duration::from_secs(20);
@@ -378,6 +393,19 @@ impl CameraWorker {
             ..Default::default()
         };
         self.status(CameraState::Starting, None);
+        let mut lasting = Lasting {
+            tracker: Tracker::new(tracker_config(&self.camera)),
+            rules: RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator),
+            desk: OrderDesk::with_locator(
+                &self.identity,
+                &self.camera,
+                self.close_when_cleared,
+                self.locator.clone(),
+            ),
+            samplers: Vec::new(),
+            tracks: Vec::new(),
+            last: None,
+        };
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(report);
@@ -385,7 +413,7 @@ impl CameraWorker {
             let frames_before = report.frames;
             let result = CameraStream::open(&self.camera, self.camera.detect_fps, self.mode)
                 .map_err(anyhow::Error::from)
-                .and_then(|stream| self.pump(stream, &mut report));
+                .and_then(|stream| self.pump(stream, &mut lasting, &mut report));
             {
                 let mut v = self.vitals.borrow_mut();
                 v.fps = 0.0;
@@ -418,21 +446,25 @@ impl CameraWorker {
     }
 
     /// Pulls frames until end of stream (Ok) or a stream error (Err).
-    fn pump(&self, mut stream: CameraStream, report: &mut CameraReport) -> anyhow::Result<()> {
+    fn pump(
+        &self,
+        mut stream: CameraStream,
+        lasting: &mut Lasting,
+        report: &mut CameraReport,
+    ) -> anyhow::Result<()> {
         report.stream_started = Some(stream.started());
         let mut slots = self.slots();
-        let mut tracker = Tracker::new(tracker_config(&self.camera));
-        let mut rules =
-            RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator);
-        let mut desk = OrderDesk::with_locator(
-            &self.identity,
-            &self.camera,
-            self.close_when_cleared,
-            self.locator.clone(),
-        );
+        let Lasting {
+            tracker,
+            rules,
+            desk,
+            samplers,
+            tracks,
+            last,
+        } = lasting;
+        // Stream time of this stream's first frame in the continued clock (set on that frame).
+        let mut pts_offset: Option<Duration> = None;
         let mut stored_reference = self.load_reference();
-        let mut samplers: Vec<Sampler> = Vec::new();
-        let mut tracks: Vec<TrackedObject> = Vec::new();
         let started = Instant::now();
         let mut window_start = Instant::now();
         let mut window_frames = 0u64;
@@ -446,7 +478,7 @@ impl CameraWorker {
                 return Ok(());
             }
             self.health.beat(&self.camera.id, Instant::now());
-            let frame = match stream.next(Duration::from_millis(250))? {
+            let mut frame = match stream.next(Duration::from_millis(250))? {
                 StreamEvent::Frame(f) => f,
                 // A live stream can go silent without an error (a camera that stopped sending,
                 // an RTCP timeout that never fires): rebuild it.
@@ -462,6 +494,13 @@ impl CameraWorker {
                 }
             };
             crash_point(&self.camera.id);
+            let offset = *pts_offset.get_or_insert_with(|| match last {
+                // After the last frame of the previous stream, by the time the camera was gone.
+                Some((pts, at)) => (*pts + at.elapsed()).saturating_sub(frame.pts),
+                None => Duration::ZERO,
+            });
+            frame.pts += offset;
+            *last = Some((frame.pts, Instant::now()));
             last_frame = Instant::now();
             self.health.frame(&self.camera.id, last_frame);
             self.vitals.borrow_mut().last_frame = Some(last_frame);
@@ -489,14 +528,14 @@ impl CameraWorker {
             }
             let (objects, regions, tracked_ran) = self.detect(&frame, &mut slots, report);
             if tracked_ran {
-                tracks = tracker.update(&objects, frame.pts);
+                *tracks = tracker.update(&objects, frame.pts);
             }
             if tracing::enabled!(tracing::Level::TRACE) {
                 trace_frame(
                     &self.camera.id,
                     &frame,
                     &objects,
-                    &tracks,
+                    tracks,
                     regions.as_deref(),
                 );
             }
@@ -506,24 +545,24 @@ impl CameraWorker {
                 frame_width: frame.width(),
                 frame_height: frame.height(),
                 image: Some(&frame.image),
-                tracks: &tracks,
+                tracks,
                 regions: regions.as_deref(),
                 detections: tracked_ran.then_some(&objects[..]),
             };
             let mut faults_changed = false;
             for event in rules.evaluate(&input) {
                 faults_changed |= event.incident.kind == crate::rules::IncidentKind::CameraFault;
-                if self.commit(&mut desk, &event, &frame)? {
+                if self.commit(desk, &event, &frame)? {
                     report.orders += 1;
                 }
             }
-            self.capture_reference(&mut rules, &frame);
+            self.capture_reference(rules, &frame);
             // The open faults change only when a fault opens or clears: the status follows then.
             if faults_changed {
                 self.vitals.borrow_mut().faults = rules.camera_faults().0;
                 self.status(CameraState::Online, None);
             }
-            self.verify(&mut samplers, &rules, &frame, &tracks)?;
+            self.verify(samplers, rules, &frame, tracks)?;
         }
     }
 
