@@ -538,6 +538,18 @@ impl Ledger {
         result.map_err(|e| self.err(e))
     }
 
+    /// A camera's orders in `state`, oldest first.
+    pub fn camera_orders(
+        &self,
+        camera: &str,
+        state: OrderState,
+    ) -> Result<Vec<WorkOrder>, LedgerError> {
+        self.documents(
+            "SELECT document FROM orders WHERE camera = ?1 AND state = ?2 ORDER BY updated_at, id",
+            params![camera, state.as_str()],
+        )
+    }
+
     /// The stored revision of an order.
     pub fn order(&self, id: &str) -> Result<Option<WorkOrder>, LedgerError> {
         let doc: Option<String> = self

@@ -407,6 +407,19 @@ pub struct OrderDesk {
     locator: std::sync::Arc<geo::Locator>,
     close_when_cleared: bool,
     incidents: HashMap<u64, String>,
+    /// Orders of this camera an earlier run left open (a restart, a crash, a power cut): the
+    /// rules' first incidents of the same kind, zone and detail continue them instead of
+    /// opening new ones; those not seen again within the grace are cleared.
+    adoptable: Vec<Adoptable>,
+}
+
+/// An open order an earlier run of the camera left, waiting for its incident.
+#[derive(Debug, Clone)]
+struct Adoptable {
+    id: String,
+    kind: IncidentKind,
+    zone: Option<String>,
+    detail: Option<Detail>,
 }
 
 impl OrderDesk {
@@ -431,7 +444,75 @@ impl OrderDesk {
             locator,
             close_when_cleared,
             incidents: HashMap::new(),
+            adoptable: Vec::new(),
         }
+    }
+
+    /// Takes the camera's orders an earlier run left open (oldest first), for its incidents to
+    /// continue.
+    pub fn adopt(&mut self, orders: Vec<WorkOrder>) {
+        self.adoptable = orders
+            .into_iter()
+            .filter(|o| o.camera.id == self.camera.id && o.state == OrderState::Open)
+            .map(|o| Adoptable {
+                id: o.id,
+                kind: o.kind,
+                zone: o.zone.map(|z| z.id),
+                detail: o.detail,
+            })
+            .collect();
+    }
+
+    /// Orders still waiting to be continued.
+    pub fn adoptable(&self) -> usize {
+        self.adoptable.len()
+    }
+
+    /// For an opening incident: the left-over order it continues, if one has its kind, zone and
+    /// detail (the incident is then mapped to it).
+    pub fn claim(&mut self, event: &IncidentEvent) -> Option<String> {
+        if event.phase != Phase::Opened {
+            return None;
+        }
+        let inc = &event.incident;
+        let zone = inc.zone.as_ref().map(|z| z.id.as_str());
+        let i = self.adoptable.iter().position(|a| {
+            a.kind == inc.kind && a.zone.as_deref() == zone && a.detail == inc.detail
+        })?;
+        let id = self.adoptable.remove(i).id;
+        self.incidents.insert(event.incident_id, id.clone());
+        Some(id)
+    }
+
+    /// The left-over orders nobody continued: their problem was not seen again since the
+    /// restart. Each is to be cleared with [`OrderDesk::release`].
+    pub fn unclaimed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.adoptable)
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
+    }
+
+    /// Clears a left-over order that was not seen again (as the rule would have, had it run
+    /// through the restart). Only an `open` order: the centre's are the centre's.
+    pub fn release(&self, mut order: WorkOrder, at: DateTime<Utc>) -> Option<WorkOrderChange> {
+        if order.state != OrderState::Open {
+            return None;
+        }
+        let lang = self.identity.language;
+        let actor = Actor {
+            note: Some(text::not_seen_after_restart(lang).to_owned()),
+            ..Actor::lookout()
+        };
+        advance(&mut order, Step::RuleCleared, &actor, at, lang).ok()?;
+        if self.close_when_cleared {
+            advance(&mut order, Step::Close, &Actor::lookout(), at, lang).ok()?;
+            order.revision -= 1; // one revision for both steps
+        }
+        Some(WorkOrderChange {
+            order,
+            evidence: Vec::new(),
+        })
     }
 
     /// The order an open incident belongs to.
@@ -453,7 +534,13 @@ impl OrderDesk {
         if event.phase == Phase::Cleared {
             self.incidents.remove(&event.incident_id);
         }
+        // An opening that continues an order left by an earlier run (see `claim`).
+        let resumed = event.phase == Phase::Opened
+            && current
+                .as_ref()
+                .is_some_and(|o| !o.state.is_final() && o.state != OrderState::Cleared);
         let mut order = match (event.phase, current) {
+            (Phase::Opened, Some(o)) if resumed => o,
             (Phase::Opened, _) => self.new_order(event),
             (_, None) => return None,
             // A final, or cleared, order hears nothing more from its incident (a cancelled
@@ -521,7 +608,9 @@ impl OrderDesk {
         order.severity = order.severity.max(inc.severity);
         order.count = inc.count;
         order.title = text::title(&order, lang);
-        let phase_name = if event.phase == Phase::Opened {
+        let phase_name = if resumed {
+            "resumed"
+        } else if event.phase == Phase::Opened {
             self.incidents.insert(event.incident_id, order.id.clone());
             "opened"
         } else {
@@ -541,7 +630,11 @@ impl OrderDesk {
             at,
             event: phase_name.into(),
             actor: "lookout".into(),
-            note: text::note(event.phase, inc.kind, inc.count, order.severity, lang),
+            note: if resumed {
+                text::seen_again_after_restart(lang).to_owned()
+            } else {
+                text::note(event.phase, inc.kind, inc.count, order.severity, lang)
+            },
             state: Some(order.state),
             request_id: None,
             photo: None,
@@ -593,4 +686,87 @@ impl OrderDesk {
 /// Globally unique, time-ordered order id (UUID v7 layout: 48-bit millisecond time + random).
 fn new_order_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod adoption_tests {
+    use super::*;
+    use crate::rules::{Incident, Zone};
+
+    fn setup() -> (crate::config::Config, OrderDesk) {
+        let config = crate::config::parse(
+            r#"
+[box]
+site = "s"
+id = "b"
+language = "en"
+[[cameras]]
+id = "cam"
+source = "test:ball"
+models = ["m"]
+location = { lat = 30.0, lon = 120.0 }
+[[cameras.zones]]
+id = "z"
+polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+"#,
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let desk = OrderDesk::new(&config.identity, &config.cameras[0], false);
+        (config, desk)
+    }
+
+    fn event(config: &crate::config::Config, id: u64, kind: IncidentKind) -> IncidentEvent {
+        IncidentEvent {
+            incident_id: id,
+            phase: Phase::Opened,
+            incident: Incident {
+                kind,
+                detail: None,
+                zone: Some(Zone::from_config(&config.cameras[0].zones[0])),
+                severity: Severity::Yellow,
+                event_code: "2101".into(),
+                count: 12,
+                objects: Vec::new(),
+            },
+            pts: std::time::Duration::from_secs(5),
+            at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_left_over_order_is_continued_by_its_incident_and_an_unseen_one_is_cleared() {
+        let (config, mut desk) = setup();
+        let frame = RgbImage::new(32, 24);
+        // An earlier run opened a crowd order and a parking order in zone z.
+        let crowd = desk
+            .apply(&event(&config, 1, IncidentKind::Crowd), &frame, None)
+            .unwrap()
+            .order;
+        let parking = desk
+            .apply(&event(&config, 2, IncidentKind::Parking), &frame, None)
+            .unwrap()
+            .order;
+        let (_, mut desk) = setup();
+        desk.adopt(vec![crowd.clone(), parking.clone()]);
+        // The crowd is seen again: it continues the same order.
+        let again = event(&config, 7, IncidentKind::Crowd);
+        assert_eq!(desk.claim(&again).as_deref(), Some(crowd.id.as_str()));
+        let change = desk.apply(&again, &frame, Some(crowd.clone())).unwrap();
+        assert_eq!(change.order.id, crowd.id);
+        assert_eq!(change.order.revision, crowd.revision + 1);
+        assert_eq!(change.order.timeline.last().unwrap().event, "resumed");
+        assert_eq!(desk.order_of(7), Some(crowd.id.as_str()));
+        // A second crowd finds nothing left to continue: a new order.
+        assert_eq!(desk.claim(&event(&config, 8, IncidentKind::Crowd)), None);
+        // The parked car is not seen again: cleared, not left open forever.
+        assert_eq!(desk.unclaimed(), vec![parking.id.clone()]);
+        let released = desk.release(parking.clone(), Utc::now()).unwrap();
+        assert_eq!(released.order.state, OrderState::Cleared);
+        assert_eq!(
+            released.order.timeline.last().unwrap().note,
+            "not seen again after the box restarted"
+        );
+        assert_eq!(desk.adoptable(), 0);
+    }
 }

@@ -184,3 +184,19 @@ pub fn warning_note(warning: &Warning, lang: Language) -> String {
         }
     }
 }
+
+/// The note of an order an earlier run left open that the rules see again after a restart.
+pub(super) fn seen_again_after_restart(lang: Language) -> &'static str {
+    match lang {
+        Language::Zh => "设备重启后再次确认：问题仍在",
+        Language::En => "seen again after the box restarted",
+    }
+}
+
+/// The note of an order an earlier run left open that was not seen again after a restart.
+pub(super) fn not_seen_after_restart(lang: Language) -> &'static str {
+    match lang {
+        Language::Zh => "设备重启后未再发现，视为已恢复",
+        Language::En => "not seen again after the box restarted",
+    }
+}

@@ -119,6 +119,26 @@ struct Lasting {
     tracks: Vec<TrackedObject>,
     /// The last frame's (continued) stream time, and when it arrived.
     last: Option<(Duration, Instant)>,
+    /// Stream time by which the orders an earlier run left open must have been seen again.
+    adopt_until: Option<Duration>,
+}
+
+/// How long after it starts a camera waits for the orders an earlier run left open to be seen
+/// again: the longest time any of its rules needs to open an incident, plus a minute.
+fn adoption_grace(camera: &CameraConfig) -> Duration {
+    use crate::config::RuleConfig as R;
+    let longest = camera
+        .rules
+        .iter()
+        .map(|r| match r {
+            R::Crowd(c) => c.hold_s + c.smooth_s,
+            R::Fire(f) => f.confirm_s,
+            R::Parking(p) => p.tolerance_s + p.stationary.window_s,
+            R::Vending(v) => v.dwell_s + v.stationary.window_s,
+            R::Water(w) => w.confirm_s.max(w.shore_linger_s).max(w.vanish_s),
+        })
+        .fold(0.0, f64::max);
+    Duration::from_secs_f64(longest.clamp(0.0, 86_400.0) + 60.0)
 }
 
 const STATUS_EVERY: Duration = Duration::from_secs(5);
@@ -186,9 +206,12 @@ impl CameraWorker {
         frame: &Frame,
     ) -> anyhow::Result<bool> {
         let mut ledger = ledger::lock(&self.ledger);
-        let current = desk
-            .order_of(event.incident_id)
-            .and_then(|id| ledger.order(id).ok().flatten());
+        let current = match desk.order_of(event.incident_id) {
+            Some(id) => ledger.order(id).ok().flatten(),
+            None => desk
+                .claim(event)
+                .and_then(|id| ledger.order(&id).ok().flatten()),
+        };
         let Some(change) = desk.apply(event, &frame.image, current) else {
             return Ok(false);
         };
@@ -219,6 +242,30 @@ impl CameraWorker {
         }
         self.notify(change.order)?;
         Ok(true)
+    }
+
+    /// Clears the orders an earlier run left open whose problem was not seen again.
+    fn release_unclaimed(&self, desk: &mut OrderDesk, frame: &Frame) -> anyhow::Result<()> {
+        for id in desk.unclaimed() {
+            let mut ledger = ledger::lock(&self.ledger);
+            let Some(change) = ledger
+                .order(&id)
+                .ok()
+                .flatten()
+                .and_then(|o| desk.release(o, frame.captured_at))
+            else {
+                continue;
+            };
+            let messages = crate::uplink::encode(&self.topics, &change);
+            if let Err(e) = ledger.record(&change.order, &messages) {
+                tracing::error!(camera = %self.camera.id, order = %id, error = %e, "Cannot clear an order left by an earlier run; it stays open.");
+                continue;
+            }
+            drop(ledger);
+            tracing::info!(camera = %self.camera.id, order = %id, "Order left by an earlier run not seen again: cleared.");
+            self.notify(change.order)?;
+        }
+        Ok(())
     }
 
     fn notify(&self, order: WorkOrder) -> anyhow::Result<()> {
@@ -405,7 +452,22 @@ impl CameraWorker {
             samplers: Vec::new(),
             tracks: Vec::new(),
             last: None,
+            adopt_until: None,
         };
+        // Orders an earlier run of this camera left open (a restart, a crash, a power cut): the
+        // same incidents continue them instead of opening duplicates.
+        match ledger::lock(&self.ledger)
+            .camera_orders(&self.camera.id, crate::orders::OrderState::Open)
+        {
+            Ok(open) if !open.is_empty() => {
+                tracing::info!(camera = %self.camera.id, orders = open.len(), "Open orders from an earlier run: the incidents still in view continue them.");
+                lasting.desk.adopt(open);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(camera = %self.camera.id, error = %e, "Cannot read the camera's open orders; new incidents open new orders.")
+            }
+        }
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(report);
@@ -461,6 +523,7 @@ impl CameraWorker {
             samplers,
             tracks,
             last,
+            adopt_until,
         } = lasting;
         // Stream time of this stream's first frame in the continued clock (set on that frame).
         let mut pts_offset: Option<Duration> = None;
@@ -555,6 +618,11 @@ impl CameraWorker {
                 if self.commit(desk, &event, &frame)? {
                     report.orders += 1;
                 }
+            }
+            if desk.adoptable() > 0
+                && frame.pts >= *adopt_until.get_or_insert(frame.pts + adoption_grace(&self.camera))
+            {
+                self.release_unclaimed(desk, &frame)?;
             }
             self.capture_reference(rules, &frame);
             // The open faults change only when a fault opens or clears: the status follows then.
