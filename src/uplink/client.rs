@@ -18,8 +18,13 @@ pub use crate::ledger::SharedLedger;
 /// Outbox messages handed to the MQTT client at once (rumqttc's default in-flight window).
 const MAX_IN_FLIGHT: usize = 100;
 
-/// Largest MQTT packet in either direction: evidence photos of a 4K camera fit.
+/// Largest MQTT payload in either direction: evidence photos of a 4K camera fit.
 pub const MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
+/// The packet limit given to the MQTT client: a payload of `MAX_PACKET_BYTES` with its topic and
+/// header. A bigger packet from the broker ends the connection (rumqttc cannot skip it), so the
+/// broker must cap messages below this (docs/security.md); anything up to it the box reads and,
+/// for a command, refuses as too large.
+const PACKET_LIMIT: usize = MAX_PACKET_BYTES + 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UplinkError {
@@ -68,7 +73,7 @@ pub fn connect_options(
         + client_suffix;
     let mut opts = MqttOptions::new(client_id, address.host.clone(), address.port);
     opts.set_keep_alive(Duration::from_secs(up.keep_alive_s));
-    opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    opts.set_max_packet_size(PACKET_LIMIT, PACKET_LIMIT);
     opts.set_clean_session(true);
     // Each connection is a fresh client (see `Connection`): nothing to carry across.
     let will = offline_status(config, Utc::now(), Vec::new());
@@ -91,7 +96,7 @@ pub fn tool_options(
 ) -> Result<MqttOptions, UplinkError> {
     let mut opts = MqttOptions::new(client_id, address.host.clone(), address.port);
     opts.set_keep_alive(Duration::from_secs(config.uplink.keep_alive_s));
-    opts.set_max_packet_size(MAX_PACKET_BYTES, MAX_PACKET_BYTES);
+    opts.set_max_packet_size(PACKET_LIMIT, PACKET_LIMIT);
     opts.set_clean_session(true);
     apply_security(&mut opts, &config.uplink, address)?;
     Ok(opts)

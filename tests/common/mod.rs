@@ -84,6 +84,11 @@ impl Mosquitto {
         Mosquitto::launch(port, None)
     }
 
+    /// A broker with extra `mosquitto.conf` lines (limits for flood tests).
+    pub fn start_with(extra: &str) -> Mosquitto {
+        Mosquitto::launch_with(free_port(), None, extra)
+    }
+
     /// A broker that keeps sessions and queued messages in `store` across a [`Mosquitto::stop`]
     /// and a restart on the same port and store, like a production broker does.
     pub fn start_persistent(port: u16, store: &Path) -> Mosquitto {
@@ -96,6 +101,10 @@ impl Mosquitto {
     }
 
     fn launch(port: u16, store: Option<&Path>) -> Mosquitto {
+        Mosquitto::launch_with(port, store, "")
+    }
+
+    fn launch_with(port: u16, store: Option<&Path>, extra: &str) -> Mosquitto {
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("mosquitto.conf");
         let persistence = match store {
@@ -107,7 +116,7 @@ impl Mosquitto {
         };
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{persistence}message_size_limit 0\n"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{persistence}message_size_limit 0\n{extra}"),
         )
         .expect("write mosquitto.conf");
         let child = Command::new(mosquitto_bin())
