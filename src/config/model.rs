@@ -60,10 +60,20 @@ pub struct StorageConfig {
     /// this many days after their last change; open work never is.
     #[serde(default = "default_keep_final_days")]
     pub keep_final_days: u32,
+    /// Free space kept on the ledger's file system, MiB. Below it the oldest evidence photos
+    /// waiting in the outbox are dropped (and new photos are not stored) until there is room
+    /// again; order documents and command results are always written. A full disk then costs
+    /// photos, never an order.
+    #[serde(default = "default_min_free_mb")]
+    pub min_free_mb: u64,
 }
 
 fn default_keep_final_days() -> u32 {
     180
+}
+
+fn default_min_free_mb() -> u64 {
+    64
 }
 
 fn default_outbox_quota_mb() -> u64 {
@@ -152,6 +162,7 @@ impl Default for StorageConfig {
             dir: default_state_dir(),
             outbox_quota_mb: default_outbox_quota_mb(),
             keep_final_days: default_keep_final_days(),
+            min_free_mb: default_min_free_mb(),
         }
     }
 }

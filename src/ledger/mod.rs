@@ -81,10 +81,12 @@ pub struct OutMessage {
 /// What storing a change did to the outbox.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recorded {
-    /// Evidence messages dropped to stay within the quota.
+    /// Evidence messages dropped (or not stored) to stay within the quota or the disk reserve.
     pub dropped_evidence: u64,
     /// Still over the quota after dropping every evidence message: only orders and results left.
     pub over_quota: bool,
+    /// The disk was short of its reserve (`storage.min_free_mb`).
+    pub disk_short: bool,
 }
 
 /// A command already answered.
@@ -116,10 +118,17 @@ pub struct Ledger {
     conn: Connection,
     path: String,
     quota_bytes: u64,
+    /// Free bytes kept on the file system (0 for an in-memory ledger: no disk to keep).
+    reserve_bytes: u64,
+    /// The folder whose file system the reserve is measured on.
+    dir: Option<std::path::PathBuf>,
 }
 
 /// Command answers kept for re-deliveries (about 400 bytes each: 8 MB at most).
 pub const MAX_COMMAND_ANSWERS: i64 = 20_000;
+
+/// Disk reserve when none is configured.
+pub const DEFAULT_RESERVE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Outbox quota when none is configured.
 pub const DEFAULT_QUOTA_BYTES: u64 = 512 * 1024 * 1024;
@@ -202,11 +211,27 @@ impl Ledger {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
+        // The WAL is truncated back to 8 MiB after a checkpoint instead of keeping its largest
+        // size for ever: on a small disk, that space is the photos'.
+        conn.pragma_update(None, "journal_size_limit", 8 * 1024 * 1024)
+            .map_err(err)?;
+        // Checkpoint every 1 MiB of WAL (SQLite's default is 4 MiB): the WAL is space the disk
+        // reserve must cover.
+        conn.pragma_update(None, "wal_autocheckpoint", 256)
+            .map_err(err)?;
         migrate(&conn).map_err(err)?;
         Ok(Ledger {
             conn,
             path: name,
             quota_bytes: DEFAULT_QUOTA_BYTES,
+            reserve_bytes: DEFAULT_RESERVE_BYTES,
+            dir: path.parent().map(|d| {
+                if d.as_os_str().is_empty() {
+                    std::path::PathBuf::from(".")
+                } else {
+                    d.to_owned()
+                }
+            }),
         })
     }
 
@@ -222,6 +247,8 @@ impl Ledger {
             conn,
             path: ":memory:".into(),
             quota_bytes: DEFAULT_QUOTA_BYTES,
+            reserve_bytes: 0,
+            dir: None,
         })
     }
 
@@ -235,6 +262,31 @@ impl Ledger {
     /// Sets the outbox quota in bytes of payload.
     pub fn set_quota(&mut self, bytes: u64) {
         self.quota_bytes = bytes;
+    }
+
+    /// Sets the free space to keep on the ledger's file system.
+    pub fn set_reserve(&mut self, bytes: u64) {
+        if self.dir.is_some() {
+            self.reserve_bytes = bytes;
+        }
+    }
+
+    /// Bytes that can still be written without going under the reserve: the file system's
+    /// free space plus the pages SQLite freed inside the file (it reuses those first), minus
+    /// the reserve. `None` without a reserve (in memory) or when the file system cannot say.
+    fn room(&self) -> Option<i64> {
+        let dir = self.dir.as_ref().filter(|_| self.reserve_bytes > 0)?;
+        let fs = rustix::fs::statvfs(dir).ok()?;
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        let pages: i64 = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap_or(0);
+        let page_size: i64 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap_or(4096);
+        Some(free as i64 + pages * page_size - self.reserve_bytes as i64)
     }
 
     /// Stores an order revision and the messages that announce it, atomically.
@@ -258,6 +310,90 @@ impl Ledger {
     }
 
     fn write(
+        &mut self,
+        order: Option<&WorkOrder>,
+        command: Option<&CommandRecord>,
+        messages: &[OutMessage],
+    ) -> Result<Recorded, LedgerError> {
+        // Short of disk: make room from the oldest photos; when that is not enough, this write's
+        // photos stay out. Orders and answers always go in.
+        let mut skipped_evidence = 0;
+        let mut short = false;
+        let wanted: i64 = messages.iter().map(|m| m.payload.len() as i64 + 4096).sum();
+        let keep: Vec<OutMessage>;
+        let messages = match self.room() {
+            Some(room) if room < wanted => {
+                short = true;
+                let freed = self
+                    .drop_oldest_evidence((wanted - room) as u64)
+                    .unwrap_or(0);
+                if self.room().is_some_and(|r| r < wanted) {
+                    keep = messages
+                        .iter()
+                        .filter(|m| m.class != MessageClass::Evidence)
+                        .cloned()
+                        .collect();
+                    skipped_evidence = (messages.len() - keep.len()) as u64;
+                    tracing::warn!(ledger = %self.path, freed_photos = freed, skipped_photos = skipped_evidence, "Disk nearly full (storage.min_free_mb): this revision's photos are not stored; the order is.");
+                    &keep[..]
+                } else {
+                    messages
+                }
+            }
+            _ => messages,
+        };
+        let mut recorded = match self.write_once(order, command, messages) {
+            // The reserve did not hold (another program filled the disk): photos go, once more.
+            Err(e) if is_disk_full(&e.source) => {
+                tracing::error!(ledger = %self.path, error = %e, "Disk FULL: dropping the oldest photos waiting in the outbox and trying again without this revision's photos.");
+                let _ = self.drop_oldest_evidence(u64::MAX / 2);
+                let essential: Vec<OutMessage> = messages
+                    .iter()
+                    .filter(|m| m.class != MessageClass::Evidence)
+                    .cloned()
+                    .collect();
+                skipped_evidence += (messages.len() - essential.len()) as u64;
+                short = true;
+                self.write_once(order, command, &essential)?
+            }
+            other => other?,
+        };
+        recorded.dropped_evidence += skipped_evidence;
+        recorded.disk_short |= short;
+        Ok(recorded)
+    }
+
+    /// Deletes the oldest evidence waiting in the outbox, at least `bytes` of it (or all of
+    /// it); returns how many photos went.
+    fn drop_oldest_evidence(&mut self, bytes: u64) -> Result<u64, LedgerError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| LedgerError { path, source: e })?;
+        let result = (|| {
+            let mut freed = 0u64;
+            let mut count = 0u64;
+            while freed < bytes {
+                let oldest: Option<(i64, i64)> = tx
+                    .query_row(
+                        "SELECT seq, bytes FROM outbox INDEXED BY outbox_by_class WHERE class = 'evidence' ORDER BY seq LIMIT 1",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((seq, size)) = oldest else { break };
+                tx.execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
+                freed += size.max(1) as u64;
+                count += 1;
+            }
+            tx.commit()?;
+            Ok(count)
+        })();
+        result.map_err(|e| self.err(e))
+    }
+
+    fn write_once(
         &mut self,
         order: Option<&WorkOrder>,
         command: Option<&CommandRecord>,
@@ -637,3 +773,11 @@ fn enforce_quota(tx: &rusqlite::Transaction, quota: u64) -> rusqlite::Result<Rec
 
 #[cfg(test)]
 mod tests;
+
+/// Whether SQLite says the disk (or the file system's quota) is full.
+fn is_disk_full(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
+    )
+}

@@ -205,37 +205,42 @@ impl CameraWorker {
         event: &IncidentEvent,
         frame: &Frame,
     ) -> anyhow::Result<bool> {
-        let mut ledger = ledger::lock(&self.ledger);
-        let current = match desk.order_of(event.incident_id) {
-            Some(id) => ledger.order(id).ok().flatten(),
-            None => desk
-                .claim(event)
-                .and_then(|id| ledger.order(&id).ok().flatten()),
-        };
-        let Some(change) = desk.apply(event, &frame.image, current) else {
-            return Ok(false);
-        };
-        let messages = crate::uplink::encode(&self.topics, &change);
-        let mut attempt = 0;
-        loop {
+        // Read, build and store under one lock; a failed store is retried from the read, with
+        // the lock released while waiting (the centre's commands and the uplink go on).
+        let mut attempt = 0u64;
+        let (change, ledger) = loop {
+            let mut ledger = ledger::lock(&self.ledger);
+            let current = match desk.order_of(event.incident_id) {
+                Some(id) => ledger.order(id).ok().flatten(),
+                None => desk
+                    .claim(event)
+                    .and_then(|id| ledger.order(&id).ok().flatten()),
+            };
+            let Some(change) = desk.apply(event, &frame.image, current) else {
+                return Ok(false);
+            };
+            let messages = crate::uplink::encode(&self.topics, &change);
             match ledger.record(&change.order, &messages) {
                 Ok(r) => {
-                    if r.dropped_evidence > 0 || r.over_quota {
+                    if r.disk_short {
+                        tracing::warn!(camera = %self.camera.id, photos_dropped = r.dropped_evidence, "Disk short of storage.min_free_mb: the oldest photos went (or this one was not kept); the order is stored.");
+                    } else if r.dropped_evidence > 0 || r.over_quota {
                         tracing::warn!(camera = %self.camera.id, dropped_photos = r.dropped_evidence, over_quota = r.over_quota, "The outbox is over its quota (broker unreachable for long?): oldest photos dropped; orders are kept.");
                     }
-                    break;
+                    break (change, ledger);
                 }
                 Err(e) if attempt < 5 => {
                     attempt += 1;
                     tracing::error!(camera = %self.camera.id, order = %change.order.id, error = %e, "Cannot store a work order; retrying.");
+                    drop(ledger);
                     std::thread::sleep(Duration::from_millis(200 * attempt));
                 }
                 Err(e) => {
-                    tracing::error!(camera = %self.camera.id, order = %change.order.id, revision = change.order.revision, error = %e, "Work order LOST: it could not be stored.");
+                    tracing::error!(camera = %self.camera.id, order = %change.order.id, revision = change.order.revision, error = %e, "Work order NOT STORED (so never published): the ledger refuses writes; the next change of the incident tries again.");
                     return Ok(false);
                 }
             }
-        }
+        };
         drop(ledger);
         if let Some(warner) = &self.warner {
             warner.offer(&self.camera, &change.order);

@@ -199,6 +199,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         None => Ledger::in_memory()?,
     };
     ledger.set_quota(config.storage.outbox_quota_mb.saturating_mul(1024 * 1024));
+    ledger.set_reserve(config.storage.min_free_mb.saturating_mul(1024 * 1024));
     let ledger: uplink::SharedLedger = Arc::new(Mutex::new(ledger));
     prune(&ledger, config.storage.keep_final_days);
     let control = Arc::new(Control::new(config, ledger.clone()));
