@@ -750,3 +750,39 @@ fn a_broker_that_refuses_the_box_its_commands_is_reported_in_the_status() {
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("REFUSED the subscription"), "{log_text}");
 }
+
+#[test]
+fn a_daemon_with_the_wrong_ca_stays_up_and_says_why_once() {
+    let pki = tempfile::tempdir().unwrap();
+    make_pki(pki.path());
+    let p = pki.path();
+    let broker = tls_broker(p);
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, _) = seeded_box(
+        dir.path(),
+        &format!(
+            "broker = \"mqtts://127.0.0.1:{port}\"\nca_file = \"{d}/other-ca.pem\"\ncert_file = \"{d}/box-001.pem\"\nkey_file = \"{d}/box-001.key\"",
+            port = broker.port,
+            d = p.display()
+        ),
+    );
+    let log = dir.path().join("daemon.log");
+    let mut daemon = start_daemon(&cfg, &log);
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(
+        daemon.0.try_wait().unwrap().is_none(),
+        "the daemon is still running"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("panicked"), "{text}");
+    let failures: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("MQTT connection failed"))
+        .collect();
+    assert_eq!(failures.len(), 1, "said once, not on every retry: {text}");
+    assert!(
+        failures[0].to_lowercase().contains("certificate"),
+        "the reason: {}",
+        failures[0]
+    );
+}
