@@ -156,14 +156,19 @@ fn tls_broker_with(dir: &Path, global: &str, tls_listener: &str) -> TlsBroker {
         .stderr(Stdio::null())
         .spawn()
         .expect("start mosquitto");
+    wait_listening(&[port, plain]);
+    TlsBroker { child, port, plain }
+}
+
+/// Waits (10 s at most) until a broker listens on every one of `ports`.
+fn wait_listening(ports: &[u16]) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    for p in [port, plain] {
-        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
-            assert!(Instant::now() < deadline, "the TLS broker did not start");
+    for p in ports {
+        while std::net::TcpStream::connect(("127.0.0.1", *p)).is_err() {
+            assert!(Instant::now() < deadline, "no broker listens on port {p}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    TlsBroker { child, port, plain }
 }
 
 /// A config for the TLS broker at `host` with the given CA and client files (names in `pki`).
@@ -694,13 +699,7 @@ fn dynsec_broker() -> DynsecBroker {
         .stderr(Stdio::null())
         .spawn()
         .expect("start mosquitto");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for p in [port, plain] {
-        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
-            assert!(Instant::now() < deadline, "the broker did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+    wait_listening(&[port, plain]);
     ctrl(port, &["createClient", "box-001", "-p", "boxpw"]);
     ctrl(port, &["createRole", "box"]);
     // The misconfiguration: publishing is granted, reading the commands was forgotten.

@@ -364,33 +364,21 @@ impl Ledger {
     }
 
     /// Deletes the oldest evidence waiting in the outbox, at least `bytes` of it (or all of
-    /// it); returns how many photos went.
+    /// it), in a transaction of its own; returns how many photos went.
     fn drop_oldest_evidence(&mut self, bytes: u64) -> Result<u64, LedgerError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| LedgerError { path, source: e })?;
-        let result = (|| {
-            let mut freed = 0u64;
-            let mut count = 0u64;
-            while freed < bytes {
-                let oldest: Option<(i64, i64)> = tx
-                    .query_row(
-                        "SELECT seq, bytes FROM outbox INDEXED BY outbox_by_class WHERE class = 'evidence' ORDER BY seq LIMIT 1",
-                        [],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                let Some((seq, size)) = oldest else { break };
-                tx.execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
-                freed += size.max(1) as u64;
-                count += 1;
-            }
+        let tx = self.begin()?;
+        let result = delete_oldest_evidence(&tx, bytes).and_then(|(photos, _)| {
             tx.commit()?;
-            Ok(count)
-        })();
+            Ok(photos)
+        });
         result.map_err(|e| self.err(e))
+    }
+
+    fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, LedgerError> {
+        let path = self.path.clone();
+        self.conn
+            .transaction()
+            .map_err(|source| LedgerError { path, source })
     }
 
     fn write_once(
@@ -400,10 +388,7 @@ impl Ledger {
         messages: &[OutMessage],
     ) -> Result<Recorded, LedgerError> {
         let quota = self.quota_bytes;
-        let tx = self.conn.transaction().map_err(|e| LedgerError {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let tx = self.begin()?;
         let result = (|| {
             if let Some(order) = order {
                 upsert_order(&tx, order)?;
@@ -650,11 +635,7 @@ impl Ledger {
     /// Forgets closed and cancelled orders (and their revisions and command answers) last
     /// updated before `before` (RFC 3339). Open work is never pruned. Returns how many went.
     pub fn prune_final(&mut self, before: &str) -> Result<usize, LedgerError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| LedgerError { path, source: e })?;
+        let tx = self.begin()?;
         let result = (|| {
             let ids: Vec<String> = {
                 let mut stmt = tx.prepare(
@@ -742,17 +723,27 @@ fn upsert_order(tx: &rusqlite::Transaction, order: &WorkOrder) -> rusqlite::Resu
 
 /// Drops the oldest evidence until the outbox fits `quota` bytes; never drops anything else.
 fn enforce_quota(tx: &rusqlite::Transaction, quota: u64) -> rusqlite::Result<Recorded> {
-    let total = |tx: &rusqlite::Transaction| -> rusqlite::Result<u64> {
-        tx.query_row(
+    let total: u64 = tx
+        .query_row(
             "SELECT COALESCE(SUM(bytes), 0) FROM outbox INDEXED BY outbox_by_class",
             [],
             |r| r.get::<_, i64>(0),
         )
-        .map(|n| n as u64)
-    };
+        .map(|n| n.max(0) as u64)?;
     let mut recorded = Recorded::default();
-    let mut bytes = total(tx)?;
-    while bytes > quota {
+    if total > quota {
+        let (photos, freed) = delete_oldest_evidence(tx, total - quota)?;
+        recorded.dropped_evidence = photos;
+        recorded.over_quota = total - freed.min(total) > quota;
+    }
+    Ok(recorded)
+}
+
+/// Deletes the oldest evidence waiting in the outbox until at least `bytes` of it went or none
+/// is left; returns how many photos and bytes went.
+fn delete_oldest_evidence(tx: &rusqlite::Transaction, bytes: u64) -> rusqlite::Result<(u64, u64)> {
+    let (mut photos, mut freed) = (0u64, 0u64);
+    while freed < bytes {
         let oldest: Option<(i64, i64)> = tx
             .query_row(
                 "SELECT seq, bytes FROM outbox INDEXED BY outbox_by_class WHERE class = 'evidence' ORDER BY seq LIMIT 1",
@@ -760,15 +751,12 @@ fn enforce_quota(tx: &rusqlite::Transaction, quota: u64) -> rusqlite::Result<Rec
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let Some((seq, size)) = oldest else {
-            recorded.over_quota = true;
-            break;
-        };
+        let Some((seq, size)) = oldest else { break };
         tx.execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
-        recorded.dropped_evidence += 1;
-        bytes = bytes.saturating_sub(size as u64);
+        photos += 1;
+        freed += size.max(0) as u64;
     }
-    Ok(recorded)
+    Ok((photos, freed))
 }
 
 #[cfg(test)]
