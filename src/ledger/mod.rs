@@ -328,11 +328,7 @@ impl Ledger {
                     .drop_oldest_evidence((wanted - room) as u64)
                     .unwrap_or(0);
                 if self.room().is_some_and(|r| r < wanted) {
-                    keep = messages
-                        .iter()
-                        .filter(|m| m.class != MessageClass::Evidence)
-                        .cloned()
-                        .collect();
+                    keep = without_evidence(messages);
                     skipped_evidence = (messages.len() - keep.len()) as u64;
                     tracing::warn!(ledger = %self.path, freed_photos = freed, skipped_photos = skipped_evidence, "Disk nearly full (storage.min_free_mb): this revision's photos are not stored; the order is.");
                     &keep[..]
@@ -347,11 +343,7 @@ impl Ledger {
             Err(e) if is_disk_full(&e.source) => {
                 tracing::error!(ledger = %self.path, error = %e, "Disk FULL: dropping the oldest photos waiting in the outbox and trying again without this revision's photos.");
                 let _ = self.drop_oldest_evidence(u64::MAX / 2);
-                let essential: Vec<OutMessage> = messages
-                    .iter()
-                    .filter(|m| m.class != MessageClass::Evidence)
-                    .cloned()
-                    .collect();
+                let essential = without_evidence(messages);
                 skipped_evidence += (messages.len() - essential.len()) as u64;
                 short = true;
                 self.write_once(order, command, &essential)?
@@ -761,6 +753,15 @@ fn delete_oldest_evidence(tx: &rusqlite::Transaction, bytes: u64) -> rusqlite::R
 
 #[cfg(test)]
 mod tests;
+
+/// The messages that must be stored whatever the disk says: all but the photos.
+fn without_evidence(messages: &[OutMessage]) -> Vec<OutMessage> {
+    messages
+        .iter()
+        .filter(|m| m.class != MessageClass::Evidence)
+        .cloned()
+        .collect()
+}
 
 /// Whether SQLite says the disk (or the file system's quota) is full.
 fn is_disk_full(e: &rusqlite::Error) -> bool {

@@ -625,7 +625,8 @@ impl CameraWorker {
                 }
             }
             if desk.adoptable() > 0
-                && frame.pts >= *adopt_until.get_or_insert(frame.pts + adoption_grace(&self.camera))
+                && frame.pts
+                    >= *adopt_until.get_or_insert_with(|| frame.pts + adoption_grace(&self.camera))
             {
                 self.release_unclaimed(desk, &frame)?;
             }

@@ -400,3 +400,59 @@ pub fn publish(port: u16, topic: &str, payload: &[u8]) {
     }
     let _ = client.disconnect();
 }
+
+/// Two clips that raise orders at their own speed, and a camera that never answers, which keeps
+/// the daemon running after the clips end (it stays in back-off).
+pub const BUSY_BOX: &str = r#"
+[box]
+site = "demo-district"
+id = "box-001"
+[uplink]
+broker = "{BROKER}"
+keep_alive_s = 5
+[models]
+manifests = "{REPO}/models"
+dir = "{REPO}/.runtime/models"
+onnxruntime = "{REPO}/.runtime/onnxruntime/libonnxruntime.so"
+threads = 1
+[[cameras]]
+id = "plaza"
+source = "{SHARED}/media/video/plaza_pedestrians.mp4"
+detect_fps = 5.0
+models = ["yolox_nano_coco"]
+location = { lat = 30.2712, lon = 120.1603 }
+[[cameras.zones]]
+id = "plaza"
+polygon = [[0.02, 0.05], [0.98, 0.05], [0.98, 0.98], [0.02, 0.98]]
+[[cameras.rules]]
+kind = "crowd"
+zone = "plaza"
+min_count = 10
+hold_s = 1.0
+clear_s = 5.0
+[[cameras.rules]]
+kind = "crowd"
+zone = "plaza"
+min_count = 5
+hold_s = 2.0
+clear_s = 5.0
+[[cameras]]
+id = "forest"
+source = "{SHARED}/media/video/forest_fire_smoke.mp4"
+detect_fps = 2.0
+models = ["fire_smoke_yolov8"]
+location = { lat = 30.2741, lon = 120.1551 }
+[[cameras.rules]]
+kind = "fire"
+min_score = 0.3
+window = 5
+min_hits = 3
+confirm_s = 2.0
+clear_s = 30.0
+smoke = true
+[[cameras]]
+id = "nowhere"
+source = "rtsp://127.0.0.1:9/none"
+models = ["yolox_nano_coco"]
+location = { lat = 30.0, lon = 120.0 }
+"#;
