@@ -336,9 +336,22 @@ impl Fleet {
         self.config = applied;
         self.finished
             .retain(|id, _| wanted.contains_key(id.as_str()));
-        // A camera waiting out its crash back-off restarts with its new settings, if any.
-        self.restarts
-            .retain(|id, _| wanted.contains_key(id.as_str()));
+        // A camera waiting out its crash back-off restarts with its new settings, if any; one
+        // the new config removed leaves like a running one.
+        let gone: Vec<String> = self
+            .restarts
+            .keys()
+            .filter(|id| !wanted.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.restarts.remove(&id);
+            self.shared.health.forget(&id);
+            self.shared
+                .uplink
+                .send(UplinkMessage::CameraRemoved(id.clone()));
+            summary.removed.push(id);
+        }
         for (id, r) in self.restarts.iter_mut() {
             if let Some(c) = wanted.get(id.as_str()) {
                 r.config = (*c).clone();
