@@ -25,7 +25,7 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing and expects speed.
     let quick = !std::env::args().any(|a| a == "--bench");
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut config = lookout::config::load(&repo.join("examples/plaza_pedestrians.toml"))
+    let mut config = lookout::build::load(&repo.join("examples/plaza_pedestrians.toml"))
         .expect("example config");
     config.uplink.embedded_listen = "127.0.0.1:0".into();
     let camera = config.cameras[0].clone();

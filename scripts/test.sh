@@ -3,6 +3,8 @@
 # (scripts/setup.sh, idempotent), then format check, lints, and every test — unit tests, the
 # detector on real images, and end-to-end runs on real footage against a real Mosquitto.
 set -euo pipefail
+# One build per run: incremental caches only double what the target folder holds on disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/check-unit.sh

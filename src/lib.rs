@@ -6,6 +6,7 @@
 //! [`ledger`]. [`runtime`] wires the stages into threads and tasks; [`config`] describes the whole topology.
 //! `ARCHITECTURE.md` at the repository root is the map.
 
+pub mod build;
 pub mod config;
 pub mod control;
 pub mod detect;
@@ -22,6 +23,7 @@ pub mod runtime;
 pub mod speaker;
 pub mod track;
 pub mod uplink;
+pub mod vocab;
 
 /// Version string published in the box status.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

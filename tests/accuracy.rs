@@ -14,7 +14,7 @@ use lookout::rules::{RuleEngine, RuleInput};
 use lookout::track::{Tracker, TrackerConfig};
 
 fn example(name: &str) -> CameraConfig {
-    let config = lookout::config::load(&repo().join(format!("examples/{name}.toml")))
+    let config = lookout::build::load(&repo().join(format!("examples/{name}.toml")))
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     config.cameras[0].clone()
 }

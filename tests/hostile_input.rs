@@ -211,6 +211,47 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
             "embedded_listen",
         ),
         (
+            "an offset that is not one",
+            b.replace("id = \"box-1\"", "id = \"box-1\"\nutc_offset = \"8\""),
+            "utc_offset",
+        ),
+        (
+            "an offset past +14:00",
+            b.replace("id = \"box-1\"", "id = \"box-1\"\nutc_offset = \"+15:00\""),
+            "utc_offset",
+        ),
+        (
+            "a schedule hour that is not a window",
+            b.replace(rule, "hold_s = 1.0\nschedule = { hours = [\"25:00-07:00\"] }"),
+            "hours",
+        ),
+        (
+            "quiet hours that are not a window",
+            b.replace("[storage]", "[warnings]\nquiet_hours = [\"22:00\"]\n[storage]"),
+            "quiet_hours",
+        ),
+        (
+            "a rule on a zone that does not exist",
+            b.replace("zone = \"plaza\"", "zone = \"nowhere\""),
+            "nowhere",
+        ),
+        (
+            "a calibration that does not solve",
+            b.replace(
+                "location = { lat = 30.0, lon = 120.0 }",
+                "location = { lat = 30.0, lon = 120.0 }\ncalibration = { gcp = [[0.1, 0.1, 30.0, 120.0], [0.2, 0.2, 30.0, 120.0], [0.3, 0.3, 30.0, 120.0], [0.4, 0.4, 30.0, 120.0]] }",
+            ),
+            "calibration",
+        ),
+        (
+            "a terrain grid that is not there",
+            b.replace(
+                "location = { lat = 30.0, lon = 120.0 }",
+                "location = { lat = 30.0, lon = 120.0 }\npose = { height_m = 30.0, heading_deg = 0.0, tilt_deg = -10.0, hfov_deg = 60.0, terrain = \"/nonexistent/terrain.asc\" }",
+            ),
+            "terrain",
+        ),
+        (
             "10^5-entry array",
             b.replace(
                 "models = [\"yolox_nano_coco\"]",
@@ -234,7 +275,7 @@ fn every_hostile_config_is_one_clear_error_in_bounded_time() {
         let p = path.clone();
         std::thread::spawn(move || {
             let _ = tx.send(
-                lookout::config::load(&p)
+                lookout::build::load(&p)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
             );
@@ -284,6 +325,81 @@ fn the_binary_refuses_hostile_configs_with_exit_2_and_one_line() {
     }
 }
 
+/// A file with several problems of different depths: the raw pass (an offset, a window), the
+/// file's references (a zone), a component's check (a calibration). `run`, `doctor` and the
+/// loader — which a reload uses — report each problem exactly once, at its line.
+#[test]
+fn every_problem_of_a_file_is_reported_once_by_the_loader_run_and_doctor() {
+    let text = base()
+        .replace("id = \"box-1\"", "id = \"box-1\"\nutc_offset = \"8\"")
+        .replace(
+            "hold_s = 10.0",
+            "hold_s = 10.0\nschedule = { hours = [\"08:00-25:00\"] }",
+        )
+        .replace(
+            "[storage]",
+            "[warnings]\nquiet_hours = [\"22:00\"]\n[storage]",
+        );
+    let dir = scratch_dir();
+    let path = dir.path().join("lookout.toml");
+    std::fs::write(&path, &text).unwrap();
+    let loader = lookout::build::load(&path).unwrap_err().to_string();
+    for key in ["utc_offset", "schedule.hours[0]", "quiet_hours[0]"] {
+        assert_eq!(
+            loader.lines().filter(|l| l.contains(key)).count(),
+            1,
+            "{key} once:\n{loader}"
+        );
+    }
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(
+        loader.contains(&format!("lookout.toml:{}:", line_of("utc_offset"))),
+        "{loader}"
+    );
+    assert!(
+        loader.contains(&format!("lookout.toml:{}:", line_of("quiet_hours"))),
+        "{loader}"
+    );
+    // The file's references and the components' checks come once the file reads as typed.
+    let fixed = text
+        .replace("utc_offset = \"8\"", "utc_offset = \"+08:00\"")
+        .replace("08:00-25:00", "08:00-20:00")
+        .replace("[\"22:00\"]", "[\"22:00-07:00\"]")
+        .replace("zone = \"plaza\"", "zone = \"nowhere\"")
+        .replace(
+            "location = { lat = 30.0, lon = 120.0 }",
+            "location = { lat = 30.0, lon = 120.0 }\ncalibration = { gcp = [[0.1, 0.1, 30.0, 120.0], [0.2, 0.2, 30.0, 120.0], [0.3, 0.3, 30.0, 120.0], [0.4, 0.4, 30.0, 120.0]] }",
+        );
+    std::fs::write(&path, &fixed).unwrap();
+    let loader = lookout::build::load(&path).unwrap_err().to_string();
+    for key in ["cameras[0].rules[0].zone", "cameras[0].calibration.gcp"] {
+        assert_eq!(
+            loader.lines().filter(|l| l.contains(key)).count(),
+            1,
+            "{key} once:\n{loader}"
+        );
+    }
+    for command in ["run", "doctor"] {
+        let out = Command::new(lookout_bin())
+            .arg(command)
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        // `doctor` writes its report to stdout, `run` its error to stderr.
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        for line in loader.lines() {
+            assert_eq!(
+                stderr.matches(line).count(),
+                1,
+                "{command} says {line:?} once:\n{stderr}"
+            );
+        }
+    }
+}
+
 #[test]
 fn camera_add_works_on_a_config_that_says_cameras_is_empty() {
     let dir = scratch_dir();
@@ -300,7 +416,7 @@ fn camera_add_works_on_a_config_that_says_cameras_is_empty() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let config = lookout::config::load(&path).expect("the edited config loads");
+    let config = lookout::build::load(&path).expect("the edited config loads");
     assert_eq!(config.cameras.len(), 1);
     assert_eq!(config.cameras[0].id, "gate");
 }

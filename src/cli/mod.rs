@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use lookout::config::{self, Config, ConfigErrors};
+use lookout::config::{Config, ConfigErrors};
 use lookout::ingest::PlayMode;
 use lookout::runtime::{self, RunOptions};
 
@@ -225,7 +225,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 pub struct BadInput(pub String);
 
 pub fn load_config(path: &Path) -> anyhow::Result<Config> {
-    Ok(config::load(path)?)
+    Ok(lookout::build::load(path)?)
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {

@@ -64,7 +64,7 @@ pub fn run(cmd: PromptCommand) -> anyhow::Result<()> {
                 vec![config.warnings.language]
             };
             for language in languages {
-                for kind in prompts::KINDS {
+                for kind in prompts::kinds() {
                     let path = prompts::path(&dir, kind, language);
                     if path.exists() && !force {
                         println!("kept      {}", path.display());

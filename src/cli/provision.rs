@@ -261,7 +261,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<()> {
         .replace("{ONNXRUNTIME}", &a.onnxruntime.display().to_string())
         .replace("{STATE}", &a.state.display().to_string());
     let config = ConfigEdit::create(&a.config, &text)
-        .and_then(ConfigEdit::save)
+        .and_then(|edit| edit.save(lookout::build::check))
         .map_err(edit_error)?;
     std::fs::create_dir_all(&config.storage.dir)
         .with_context(|| format!("cannot create {}", config.storage.dir.display()))?;
@@ -321,7 +321,7 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
                 ("accuracy_m", accuracy.into()),
             ]));
             edit.cameras().map_err(edit_error)?.push(t);
-            edit.save().map_err(edit_error)?;
+            edit.save(lookout::build::check).map_err(edit_error)?;
             println!(
                 "added camera {id}; check it with: lookout camera test {id} --config {}",
                 config.display()
@@ -355,7 +355,7 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
             edit.cameras()
                 .map_err(edit_error)?
                 .retain(|t| t.get("id").and_then(|v| v.as_str()) != Some(id.as_str()));
-            edit.save().map_err(edit_error)?;
+            edit.save(lookout::build::check).map_err(edit_error)?;
             println!("removed camera {id}");
             Ok(())
         }
@@ -575,7 +575,7 @@ pub fn zone(cmd: ZoneCommand) -> anyhow::Result<()> {
             }
             t["polygon"] = value(arr);
             zones.push(t);
-            edit.save().map_err(edit_error)?;
+            edit.save(lookout::build::check).map_err(edit_error)?;
             println!("added zone {id} to camera {camera}");
             Ok(())
         }
@@ -634,7 +634,7 @@ pub fn zone(cmd: ZoneCommand) -> anyhow::Result<()> {
                 return Err(BadInput(format!("camera {camera} has no zone {id:?}")).into());
             };
             zones.retain(|t| t.get("id").and_then(|v| v.as_str()) != Some(id.as_str()));
-            edit.save().map_err(edit_error)?;
+            edit.save(lookout::build::check).map_err(edit_error)?;
             println!("removed zone {id} from camera {camera}");
             Ok(())
         }
@@ -734,7 +734,7 @@ pub fn calibrate(
         }
         cam.remove("calibration");
         cam["pose"] = value(t);
-        let saved = edit.save().map_err(edit_error)?;
+        let saved = edit.save(lookout::build::check).map_err(edit_error)?;
         let c = find_camera(&saved, camera)?;
         if let Some(pc) = &c.pose {
             let pose = lookout::geo::pose(&c.location, pc);
@@ -787,7 +787,7 @@ pub fn calibrate(
     t["gcp"] = value(arr);
     cam.remove("pose");
     cam["calibration"] = Item::Table(t);
-    edit.save().map_err(edit_error)?;
+    edit.save(lookout::build::check).map_err(edit_error)?;
     println!("camera {camera}: calibration stored");
     Ok(())
 }
@@ -830,7 +830,7 @@ pub fn mqtt(cmd: MqttCommand) -> anyhow::Result<()> {
             if let Some(c) = client_id {
                 up["client_id"] = value(c);
             }
-            let saved = edit.save().map_err(edit_error)?;
+            let saved = edit.save(lookout::build::check).map_err(edit_error)?;
             println!(
                 "uplink: broker {}; check it with: lookout mqtt test --config {}",
                 saved.uplink.broker,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
-use super::{parse, Config, ConfigErrors};
+use super::{Config, ConfigErrors};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -107,11 +107,13 @@ impl ConfigEdit {
             })
     }
 
-    /// Validates the edited config and, only when it is valid, atomically replaces the file.
-    pub fn save(self) -> Result<Config, EditError> {
+    /// Validates the edited config (the file's checks and `checks`, the components' — the CLI
+    /// passes `build::check`) and, only when it is valid, atomically replaces the file.
+    pub fn save(self, checks: super::Checks) -> Result<Config, EditError> {
         let text = self.doc.to_string();
         let name = self.path.display().to_string();
-        let config = parse(&text, &self.path).map_err(|e| EditError::Invalid(name.clone(), e))?;
+        let config = super::parse_with(&text, &self.path, checks)
+            .map_err(|e| EditError::Invalid(name.clone(), e))?;
         let dir = self
             .path
             .parent()
@@ -151,13 +153,13 @@ mod tests {
         std::fs::write(&path, original).unwrap();
         let mut e = ConfigEdit::open(&path).unwrap();
         e.doc["box"]["id"] = toml_edit::value("b2");
-        e.save().unwrap();
+        e.save(crate::config::no_checks).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("# the box on the east gate") && text.contains("# district"));
         assert!(text.contains("id = \"b2\""));
         let mut bad = ConfigEdit::open(&path).unwrap();
         bad.doc["box"]["id"] = toml_edit::value("not/valid");
-        let err = bad.save().unwrap_err();
+        let err = bad.save(crate::config::no_checks).unwrap_err();
         assert!(err.to_string().contains("box.id"), "{err}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "untouched");
         assert_eq!(

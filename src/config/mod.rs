@@ -1,18 +1,35 @@
-//! Config loading and validation.
+//! The config file: its schema, loading, and the checks that need nothing but the file — ranges,
+//! ids unique, references resolving, typed windows and offsets.
 //!
-//! [`load`] parses one TOML file, rejects unknown keys, runs every check and returns *all* problems
-//! at once, each as `file:line:column: key: message`. Relative paths in the file are resolved
-//! against the file's own folder, so a config works from any working directory.
+//! [`load_with`] parses one TOML file, rejects unknown keys, runs the file's checks and then the
+//! components' own ([`Checks`], which `crate::build` supplies: a module above every component, so
+//! this one imports none) and returns *all* problems at once, each as
+//! `file:line:column: key: message`. Relative paths in the file are resolved against the file's
+//! own folder, so a config works from any working directory.
 
 pub mod edit;
 mod model;
+mod source;
 mod span;
 mod validate;
+
+pub use span::KeyPath;
+pub use validate::Problem;
+
+/// The components' checks of a parsed config (a geo calibration that must solve, a speaker URL
+/// template, a size the uplink can send): every problem with its key path.
+pub type Checks = fn(&Config) -> Vec<Problem>;
+
+/// No checks beyond the file's own (unit tests of the components below `build`).
+pub fn no_checks(_: &Config) -> Vec<Problem> {
+    Vec::new()
+}
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use model::*;
+pub use source::{SourceKind, TEST_PATTERNS};
 
 /// One problem in a config file, located by line, column and key path.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +72,7 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// Reads, parses and validates a config file.
-pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+pub fn load_with(path: &Path, checks: Checks) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             file: path.to_owned(),
@@ -65,11 +82,21 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read the config file: {e}"),
         }])
     })?;
-    parse(&text, path)
+    parse_with(&text, path, checks)
+}
+
+/// [`parse_with`] and the file's own checks only: for tests of the components below `build`.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+    parse_with(text, path, no_checks)
+}
+
+/// [`load_with`] and the file's own checks only: for tests of the components below `build`.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with(path, no_checks)
 }
 
 /// Parses and validates config text; `path` names the file in errors and anchors relative paths.
-pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+pub fn parse_with(text: &str, path: &Path, checks: Checks) -> Result<Config, ConfigErrors> {
     let toml_error = |e: toml::de::Error| {
         let (line, column) = e
             .span()
@@ -93,7 +120,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
     let mut config: Config = toml::from_str(text).map_err(toml_error)?;
     let base = path.parent().unwrap_or(Path::new("."));
     resolve_paths(&mut config, base);
-    let problems = validate::validate(&config);
+    let mut problems = validate::validate(&config);
+    problems.extend(checks(&config));
     if problems.is_empty() {
         return Ok(config);
     }
@@ -163,10 +191,7 @@ fn resolve_paths(config: &mut Config, base: &Path) {
         if let Some(r) = camera.faults.reference.as_mut() {
             resolve(base, r);
         }
-        if matches!(
-            crate::ingest::SourceKind::classify(&camera.source),
-            crate::ingest::SourceKind::File
-        ) {
+        if matches!(SourceKind::classify(&camera.source), SourceKind::File) {
             let mut p = PathBuf::from(&camera.source);
             resolve(base, &mut p);
             camera.source = p.to_string_lossy().into_owned();

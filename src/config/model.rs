@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::rules::Severity;
+use crate::vocab::{Severity, UtcOffset, Window};
 
 /// The whole config file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -179,24 +179,17 @@ pub struct BoxIdentity {
     /// This box's id, unique within the site, e.g. `"box-017"`.
     pub id: String,
     /// The box's local time as an offset from UTC; rule schedules are read in it.
-    #[serde(default = "default_utc_offset")]
-    pub utc_offset: String,
+    #[serde(default = "UtcOffset::china")]
+    pub utc_offset: UtcOffset,
     /// Language of order titles and notes: `zh` (default) or `en`.
     #[serde(default)]
     pub language: Language,
 }
 
-fn default_utc_offset() -> String {
-    "+08:00".into()
-}
-
 impl BoxIdentity {
-    /// The box's local time offset; China Standard Time (+08:00, the default) when
-    /// `utc_offset` does not parse (validation reports that).
+    /// The box's local time offset (China Standard Time, +08:00, by default).
     pub fn offset(&self) -> chrono::FixedOffset {
-        crate::rules::parse_utc_offset(&self.utc_offset).unwrap_or_else(|| {
-            chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-        })
+        self.utc_offset.fixed()
     }
 }
 
@@ -214,7 +207,7 @@ pub enum Language {
 pub struct ScheduleConfig {
     /// Local-time windows `"HH:MM-HH:MM"`; a window may wrap past midnight (`"22:00-06:00"`).
     #[serde(default)]
-    pub hours: Vec<String>,
+    pub hours: Vec<Window>,
     /// Weekdays, Monday = 1 … Sunday = 7.
     #[serde(default)]
     pub days: Vec<u32>,
@@ -559,7 +552,7 @@ pub struct WarningsConfig {
     pub prompts: Option<PathBuf>,
     /// Local-time windows `"HH:MM-HH:MM"` without prompts (water and fire excepted).
     #[serde(default)]
-    pub quiet_hours: Vec<String>,
+    pub quiet_hours: Vec<Window>,
     /// Least time between two prompts on one speaker (water and fire excepted).
     #[serde(default = "default_warning_min_gap")]
     pub min_gap_s: f64,

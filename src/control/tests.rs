@@ -114,7 +114,7 @@ fn a_present_verdict_reopens_and_escalates() {
         .verdict(&job, Verdict::Present { present_ratio: 0.9 }, None, t(40))
         .unwrap();
     assert_eq!(o.state, OrderState::Reopened);
-    assert_eq!(o.severity, crate::rules::Severity::Orange, "yellow + 1");
+    assert_eq!(o.severity, crate::vocab::Severity::Orange, "yellow + 1");
     let a = control.command("dispatch", &body("r3", "o1", r#","team":"t2""#), t(50));
     assert_eq!(
         a.result.state,
@@ -380,7 +380,7 @@ fn a_warning_that_does_not_help_escalates_and_the_centre_takes_over() {
     assert_eq!(o.state, OrderState::Escalated);
     assert_eq!(
         o.severity,
-        crate::rules::Severity::Orange,
+        crate::vocab::Severity::Orange,
         "one grade up from yellow"
     );
     assert_eq!(o.resolution, None);

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::orders::Purpose;
-use crate::rules::IncidentKind;
+use crate::vocab::IncidentKind;
 
 /// A re-check to run on a camera.
 #[derive(Debug, Clone, PartialEq)]

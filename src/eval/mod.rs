@@ -55,7 +55,7 @@ pub fn run(path: &Path, jobs: usize) -> Result<Scorecard, String> {
 /// Replays one clip and returns the first revision of every order it raised.
 fn replay(clip: &Clip, index: usize) -> Result<Vec<Raised>, String> {
     let mut config =
-        crate::config::load(&clip.config).map_err(|e| format!("{}: {e}", clip.config.display()))?;
+        crate::build::load(&clip.config).map_err(|e| format!("{}: {e}", clip.config.display()))?;
     if !clip.video.is_file() {
         return Err(format!("video {} does not exist", clip.video.display()));
     }

@@ -16,7 +16,7 @@ pub mod terrain;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{CameraConfig, LocationConfig, PoseConfig};
+use crate::config::{CameraConfig, Config, KeyPath, LocationConfig, PoseConfig, Problem};
 pub use homography::{calibrate, CalibrationError, Gcp, GroundCalibration};
 pub use ptz::Pose;
 
@@ -93,30 +93,79 @@ pub enum Locator {
 impl Locator {
     /// The camera's locator; a calibration that does not solve is a config error caught by
     /// validation, so here it falls back to the camera's position.
-    pub fn for_camera(camera: &CameraConfig) -> Locator {
+    /// Builds a camera's locator, or says every reason it cannot at its key path (`at` is the
+    /// camera's): a calibration that does not solve, a terrain grid that does not load or does
+    /// not cover the camera. What `build::check` runs, so a config that passed builds here.
+    pub fn build(camera: &CameraConfig, at: &KeyPath) -> Result<Locator, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut homography = None;
         if let Some(cal) = &camera.calibration {
-            if let Ok(c) = calibrate(&gcps(&cal.gcp)) {
-                return Locator::Homography {
-                    camera: camera.location,
-                    calibration: Box::new(c),
-                };
+            match calibrate(&gcps(&cal.gcp)) {
+                Ok(c) => homography = Some(c),
+                Err(e) => problems.push(Problem::new(
+                    at.clone().key("calibration").key("gcp"),
+                    format!("the calibration does not solve: {e}"),
+                )),
             }
         }
-        if let Some(p) = &camera.pose {
-            let terrain = p.terrain.as_ref().and_then(|t| match terrain::Terrain::load(t) {
-                Ok(grid) => Some(std::sync::Arc::new(grid)),
-                Err(e) => {
-                    tracing::warn!(camera = %camera.id, error = %e, "Terrain grid unusable; casting rays onto flat ground.");
-                    None
+        let mut terrain = None;
+        if let Some(t) = camera.pose.as_ref().and_then(|p| p.terrain.as_ref()) {
+            let key = at.clone().key("pose").key("terrain");
+            match terrain::Terrain::load(t) {
+                Ok(grid)
+                    if grid
+                        .elevation(camera.location.lat, camera.location.lon)
+                        .is_none() =>
+                {
+                    problems.push(Problem::new(
+                        key,
+                        format!("{} does not cover the camera's location", t.display()),
+                    ))
                 }
-            });
-            return Locator::RayCast {
+                Ok(grid) => terrain = Some(std::sync::Arc::new(grid)),
+                Err(e) => problems.push(Problem::new(key, e.to_string())),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(match (homography, &camera.pose) {
+            (Some(c), _) => Locator::Homography {
+                camera: camera.location,
+                calibration: Box::new(c),
+            },
+            (None, Some(p)) => Locator::RayCast {
                 camera: camera.location,
                 pose: pose(&camera.location, p),
                 terrain,
-            };
-        }
-        Locator::Fixed(camera.location)
+            },
+            (None, None) => Locator::Fixed(camera.location),
+        })
+    }
+
+    /// The locator of a camera whose config passed [`Locator::build`]. Should a file have
+    /// changed since (a terrain grid removed), the error is logged and the camera's incidents
+    /// are placed at the camera itself, with its accuracy saying so.
+    pub fn for_camera(camera: &CameraConfig) -> Locator {
+        Locator::build(camera, &KeyPath::default()).unwrap_or_else(|problems| {
+            for p in problems {
+                tracing::error!(camera = %camera.id, key = %p.key, error = %p.message, "The camera's geo-location cannot be built; its incidents are placed at the camera.");
+            }
+            Locator::Fixed(camera.location)
+        })
+    }
+
+    /// Every camera's geo problems in one config.
+    pub fn check(config: &Config) -> Vec<Problem> {
+        config
+            .cameras
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                Locator::build(c, &KeyPath::default().key("cameras").index(i)).err()
+            })
+            .flatten()
+            .collect()
     }
 
     fn camera(&self) -> &LocationConfig {

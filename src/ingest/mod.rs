@@ -18,32 +18,7 @@ pub use stream::{
     diagnose, init as init_gstreamer, CameraStream, IngestError, PlayMode, SourceInfo, StreamEvent,
 };
 
-/// Test patterns accepted as `test:PATTERN` sources.
-pub const TEST_PATTERNS: &[&str] = &["smpte", "ball", "snow", "black", "gradient"];
-
-/// What a camera `source` string points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceKind<'a> {
-    Rtsp,
-    File,
-    Test(&'a str),
-    Unsupported(String),
-}
-
-impl<'a> SourceKind<'a> {
-    pub fn classify(source: &'a str) -> SourceKind<'a> {
-        let lower = source.to_ascii_lowercase();
-        if lower.starts_with("rtsp://") || lower.starts_with("rtsps://") {
-            SourceKind::Rtsp
-        } else if let Some(pattern) = source.strip_prefix("test:") {
-            SourceKind::Test(pattern)
-        } else if let Some((scheme, _)) = source.split_once("://") {
-            SourceKind::Unsupported(scheme.to_owned())
-        } else {
-            SourceKind::File
-        }
-    }
-}
+pub use crate::config::{SourceKind, TEST_PATTERNS};
 
 /// One decoded, sampled frame: the message from ingest to detect.
 #[derive(Debug, Clone)]

@@ -3,47 +3,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 
 use super::Zone;
 use crate::config::{FilterConfig, ScheduleConfig};
 use crate::detect::BBox;
-
-/// `"HH:MM-HH:MM"` windows of the day in the box's local time (a rule's hours, the speakers'
-/// quiet hours); a window whose end is before its start wraps past midnight.
-#[derive(Debug, Clone)]
-pub struct DailyWindows {
-    /// `(start, end)` minutes of the day.
-    windows: Vec<(u32, u32)>,
-    offset: FixedOffset,
-}
-
-impl DailyWindows {
-    /// The windows among `texts` that parse (validation reports the others).
-    pub fn parse(texts: &[String], offset: FixedOffset) -> Self {
-        DailyWindows {
-            windows: texts.iter().filter_map(|h| parse_window(h)).collect(),
-            offset,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.windows.is_empty()
-    }
-
-    /// Whether `t` falls in one of the windows.
-    pub fn contains(&self, t: DateTime<Utc>) -> bool {
-        let local = t.with_timezone(&self.offset);
-        let minute = local.hour() * 60 + local.minute();
-        self.windows.iter().any(|&(start, end)| {
-            if start <= end {
-                (start..end).contains(&minute)
-            } else {
-                minute >= start || minute < end
-            }
-        })
-    }
-}
+use crate::vocab::DailyWindows;
 
 /// When a rule is armed, in the box's local time.
 #[derive(Debug, Clone)]
@@ -57,18 +22,10 @@ pub struct Schedule {
     offset: FixedOffset,
 }
 
-/// Parses `"HH:MM-HH:MM"`.
-pub fn parse_window(s: &str) -> Option<(u32, u32)> {
-    let (a, b) = s.split_once('-')?;
-    let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").ok();
-    let (a, b) = (t(a)?, t(b)?);
-    Some((a.hour() * 60 + a.minute(), b.hour() * 60 + b.minute()))
-}
-
 impl Schedule {
     pub fn new(config: &ScheduleConfig, offset: FixedOffset) -> Self {
         Schedule {
-            hours: DailyWindows::parse(&config.hours, offset),
+            hours: DailyWindows::new(&config.hours, offset),
             days: config.days.clone(),
             months: config.months.clone(),
             offset,
@@ -274,7 +231,7 @@ mod tests {
         let cst = FixedOffset::east_opt(8 * 3600).unwrap();
         let s = Schedule::new(
             &ScheduleConfig {
-                hours: vec!["22:00-06:00".into()],
+                hours: vec!["22:00-06:00".try_into().unwrap()],
                 days: vec![],
                 months: vec![6, 7, 8],
             },

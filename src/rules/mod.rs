@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{CameraConfig, RuleConfig};
 use crate::detect::{BBox, Detection};
 use crate::track::TrackedObject;
+pub use crate::vocab::{DailyWindows, IncidentKind, Severity};
 pub use camera_fault::{CameraFaultRule, Reading, Reference, FROZEN_MAX_DIFF};
-pub use common::{parse_window, DailyWindows, Filter, Lifecycle, Masks, Schedule, Transition};
+pub use common::{Filter, Lifecycle, Masks, Schedule, Transition};
 pub use crowd::CrowdRule;
 pub use fire::FireRule;
 pub use motion::MotionHistory;
@@ -35,126 +36,6 @@ pub use parking::ParkingRule;
 pub use vending::VendingRule;
 pub use water::WaterRule;
 pub use zone::Zone;
-
-/// Parses `"+08:00"` / `"-05:30"` / `"Z"`.
-pub fn parse_utc_offset(s: &str) -> Option<FixedOffset> {
-    if s == "Z" || s == "UTC" {
-        return FixedOffset::east_opt(0);
-    }
-    let sign = match s.get(..1)? {
-        "+" => 1,
-        "-" => -1,
-        _ => return None,
-    };
-    let (h, m) = s.get(1..)?.split_once(':')?;
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
-        return None;
-    }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
-}
-
-/// Warning grade, lowest to highest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Blue,
-    Yellow,
-    Orange,
-    Red,
-}
-
-impl Severity {
-    /// One grade up (red stays red): a problem that outlived its handling.
-    pub fn escalated(&self) -> Severity {
-        match self {
-            Severity::Blue => Severity::Yellow,
-            Severity::Yellow => Severity::Orange,
-            Severity::Orange | Severity::Red => Severity::Red,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Blue => "blue",
-            Severity::Yellow => "yellow",
-            Severity::Orange => "orange",
-            Severity::Red => "red",
-        }
-    }
-}
-
-/// What kind of problem an incident is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentKind {
-    /// 人员聚集
-    Crowd,
-    /// 烟火: open flame
-    Fire,
-    /// 烟火: smoke without visible flame
-    Smoke,
-    /// 违停
-    Parking,
-    /// 占道经营 / 流动摊贩
-    Vending,
-    /// 溺水 danger
-    Water,
-    /// 摄像机故障: the camera's picture is frozen, black, blurred or no longer its calibrated view.
-    CameraFault,
-}
-
-impl IncidentKind {
-    /// The kind as it is written in documents and configs (`vending`, `camera_fault`, …).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            IncidentKind::Crowd => "crowd",
-            IncidentKind::Fire => "fire",
-            IncidentKind::Smoke => "smoke",
-            IncidentKind::Parking => "parking",
-            IncidentKind::Vending => "vending",
-            IncidentKind::Water => "water",
-            IncidentKind::CameraFault => "camera_fault",
-        }
-    }
-
-    /// City-management event code used when the rule sets none. Crowd and fire have no national
-    /// code in the 数字化城市管理 classification: these are local extension codes (21xx).
-    pub fn default_event_code(&self) -> &'static str {
-        match self {
-            IncidentKind::Crowd => "2101",
-            IncidentKind::Water => "2102",
-            IncidentKind::Fire | IncidentKind::Smoke => "2103",
-            IncidentKind::Parking => "0505",
-            IncidentKind::Vending => "0501",
-            IncidentKind::CameraFault => "2199",
-        }
-    }
-
-    pub fn label_zh(&self) -> &'static str {
-        match self {
-            IncidentKind::Crowd => "人员聚集",
-            IncidentKind::Fire => "明火",
-            IncidentKind::Smoke => "烟雾",
-            IncidentKind::Parking => "机动车违停",
-            IncidentKind::Vending => "占道经营",
-            IncidentKind::Water => "溺水风险",
-            IncidentKind::CameraFault => "摄像机故障",
-        }
-    }
-
-    pub fn label_en(&self) -> &'static str {
-        match self {
-            IncidentKind::Crowd => "crowd gathering",
-            IncidentKind::Fire => "fire",
-            IncidentKind::Smoke => "smoke",
-            IncidentKind::Parking => "illegal parking",
-            IncidentKind::Vending => "street vending",
-            IncidentKind::Water => "water danger",
-            IncidentKind::CameraFault => "camera fault",
-        }
-    }
-}
 
 /// An object that is part of an incident, in frame pixels.
 #[derive(Debug, Clone, PartialEq)]

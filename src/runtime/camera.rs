@@ -619,7 +619,7 @@ impl CameraWorker {
             };
             let mut faults_changed = false;
             for event in rules.evaluate(&input) {
-                faults_changed |= event.incident.kind == crate::rules::IncidentKind::CameraFault;
+                faults_changed |= event.incident.kind == crate::vocab::IncidentKind::CameraFault;
                 if self.commit(desk, &event, &frame)? {
                     report.orders += 1;
                 }

@@ -472,7 +472,7 @@ impl ConfigWatcher {
 fn reload(fleet: &mut fleet::Fleet, watcher: &mut ConfigWatcher, why: &str) {
     watcher.seen = ConfigWatcher::stamp(&watcher.path);
     tracing::info!(path = %watcher.path.display(), why, "Reloading the config.");
-    let new = match crate::config::load(&watcher.path) {
+    let new = match crate::build::load(&watcher.path) {
         Ok(c) => c,
         Err(errors) => {
             tracing::error!(path = %watcher.path.display(), "Config reload REJECTED; still running the previous config:\n{errors}");

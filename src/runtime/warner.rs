@@ -14,9 +14,9 @@ use chrono::Utc;
 use crate::config::{CameraConfig, Config, WarningsConfig};
 use crate::control::Control;
 use crate::orders::{OrderState, Warning, WarningStatus, WorkOrder};
-use crate::rules::DailyWindows;
 use crate::speaker::{self, Announcement, Decision, Gate, Outcome, Output, Plan};
 use crate::uplink::{SpeakerStatus, UplinkMessage, WeakUplinkSender};
+use crate::vocab::DailyWindows;
 
 struct Request {
     announcement: Announcement,
@@ -57,7 +57,7 @@ impl Warner {
             return None;
         }
         let gate = Gate::new(
-            DailyWindows::parse(&config.warnings.quiet_hours, config.identity.offset()),
+            DailyWindows::new(&config.warnings.quiet_hours, config.identity.offset()),
             Duration::from_secs_f64(config.warnings.min_gap_s),
             config.warnings.max_per_hour as usize,
         );
@@ -250,8 +250,8 @@ fn warning(a: &Announcement, outcome: &Outcome, at: chrono::DateTime<Utc>) -> Wa
 mod tests {
     use super::*;
     use crate::config::{SpeakerConfig, SpeakerOutput};
-    use crate::rules::{IncidentKind, Severity};
     use crate::uplink::Uplink;
+    use crate::vocab::{IncidentKind, Severity};
 
     /// An MQTT speaker controller behind a broker the box cannot reach: the prompt is a failed
     /// warning with the reason (reported, the order goes on), never one counted as played.

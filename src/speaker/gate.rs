@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::rules::{DailyWindows, IncidentKind};
+use crate::vocab::{DailyWindows, IncidentKind};
 
 /// The gate's answer for one prompt.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,10 +34,7 @@ impl Decision {
 
 /// Kinds that are warned whatever the hour and however often: someone may be in danger.
 pub fn is_urgent(kind: IncidentKind) -> bool {
-    matches!(
-        kind,
-        IncidentKind::Water | IncidentKind::Fire | IncidentKind::Smoke
-    )
+    kind.info().urgent
 }
 
 #[derive(Debug)]
@@ -109,7 +106,7 @@ mod tests {
     fn gate() -> Gate {
         // 22:00-07:00 quiet, 60 s between prompts, 3 an hour.
         Gate::new(
-            DailyWindows::parse(&["22:00-07:00".into()], cst()),
+            DailyWindows::new(&["22:00-07:00".try_into().unwrap()], cst()),
             Duration::from_secs(60),
             3,
         )

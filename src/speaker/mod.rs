@@ -19,7 +19,8 @@ pub use gate::{Decision, Gate};
 pub use output::{Output, Publish, SpeakerError, TEMPLATE_FIELDS};
 pub use plan::{plan, Plan};
 
-use crate::rules::{IncidentKind, Severity};
+use crate::config::{Config, KeyPath, Problem, SpeakerOutput};
+use crate::vocab::{IncidentKind, Severity};
 
 /// What to say, where, for which order.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,4 +83,25 @@ pub fn play(output: &Output, a: &Announcement) -> Outcome {
         }
     }
     Outcome::Played { times }
+}
+
+/// The speakers' checks of a config: an HTTP speaker's URL template must give an http(s) URL
+/// once its fields are filled in.
+pub fn check(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, s) in config.speakers.iter().enumerate() {
+        let SpeakerOutput::Http { url, .. } = &s.output else {
+            continue;
+        };
+        let probe = TEMPLATE_FIELDS
+            .iter()
+            .fold(url.clone(), |u, field| u.replace(field, "x"));
+        if !url::Url::parse(&probe).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            problems.push(Problem::new(
+                KeyPath::default().key("speakers").index(i).key("url"),
+                format!("{url:?} is not an http:// or https:// URL"),
+            ));
+        }
+    }
+    problems
 }

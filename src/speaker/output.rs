@@ -275,7 +275,7 @@ fn first_error(bus: &gst::Bus) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{IncidentKind, Severity};
+    use crate::vocab::{IncidentKind, Severity};
 
     fn announcement(prompt: PathBuf) -> Announcement {
         Announcement {

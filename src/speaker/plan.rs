@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::gate::is_urgent;
 use super::prompts;
 use crate::config::{CameraConfig, WarningsConfig};
-use crate::rules::{IncidentKind, Severity};
+use crate::vocab::{IncidentKind, Severity};
 
 /// A warning to give.
 #[derive(Debug, Clone, PartialEq)]

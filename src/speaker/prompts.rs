@@ -6,44 +6,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::config::Language;
-use crate::rules::IncidentKind;
+use crate::vocab::IncidentKind;
 
-/// Kinds that have a default prompt (a camera fault has nobody on site to talk to).
-pub const KINDS: [IncidentKind; 6] = [
-    IncidentKind::Vending,
-    IncidentKind::Parking,
-    IncidentKind::Crowd,
-    IncidentKind::Water,
-    IncidentKind::Fire,
-    IncidentKind::Smoke,
-];
+/// Kinds that have a default prompt (a camera fault has nobody on site to talk to), in the
+/// registry's order.
+pub fn kinds() -> impl Iterator<Item = IncidentKind> {
+    IncidentKind::all().filter(|k| k.info().prompt_zh.is_some())
+}
 
-/// What the default prompt of `kind` says.
+/// What the default prompt of `kind` says (empty for a kind without one).
 pub fn text(kind: IncidentKind, language: Language) -> &'static str {
-    match (language, kind) {
-        (Language::Zh, IncidentKind::Vending) => "此处禁止摆摊，请立即离开。",
-        (Language::Zh, IncidentKind::Parking) => "此处禁止停车，请立即驶离。",
-        (Language::Zh, IncidentKind::Crowd) => "此处人员密集，请勿聚集，有序离开。",
-        (Language::Zh, IncidentKind::Water) => "危险水域，请立即远离水边。",
-        (Language::Zh, IncidentKind::Fire | IncidentKind::Smoke) => {
-            "发现火情，请立即撤离，并拨打一一九。"
-        }
-        (Language::Zh, IncidentKind::CameraFault) => "",
-        (Language::En, IncidentKind::Vending) => {
-            "Street vending is not allowed here. Please leave now."
-        }
-        (Language::En, IncidentKind::Parking) => {
-            "Parking is not allowed here. Please move your vehicle now."
-        }
-        (Language::En, IncidentKind::Crowd) => {
-            "This area is crowded. Please do not gather, and move on."
-        }
-        (Language::En, IncidentKind::Water) => "Danger, deep water. Step away from the edge now.",
-        (Language::En, IncidentKind::Fire | IncidentKind::Smoke) => {
-            "Fire. Leave the area now and call one one nine."
-        }
-        (Language::En, IncidentKind::CameraFault) => "",
+    let info = kind.info();
+    match language {
+        Language::Zh => info.prompt_zh,
+        Language::En => info.prompt_en,
     }
+    .unwrap_or("")
 }
 
 fn language_code(language: Language) -> &'static str {

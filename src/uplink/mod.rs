@@ -18,6 +18,7 @@ pub use client::{
 pub use status::{BoxStatus, CameraState, CameraStatus, SpeakerStatus};
 pub use topics::Topics;
 
+use crate::config::{Config, KeyPath, Problem};
 use crate::ledger::{MessageClass, OutMessage};
 use crate::orders::{WorkOrder, WorkOrderChange};
 
@@ -62,4 +63,16 @@ pub fn encode(topics: &Topics, change: &WorkOrderChange) -> Vec<OutMessage> {
         class: MessageClass::Order,
     });
     out
+}
+
+/// The uplink's checks of a config: a message size the client can send.
+pub fn check(config: &Config) -> Vec<Problem> {
+    let max_kb = MAX_PACKET_BYTES as u64 / 1024;
+    if (16..=max_kb).contains(&config.uplink.max_message_kb) {
+        return Vec::new();
+    }
+    vec![Problem::new(
+        KeyPath::default().key("uplink").key("max_message_kb"),
+        format!("must be between 16 and {max_kb} KiB"),
+    )]
 }
