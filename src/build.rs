@@ -1,7 +1,7 @@
 //! The one module that knows every component's checks of a config. `config` parses the file and
 //! checks what the file alone can tell (ranges, ids, references); each component says what only
 //! it can (`geo`: a calibration that solves, a terrain grid that covers the camera; `speaker`: a
-//! URL template; `uplink`: a message size it can send). `run`, `doctor`, a reload and the CLI's
+//! URL template; `uplink`: a message size it can send; `orders`: the case-code table's details). `run`, `doctor`, a reload and the CLI's
 //! config edits all load through here, so they accept and refuse the same files with the same
 //! errors, each at its file:line.
 
@@ -14,6 +14,7 @@ pub fn check(config: &Config) -> Vec<Problem> {
     let mut problems = crate::geo::Locator::check(config);
     problems.extend(crate::speaker::check(config));
     problems.extend(crate::uplink::check(config));
+    problems.extend(crate::orders::check_codes(config));
     problems
 }
 

@@ -252,6 +252,26 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
             "terrain",
         ),
         (
+            "a case code for a detail that does not exist",
+            format!("{b}\n[[codes]]\nkind = \"water\"\ndetail = \"sunk\"\ncategory = \"21\"\nsubcategory = \"2102\"\n"),
+            "sunk",
+        ),
+        (
+            "a case code that is not digits",
+            format!("{b}\n[[codes]]\nkind = \"parking\"\ncategory = \"street\"\nsubcategory = \"0505\"\n"),
+            "category",
+        ),
+        (
+            "an infinite disposal deadline",
+            format!("{b}\n[[codes]]\nkind = \"parking\"\ncategory = \"05\"\nsubcategory = \"0505\"\ndeadline_h = inf\n"),
+            "deadline_h",
+        ),
+        (
+            "a case code for a kind that does not exist",
+            format!("{b}\n[[codes]]\nkind = \"littering\"\ncategory = \"05\"\nsubcategory = \"0599\"\n"),
+            "littering",
+        ),
+        (
             "10^5-entry array",
             b.replace(
                 "models = [\"yolox_nano_coco\"]",

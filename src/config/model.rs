@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::vocab::{Severity, UtcOffset, Window};
+use crate::vocab::{IncidentKind, Severity, UtcOffset, Window};
 
 /// The whole config file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -43,6 +43,41 @@ pub struct Config {
     /// The cameras this box watches.
     #[serde(default)]
     pub cameras: Vec<CameraConfig>,
+    /// The city's case codes (数字城管 大类/小类), criteria and disposal deadlines, by kind and
+    /// detail; kinds without a row keep their default code and deadline (`docs/orders.md`).
+    #[serde(default)]
+    pub codes: Vec<CaseCodeConfig>,
+}
+
+/// One row of the city's case-code table: what an order of `kind` (and `detail`) is filed as.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseCodeConfig {
+    pub kind: IncidentKind,
+    /// Only orders with this detail (`vanished`, `frozen`, …); none: every order of the kind
+    /// that no row with a detail matches.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// 大类 code, e.g. `05`.
+    pub category: String,
+    /// 大类 name, e.g. `街面秩序`.
+    #[serde(default)]
+    pub category_name: Option<String>,
+    /// 小类 code, e.g. `0505`: becomes the order's `event_code`.
+    pub subcategory: String,
+    /// 小类 name, e.g. `机动车乱停放`.
+    #[serde(default)]
+    pub subcategory_name: Option<String>,
+    /// 立案标准: when the city files such a case.
+    #[serde(default)]
+    pub filing: Option<String>,
+    /// 结案标准: when such a case counts as closed.
+    #[serde(default)]
+    pub closing: Option<String>,
+    /// 处置时限 in hours from the order's opening: an order still open then escalates one grade.
+    /// Absent: the kind's default (`docs/orders.md`); `0`: no deadline.
+    #[serde(default)]
+    pub deadline_h: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -74,7 +74,40 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         validate_camera_warnings(config, camera, at, &mut p);
     }
     validate_warnings(config, &mut p);
+    validate_codes(config, &mut p);
     p.0
+}
+
+/// The case-code table: one row per kind and detail, codes that are codes.
+fn validate_codes(config: &Config, p: &mut Problems) {
+    let mut seen = HashSet::new();
+    for (i, row) in config.codes.iter().enumerate() {
+        let at = root().key("codes").index(i);
+        if !seen.insert((row.kind, row.detail.clone())) {
+            p.add(
+                at.clone().key("kind"),
+                format!(
+                    "a second row for kind {:?}{}",
+                    row.kind.as_str(),
+                    row.detail
+                        .as_ref()
+                        .map(|d| format!(" and detail {d:?}"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+        for (key, code) in [
+            ("category", &row.category),
+            ("subcategory", &row.subcategory),
+        ] {
+            if !(2..=8).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_digit()) {
+                p.add(
+                    at.clone().key(key),
+                    format!("{code:?} is not a code: 2 to 8 digits (05, 0505)"),
+                );
+            }
+        }
+    }
 }
 
 /// Longest duration a `*_s` key takes: a year. Anything longer is a typo, and `inf` (which
@@ -140,6 +173,8 @@ fn walk_value(v: &toml::Value, key: Option<&str>, at: KeyPath, p: &mut Problems)
         Some((0.0, MAX_SECONDS, "seconds (a year at most)"))
     } else if key.ends_with("_days") {
         Some((0.0, 36_500.0, "days"))
+    } else if key.ends_with("_h") {
+        Some((0.0, 8_760.0, "hours (a year at most)"))
     } else if key.ends_with("_mb") {
         Some((0.0, 1_048_576.0, "MB"))
     } else {

@@ -602,6 +602,44 @@ impl Control {
             .filter_map(|job| self.inconclusive(job, "no frames from the camera", now))
             .collect();
         changed.extend(self.due_on_site(now));
+        changed.extend(self.overdue(now));
+        changed
+    }
+
+    /// Orders still open at their disposal deadline (处置时限): each escalates one grade, once,
+    /// with a timeline entry; the centre sees the new revision.
+    fn overdue(&self, now: DateTime<Utc>) -> Vec<WorkOrder> {
+        let lang = self.identity.language;
+        let mut ledger = ledger::lock(&self.ledger);
+        let due = match ledger.overdue_orders(&orders::rfc3339(now)) {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot read the orders past their deadline; trying again on the next sweep.");
+                return Vec::new();
+            }
+        };
+        let mut changed = Vec::new();
+        for mut order in due {
+            let Some(case) = order.case.as_mut() else {
+                continue;
+            };
+            case.overdue = true;
+            let deadline = case.deadline_at.clone().unwrap_or_default();
+            let was = order.severity;
+            order.severity = was.escalated();
+            let note = orders::overdue_note(&deadline, was, order.severity, lang);
+            orders::annotate(&mut order, "deadline_passed", note, now);
+            match self.store(&mut ledger, order, Vec::new()) {
+                Ok(o) => {
+                    tracing::info!(order = %o.id, severity = o.severity.as_str(), "An order passed its disposal deadline still open: escalated.");
+                    changed.push(o);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Cannot store an overdue order's escalation; trying again on the next sweep.");
+                    break;
+                }
+            }
+        }
         changed
     }
 

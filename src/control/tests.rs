@@ -489,3 +489,120 @@ fn an_order_takes_commands_up_to_its_revision_limit_and_its_timeline_stays_bound
         "the document stays small"
     );
 }
+
+/// An order with a disposal deadline `deadline_s` after `t(0)`.
+fn order_due(id: &str, deadline_s: i64) -> WorkOrder {
+    let mut o = order(id);
+    o.case = Some(orders::Case {
+        category: "05".into(),
+        category_name: Some("街面秩序".into()),
+        subcategory: "0501".into(),
+        subcategory_name: None,
+        filing: None,
+        closing: None,
+        deadline_at: Some(orders::rfc3339(t(deadline_s))),
+        overdue: false,
+    });
+    o
+}
+
+#[test]
+fn an_order_open_past_its_disposal_deadline_escalates_once() {
+    let ledger = Arc::new(Mutex::new(Ledger::in_memory().unwrap()));
+    for (id, due) in [("late", 30), ("later", 300), ("closed", 30)] {
+        ledger::lock(&ledger)
+            .record(&order_due(id, due), &[])
+            .unwrap();
+    }
+    let control = Control::new(&config(), ledger.clone());
+    // "closed" is cancelled before its deadline: nothing to escalate.
+    assert!(
+        control
+            .command("cancel", &body("c1", "closed", ""), t(1))
+            .result
+            .ok
+    );
+    assert!(control.sweep(t(29)).is_empty(), "not due yet");
+    let changed = control.sweep(t(31));
+    assert_eq!(
+        changed.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
+        ["late"]
+    );
+    let late = ledger::lock(&ledger).order("late").unwrap().unwrap();
+    assert_eq!(late.severity, crate::vocab::Severity::Orange, "yellow + 1");
+    assert!(late.case.as_ref().unwrap().overdue);
+    let entry = late.timeline.last().unwrap();
+    assert_eq!(entry.event, "deadline_passed");
+    assert!(entry.note.contains("yellow to orange"), "{}", entry.note);
+    assert_eq!(late.state, OrderState::Open, "the state stays");
+    assert!(control.sweep(t(60)).is_empty(), "once, not every sweep");
+    // The centre moving the order later keeps it overdue and escalated.
+    assert!(
+        control
+            .command("dispatch", &body("d1", "late", r#","team":"t""#), t(61))
+            .result
+            .ok
+    );
+    assert!(control.sweep(t(90)).is_empty());
+    let changed = control.sweep(t(301));
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0].id, "later");
+}
+
+#[test]
+fn the_case_book_files_by_detail_then_kind_then_default() {
+    let config = crate::config::parse(
+        r#"
+[box]
+site = "s"
+id = "b"
+[[codes]]
+kind = "water"
+detail = "vanished"
+category = "21"
+subcategory = "2102"
+subcategory_name = "疑似溺水"
+deadline_h = 0.1
+[[codes]]
+kind = "water"
+category = "21"
+subcategory = "2110"
+filing = "有人进入危险水域"
+closing = "人员离开水域"
+[[codes]]
+kind = "parking"
+category = "05"
+subcategory = "0505"
+deadline_h = 0
+"#,
+        std::path::Path::new("test.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let book = orders::CaseBook::new(&config);
+    use crate::rules::Detail;
+    use crate::vocab::IncidentKind as K;
+    let vanished = book.file(K::Water, Some(Detail::Vanished), "2102", t(0));
+    assert_eq!(vanished.subcategory_name.as_deref(), Some("疑似溺水"));
+    assert_eq!(vanished.deadline_at, Some(orders::rfc3339(t(360))));
+    let in_water = book.file(K::Water, Some(Detail::InWater), "2102", t(0));
+    assert_eq!(in_water.subcategory, "2110");
+    assert_eq!(in_water.closing.as_deref(), Some("人员离开水域"));
+    assert_eq!(
+        in_water.deadline_at,
+        Some(orders::rfc3339(t(900))),
+        "the kind's default: 15 min for water"
+    );
+    assert_eq!(
+        book.file(K::Parking, None, "0505", t(0)).deadline_at,
+        None,
+        "0: no deadline"
+    );
+    let vending = book.file(K::Vending, None, "0504", t(0));
+    assert_eq!(
+        (vending.category.as_str(), vending.subcategory.as_str()),
+        ("05", "0504"),
+        "no row: the rule's own event code"
+    );
+    assert_eq!(vending.category_name.as_deref(), Some("街面秩序"));
+    assert_eq!(vending.deadline_at, Some(orders::rfc3339(t(7200))));
+}

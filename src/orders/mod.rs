@@ -17,13 +17,15 @@ use crate::geo::{self, Location};
 use crate::rules::{Detail, IncidentEvent, IncidentKind, Phase, Severity};
 
 /// Version of the work-order document; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
+mod cases;
 mod state;
 mod text;
 
+pub use cases::{check as check_codes, Case, CaseBook};
 pub use state::{next, OrderState, Refusal, Step};
-pub use text::{warned_note, warning_note};
+pub use text::{overdue_note, warned_note, warning_note};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CameraRef {
@@ -215,6 +217,9 @@ pub struct WorkOrder {
     pub detail: Option<Detail>,
     /// City-management event code (数字化城市管理 classification or a local extension).
     pub event_code: String,
+    /// What the city files the order as, its criteria and disposal deadline (schema 2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub case: Option<Case>,
     pub severity: Severity,
     pub state: OrderState,
     /// Human-readable one-line summary (`box.language`: Chinese by default, or English).
@@ -411,6 +416,8 @@ pub struct OrderDesk {
     /// rules' first incidents of the same kind, zone and detail continue them instead of
     /// opening new ones; those not seen again within the grace are cleared.
     adoptable: Vec<Adoptable>,
+    /// What new orders are filed as (case codes, deadlines).
+    cases: CaseBook,
 }
 
 /// An open order an earlier run of the camera left, waiting for its incident.
@@ -445,7 +452,15 @@ impl OrderDesk {
             close_when_cleared,
             incidents: HashMap::new(),
             adoptable: Vec::new(),
+            cases: CaseBook::default(),
         }
+    }
+
+    /// Files new orders by the deployment's case-code table (`[[codes]]`) instead of the
+    /// defaults.
+    pub fn filing_by(mut self, cases: CaseBook) -> Self {
+        self.cases = cases;
+        self
     }
 
     /// Takes the camera's orders an earlier run left open (oldest first), for its incidents to
@@ -645,6 +660,9 @@ impl OrderDesk {
     fn new_order(&self, event: &IncidentEvent) -> WorkOrder {
         let inc = &event.incident;
         let at = rfc3339(event.at);
+        let case = self
+            .cases
+            .file(inc.kind, inc.detail, &inc.event_code, event.at);
         WorkOrder {
             schema: SCHEMA_VERSION,
             id: new_order_id(),
@@ -662,7 +680,8 @@ impl OrderDesk {
             }),
             kind: inc.kind,
             detail: inc.detail,
-            event_code: inc.event_code.clone(),
+            event_code: case.subcategory.clone(),
+            case: Some(case),
             severity: inc.severity,
             state: OrderState::Open,
             title: String::new(),

@@ -200,3 +200,19 @@ pub(super) fn not_seen_after_restart(lang: Language) -> &'static str {
         Language::En => "not seen again after the box restarted",
     }
 }
+
+/// The note of an order still open at its disposal deadline: when it was due and the grades.
+pub fn overdue_note(deadline: &str, was: Severity, now: Severity, lang: Language) -> String {
+    match lang {
+        Language::Zh => format!(
+            "超过处置时限（{deadline}）仍未处置，等级由 {} 升为 {}",
+            was.as_str(),
+            now.as_str()
+        ),
+        Language::En => format!(
+            "still open past its disposal deadline ({deadline}): escalated from {} to {}",
+            was.as_str(),
+            now.as_str()
+        ),
+    }
+}

@@ -69,6 +69,8 @@ pub struct Outputs {
     pub state_dir: Option<PathBuf>,
     /// On-site voice warnings (`lookout run` with speakers).
     pub warner: Option<Arc<super::warner::Warner>>,
+    /// The deployment's case codes and deadlines, for new orders.
+    pub cases: crate::orders::CaseBook,
 }
 
 /// What the status reports about a camera beyond its state, kept across stream rebuilds.
@@ -102,6 +104,7 @@ pub struct CameraWorker {
     stop: Arc<AtomicBool>,
     locator: Arc<crate::geo::Locator>,
     warner: Option<Arc<super::warner::Warner>>,
+    cases: crate::orders::CaseBook,
     reference: Option<ReferenceSource>,
     vitals: RefCell<Vitals>,
 }
@@ -180,6 +183,7 @@ impl CameraWorker {
             topics: Topics::new(&identity.site, &identity.id),
             locator: Arc::new(crate::geo::Locator::for_camera(&camera)),
             warner: outputs.warner,
+            cases: outputs.cases,
             reference: reference.flatten(),
             vitals: RefCell::new(Vitals::default()),
             identity,
@@ -453,7 +457,8 @@ impl CameraWorker {
                 &self.camera,
                 self.close_when_cleared,
                 self.locator.clone(),
-            ),
+            )
+            .filing_by(self.cases.clone()),
             samplers: Vec::new(),
             tracks: Vec::new(),
             last: None,

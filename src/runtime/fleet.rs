@@ -150,6 +150,7 @@ impl Fleet {
                 health: self.shared.health.clone(),
                 state_dir: self.shared.state_dir.clone(),
                 warner: self.shared.warner.clone(),
+                cases: crate::orders::CaseBook::new(&self.config),
             },
             self.shared.mode,
             stop.clone(),

@@ -35,6 +35,9 @@ pub struct KindInfo {
     pub event_code: &'static str,
     /// Warned whatever the hour and however often: someone may be in danger.
     pub urgent: bool,
+    /// Default 处置时限 (disposal deadline), hours from opening: an order still open then
+    /// escalates one grade. Urgent kinds get minutes, street order an afternoon.
+    pub deadline_h: f64,
     /// What the default voice prompt says; `None`: nobody on site to talk to.
     pub prompt_zh: Option<&'static str>,
     pub prompt_en: Option<&'static str>,
@@ -46,6 +49,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: IncidentKind::Vending,
         name: "vending",
+        deadline_h: 2.0,
         label_zh: "占道经营",
         label_en: "street vending",
         event_code: "0501",
@@ -56,6 +60,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: IncidentKind::Parking,
         name: "parking",
+        deadline_h: 1.0,
         label_zh: "机动车违停",
         label_en: "illegal parking",
         event_code: "0505",
@@ -66,6 +71,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: IncidentKind::Crowd,
         name: "crowd",
+        deadline_h: 1.0,
         label_zh: "人员聚集",
         label_en: "crowd gathering",
         event_code: "2101",
@@ -76,6 +82,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: IncidentKind::Water,
         name: "water",
+        deadline_h: 0.25,
         label_zh: "溺水风险",
         label_en: "water danger",
         event_code: "2102",
@@ -86,6 +93,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: IncidentKind::Fire,
         name: "fire",
+        deadline_h: 0.5,
         label_zh: "明火",
         label_en: "fire",
         event_code: "2103",
@@ -96,6 +104,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: IncidentKind::Smoke,
         name: "smoke",
+        deadline_h: 0.5,
         label_zh: "烟雾",
         label_en: "smoke",
         event_code: "2103",
@@ -106,6 +115,7 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: IncidentKind::CameraFault,
         name: "camera_fault",
+        deadline_h: 24.0,
         label_zh: "摄像机故障",
         label_en: "camera fault",
         event_code: "2199",
