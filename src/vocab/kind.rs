@@ -170,6 +170,105 @@ impl IncidentKind {
 mod tests {
     use super::*;
 
+    fn doc(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The rows of the first Markdown table after `heading`: cells, trimmed.
+    fn table_after(text: &str, heading: &str) -> Vec<Vec<String>> {
+        let rest = text
+            .split(heading)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {heading:?}"));
+        rest.lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .map(|l| {
+                l.trim_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `` `fire`, `smoke` `` → the kinds named.
+    fn kinds_in(cell: &str) -> Vec<IncidentKind> {
+        cell.split(',')
+            .map(|n| n.trim().trim_matches('`'))
+            .map(|n| IncidentKind::from_name(n).unwrap_or_else(|| panic!("{n:?} is no kind")))
+            .collect()
+    }
+
+    #[test]
+    fn the_documents_say_what_the_registry_says() {
+        let rules = doc("docs/rules.md");
+        let mut coded = Vec::new();
+        for row in table_after(&rules, "## Event codes") {
+            for kind in kinds_in(&row[0]) {
+                assert_eq!(
+                    format!("`{}`", kind.info().event_code),
+                    row[1],
+                    "docs/rules.md event code of {}",
+                    kind.as_str()
+                );
+                coded.push(kind);
+            }
+        }
+        let orders = doc("docs/orders.md");
+        let mut timed = Vec::new();
+        for row in table_after(&orders, "## Case codes and disposal deadlines") {
+            let hours = match row[1].split_once(' ') {
+                Some((n, "min")) => n.parse::<f64>().unwrap() / 60.0,
+                Some((n, "h")) => n.parse::<f64>().unwrap(),
+                _ => panic!("deadline {:?}", row[1]),
+            };
+            for kind in kinds_in(&row[0]) {
+                assert_eq!(
+                    kind.info().deadline_h,
+                    hours,
+                    "docs/orders.md deadline of {}",
+                    kind.as_str()
+                );
+                timed.push(kind);
+            }
+        }
+        let schema: serde_json::Value =
+            serde_json::from_str(&doc("docs/schemas/work-order.schema.json")).unwrap();
+        let mut enumerated: Vec<String> = schema["properties"]["kind"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        enumerated.sort();
+        let mut names: Vec<String> = KINDS.iter().map(|r| r.name.to_owned()).collect();
+        names.sort();
+        assert_eq!(enumerated, names, "the work-order schema's kinds");
+        let config = doc("docs/config.md");
+        let codes = table_after(&config, "## `[[codes]]`");
+        let kind_row = codes.iter().find(|r| r[0] == "`kind`").unwrap();
+        for row in KINDS {
+            assert!(
+                coded.contains(&row.kind),
+                "{} has no event code row",
+                row.name
+            );
+            assert!(
+                timed.contains(&row.kind),
+                "{} has no deadline row",
+                row.name
+            );
+            assert!(
+                kind_row[2].contains(&format!("`{}`", row.name)),
+                "docs/config.md [[codes]] kind lists {}",
+                row.name
+            );
+        }
+    }
+
     #[test]
     fn every_kind_has_one_row_whose_name_is_its_serde_name() {
         for row in KINDS {
