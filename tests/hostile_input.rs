@@ -252,6 +252,11 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
             "terrain",
         ),
         (
+            "a rule's event code that is not one",
+            b.replace(rule, "hold_s = 1.0\nevent_code = \"crowd!\""),
+            "event_code",
+        ),
+        (
             "a case code for a detail that does not exist",
             format!("{b}\n[[codes]]\nkind = \"water\"\ndetail = \"sunk\"\ncategory = \"21\"\nsubcategory = \"2102\"\n"),
             "sunk",

@@ -972,6 +972,17 @@ impl RuleConfig {
         }
     }
 
+    /// The rule's own city-management event code, if it sets one.
+    pub fn event_code(&self) -> Option<&str> {
+        match self {
+            RuleConfig::Crowd(c) => c.event_code.as_deref(),
+            RuleConfig::Fire(f) => f.event_code.as_deref(),
+            RuleConfig::Parking(p) => p.event_code.as_deref(),
+            RuleConfig::Vending(v) => v.event_code.as_deref(),
+            RuleConfig::Water(w) => w.event_code.as_deref(),
+        }
+    }
+
     pub fn schedule(&self) -> Option<&ScheduleConfig> {
         match self {
             RuleConfig::Crowd(c) => c.schedule.as_ref(),

@@ -78,6 +78,11 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     p.0
 }
 
+/// A city case code as the order schema takes it: 2 to 8 digits.
+fn is_case_code(code: &str) -> bool {
+    (2..=8).contains(&code.len()) && code.chars().all(|c| c.is_ascii_digit())
+}
+
 /// The case-code table: one row per kind and detail, codes that are codes.
 fn validate_codes(config: &Config, p: &mut Problems) {
     let mut seen = HashSet::new();
@@ -100,7 +105,7 @@ fn validate_codes(config: &Config, p: &mut Problems) {
             ("category", &row.category),
             ("subcategory", &row.subcategory),
         ] {
-            if !(2..=8).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_digit()) {
+            if !is_case_code(code) {
                 p.add(
                     at.clone().key(key),
                     format!("{code:?} is not a code: 2 to 8 digits (05, 0505)"),
@@ -773,6 +778,14 @@ fn validate_rule(camera: &CameraConfig, rule: &RuleConfig, at: KeyPath, p: &mut 
                     "mask zone {mask:?} is not defined on camera {:?}",
                     camera.id
                 ),
+            );
+        }
+    }
+    if let Some(code) = rule.event_code() {
+        if !is_case_code(code) {
+            p.add(
+                at.clone().key("event_code"),
+                format!("{code:?} is not a code: 2 to 8 digits (0505)"),
             );
         }
     }
