@@ -207,12 +207,11 @@ fn check_typed_text(text: &str, key: Option<&str>, at: KeyPath, p: &mut Problems
 
 /// Whether `name` is a kind with a voice prompt (`vending`, `parking`, …).
 fn is_warned_kind(name: &str) -> bool {
-    crate::vocab::IncidentKind::from_name(name).is_some_and(|k| k.info().prompt_zh.is_some())
+    crate::vocab::IncidentKind::prompted().any(|k| k.as_str() == name)
 }
 
 fn warned_kinds() -> String {
-    crate::vocab::IncidentKind::all()
-        .filter(|k| k.info().prompt_zh.is_some())
+    crate::vocab::IncidentKind::prompted()
         .map(|k| k.as_str())
         .collect::<Vec<_>>()
         .join(", ")

@@ -124,15 +124,7 @@ impl CaseBook {
 
 /// The case-code table's checks that need the rules' words: a `detail` must be one of them.
 pub fn check(config: &Config) -> Vec<Problem> {
-    const DETAILS: [Detail; 7] = [
-        Detail::InWater,
-        Detail::AtShore,
-        Detail::Vanished,
-        Detail::Frozen,
-        Detail::Black,
-        Detail::Blurred,
-        Detail::SceneShift,
-    ];
+    const DETAILS: [Detail; 7] = Detail::ALL;
     config
         .codes
         .iter()

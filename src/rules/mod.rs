@@ -106,6 +106,17 @@ pub enum Detail {
 }
 
 impl Detail {
+    /// Every detail, for checks that name them.
+    pub const ALL: [Detail; 7] = [
+        Detail::InWater,
+        Detail::AtShore,
+        Detail::Vanished,
+        Detail::Frozen,
+        Detail::Black,
+        Detail::Blurred,
+        Detail::SceneShift,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Detail::InWater => "in_water",

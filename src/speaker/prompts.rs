@@ -11,7 +11,7 @@ use crate::vocab::IncidentKind;
 /// Kinds that have a default prompt (a camera fault has nobody on site to talk to), in the
 /// registry's order.
 pub fn kinds() -> impl Iterator<Item = IncidentKind> {
-    IncidentKind::all().filter(|k| k.info().prompt_zh.is_some())
+    IncidentKind::prompted()
 }
 
 /// What the default prompt of `kind` says (empty for a kind without one).

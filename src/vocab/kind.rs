@@ -134,6 +134,14 @@ impl IncidentKind {
             .expect("every kind has a row in vocab::kind::KINDS")
     }
 
+    /// The kinds that have a default voice prompt (a camera fault has nobody on site to talk to).
+    pub fn prompted() -> impl Iterator<Item = IncidentKind> {
+        KINDS
+            .iter()
+            .filter(|row| row.prompt_zh.is_some())
+            .map(|row| row.kind)
+    }
+
     /// Every kind, in the registry's order.
     pub fn all() -> impl Iterator<Item = IncidentKind> {
         KINDS.iter().map(|row| row.kind)
