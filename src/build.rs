@@ -15,6 +15,7 @@ pub fn check(config: &Config) -> Vec<Problem> {
     problems.extend(crate::speaker::check(config));
     problems.extend(crate::uplink::check(config));
     problems.extend(crate::orders::check_codes(config));
+    problems.extend(crate::rules::check(config));
     problems
 }
 

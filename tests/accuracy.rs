@@ -47,14 +47,13 @@ fn frames(camera: &CameraConfig, fps: f64) -> Vec<Frame> {
 /// config) on every sampled frame: the smoothed count as of each of `times` (stream seconds).
 fn smoothed_counts(name: &str, times: &[f64]) -> Vec<usize> {
     let mut camera = example(name);
-    camera
-        .rules
-        .retain(|r| matches!(r, lookout::config::RuleConfig::Crowd(_)));
+    camera.rules.retain(|r| r.kind == "crowd");
     let model = &camera.models[0];
     let mut det = detector(model);
     let options = lookout::runtime::detect_options(&camera, det.manifest()).expect("options");
     let mut tracker = Tracker::new(TrackerConfig::default());
-    let mut rules = RuleEngine::new(&camera, chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+    let mut rules = RuleEngine::new(&camera, chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .expect("the example's rules build");
     let mut counts = Vec::new();
     for frame in frames(&camera, camera.detect_fps) {
         let dets = det.detect_with(&frame.image, &options).expect("inference");
@@ -71,7 +70,7 @@ fn smoothed_counts(name: &str, times: &[f64]) -> Vec<usize> {
         });
         let t = frame.pts.as_secs_f64();
         while counts.len() < times.len() && t >= times[counts.len()] {
-            counts.push(rules.crowd_counts()[0].1);
+            counts.push(rules.gauges()[0].value as usize);
         }
     }
     counts

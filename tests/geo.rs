@@ -168,7 +168,7 @@ fn a_fire_seen_from_a_lookout_is_placed_by_ray_casting_with_a_wide_accuracy() {
     let orders = replay(&cfg, "forest_fire_smoke", "forest_fire_smoke.mp4");
     let fire = orders
         .iter()
-        .find(|o| o.kind == lookout::rules::IncidentKind::Fire)
+        .find(|o| o.kind == lookout::rules::FIRE)
         .expect("a fire order");
     assert_eq!(fire.location.method, "ray_cast");
     let want = truth(&pose, fire);

@@ -277,6 +277,33 @@ fn corpus() -> Vec<(&'static str, String, &'static str)> {
             "littering",
         ),
         (
+            "an unknown rule kind",
+            b.replace("kind = \"crowd\"", "kind = \"sunburn\""),
+            "rules[0].kind: unknown rule kind \"sunburn\"",
+        ),
+        (
+            "a misspelt rule key",
+            b.replace(rule, "hodl_s = 10.0"),
+            "rules[0].hodl_s: unknown field `hodl_s`",
+        ),
+        (
+            "a duration as words",
+            b.replace(rule, "hold_s = \"ten\""),
+            "rules[0].hold_s: invalid type",
+        ),
+        (
+            "a nested duration at infinity",
+            b.replace("kind = \"crowd\"", "kind = \"parking\"")
+                .replace("min_count = 10\n", "")
+                .replace(rule, "stationary = { window_s = inf }"),
+            "rules[0].stationary.window_s",
+        ),
+        (
+            "a nan score floor",
+            b.replace(rule, "hold_s = 1.0\nfilter = { min_score = nan }"),
+            "rules[0].filter.min_score",
+        ),
+        (
             "10^5-entry array",
             b.replace(
                 "models = [\"yolox_nano_coco\"]",

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::vocab::{IncidentKind, Severity, UtcOffset, Window};
 
@@ -252,7 +252,7 @@ pub struct ScheduleConfig {
 }
 
 /// Minimum score and size for an object to count, with per-label overrides.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
     /// Detection score floor.
@@ -267,7 +267,7 @@ pub struct FilterConfig {
 }
 
 /// Score and size floor for one label; unset keys fall back to the filter's own.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelFilterConfig {
     #[serde(default)]
@@ -927,438 +927,26 @@ pub struct ZoneConfig {
     pub polygon: Vec<[f64; 2]>,
 }
 
-/// One rule on one camera. `kind` picks the rule; the other keys belong to it. `docs/rules.md`
-/// explains each rule and why its defaults are what they are.
+/// One rule on one camera. `kind` names a rule kind (each registered by its file in
+/// `src/rules/`); the keys here are the ones every rule takes, and `params` holds the rule's
+/// own, which its kind reads and checks when the rule is built (`docs/rules.md` lists them).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum RuleConfig {
-    /// 人员聚集: persons inside a zone ≥ `min_count` for ≥ `hold_s`.
-    Crowd(CrowdRuleConfig),
-    /// 烟火: fire (and smoke that changes over time) sustained over a confirm window.
-    Fire(FireRuleConfig),
-    /// 违停: a vehicle stationary in a no-parking zone longer than the tolerance.
-    Parking(ParkingRuleConfig),
-    /// 占道经营: stationary persons with stall-like objects in a no-vending zone.
-    Vending(VendingRuleConfig),
-    /// 溺水: persons in a water zone, lingering at the shore, or vanishing in the water.
-    Water(WaterRuleConfig),
-}
-
-impl RuleConfig {
-    /// Zones the rule refers to, with the key that names each.
-    pub fn zones(&self) -> Vec<(&'static str, &str)> {
-        let mut z = Vec::new();
-        match self {
-            RuleConfig::Crowd(c) => z.push(("zone", c.zone.as_str())),
-            RuleConfig::Fire(f) => z.extend(f.zone.as_deref().map(|x| ("zone", x))),
-            RuleConfig::Parking(p) => z.push(("zone", p.zone.as_str())),
-            RuleConfig::Vending(v) => z.push(("zone", v.zone.as_str())),
-            RuleConfig::Water(w) => {
-                z.push(("water_zone", w.water_zone.as_str()));
-                z.extend(w.shore_zone.as_deref().map(|x| ("shore_zone", x)));
-            }
-        }
-        z
-    }
-
-    /// Exclusion masks and schedule, common to every kind.
-    pub fn masks(&self) -> &[String] {
-        match self {
-            RuleConfig::Crowd(c) => &c.masks,
-            RuleConfig::Fire(f) => &f.masks,
-            RuleConfig::Parking(p) => &p.masks,
-            RuleConfig::Vending(v) => &v.masks,
-            RuleConfig::Water(w) => &w.masks,
-        }
-    }
-
-    /// The rule's own city-management event code, if it sets one.
-    pub fn event_code(&self) -> Option<&str> {
-        match self {
-            RuleConfig::Crowd(c) => c.event_code.as_deref(),
-            RuleConfig::Fire(f) => f.event_code.as_deref(),
-            RuleConfig::Parking(p) => p.event_code.as_deref(),
-            RuleConfig::Vending(v) => v.event_code.as_deref(),
-            RuleConfig::Water(w) => w.event_code.as_deref(),
-        }
-    }
-
-    pub fn schedule(&self) -> Option<&ScheduleConfig> {
-        match self {
-            RuleConfig::Crowd(c) => c.schedule.as_ref(),
-            RuleConfig::Fire(f) => f.schedule.as_ref(),
-            RuleConfig::Parking(p) => p.schedule.as_ref(),
-            RuleConfig::Vending(v) => v.schedule.as_ref(),
-            RuleConfig::Water(w) => w.schedule.as_ref(),
-        }
-    }
-}
-
-/// A severity reached at a head count.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CrowdTier {
-    pub min_count: usize,
-    pub severity: Severity,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CrowdRuleConfig {
-    /// Zone the persons are counted in (their feet, the bottom-centre of the box).
-    pub zone: String,
-    /// Persons needed to count as a crowd.
-    pub min_count: usize,
-    /// Seconds the (smoothed) count must stay at or above `min_count` before an order opens.
-    /// Also require this many persons per m² of the zone's ground area (the camera must be
-    /// geo-calibrated: `calibration` or `pose`). A crowd is as much about density as numbers:
-    /// 30 people on a square are a stroll, on a footbridge a crush.
-    #[serde(default)]
-    pub min_density: Option<f64>,
-    #[serde(default = "default_crowd_hold")]
-    pub hold_s: f64,
-    /// Seconds below `min_count` before the order is cleared.
-    #[serde(default = "default_crowd_clear")]
-    pub clear_s: f64,
-    /// A person still counts this long after its last detection (rides over missed frames).
-    #[serde(default = "default_crowd_memory")]
-    pub memory_s: f64,
-    /// The count is the median over this many seconds, so one bad frame neither opens nor closes.
-    #[serde(default = "default_crowd_smooth")]
-    pub smooth_s: f64,
-    /// Severity below the first tier.
-    #[serde(default = "default_crowd_severity")]
-    pub severity: Severity,
-    /// Higher severities at higher counts, e.g. `[{ min_count = 30, severity = "orange" }]`.
-    #[serde(default)]
-    pub tiers: Vec<CrowdTier>,
-    /// Seconds after a clear before the same zone can raise a new order.
-    #[serde(default = "default_cooldown")]
-    pub cooldown_s: f64,
-    /// Persons below this score or size do not count.
-    #[serde(default)]
-    pub filter: FilterConfig,
-    /// Zone ids whose area is ignored.
+pub struct RuleConfig {
+    pub kind: String,
+    /// Zone ids whose area the rule ignores.
     #[serde(default)]
     pub masks: Vec<String>,
     /// When the rule is armed.
     #[serde(default)]
     pub schedule: Option<ScheduleConfig>,
-    /// City-management event code. Default `2101` (local extension: crowd gathering).
+    /// City-management event code; the kind's default without one.
     #[serde(default)]
     pub event_code: Option<String>,
-}
-
-fn default_crowd_hold() -> f64 {
-    10.0
-}
-fn default_crowd_clear() -> f64 {
-    15.0
-}
-fn default_crowd_memory() -> f64 {
-    1.0
-}
-fn default_crowd_smooth() -> f64 {
-    2.0
-}
-fn default_crowd_severity() -> Severity {
-    Severity::Yellow
-}
-fn default_cooldown() -> f64 {
-    60.0
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FireRuleConfig {
-    /// Optional zone; without one the whole frame counts.
-    #[serde(default)]
-    pub zone: Option<String>,
-    /// Minimum fire score for a sample to count as a hit.
-    #[serde(default = "default_fire_min_score")]
-    pub min_score: f32,
-    /// Samples of the fire model looked back over.
-    #[serde(default = "default_fire_window")]
-    pub window: usize,
-    /// Hits needed within `window` samples.
-    #[serde(default = "default_fire_min_hits")]
-    pub min_hits: usize,
-    /// Seconds from the first hit before the order opens.
-    #[serde(default = "default_fire_confirm")]
-    pub confirm_s: f64,
-    /// Seconds without a hit before the order is cleared.
-    #[serde(default = "default_fire_clear")]
-    pub clear_s: f64,
-    /// Also raise smoke orders (orange) for smoke that changes over time.
-    #[serde(default = "default_true")]
-    pub smoke: bool,
-    /// Minimum smoke score for a hit.
-    #[serde(default = "default_smoke_min_score")]
-    pub smoke_min_score: f32,
-    /// Fraction of a smoke box that must differ from the slowly updated background for the
-    /// detection to count: grey pavement the model calls smoke never changes, real smoke does.
-    #[serde(default = "default_smoke_min_change")]
-    pub smoke_min_change: f32,
-    /// At least one fire hit in the window must score this much before an order opens; weaker
-    /// hits (down to `min_score`) keep an open one alive.
-    #[serde(default = "default_fire_confirm_score")]
-    pub fire_confirm_score: f32,
-    /// Mean frame-to-frame grey change (0..255) a fire box must show: flames flicker, a yellow
-    /// swim ring or an orange sign does not. 0 turns the check off.
-    #[serde(default = "default_fire_min_flicker")]
-    pub fire_min_flicker: f32,
-    /// How many times more a fire box must flicker than the ring around it: water, leaves and
-    /// traffic around a bright object move as much as the object itself.
-    #[serde(default = "default_fire_flicker_ratio")]
-    pub fire_flicker_ratio: f32,
-    /// Pause the fire and smoke checks while the whole view moves (a pan, a shaking pole) and
-    /// for two samples after: a moving picture changes everywhere.
-    #[serde(default = "default_true")]
-    pub pause_on_camera_motion: bool,
-    /// Seconds after a clear before a new order of the same kind.
-    #[serde(default = "default_cooldown")]
-    pub cooldown_s: f64,
-    /// Boxes smaller than this fraction of the frame are ignored.
-    #[serde(default)]
-    pub min_area: f32,
-    /// Zone ids whose area is ignored (chimneys, lamps, sunsets).
-    #[serde(default)]
-    pub masks: Vec<String>,
-    #[serde(default)]
-    pub schedule: Option<ScheduleConfig>,
-    /// City-management event code. Default `2103` (local extension: fire and smoke).
-    #[serde(default)]
-    pub event_code: Option<String>,
+    /// The rule's own keys.
+    #[serde(flatten)]
+    pub params: toml::Table,
 }
 
 fn default_true() -> bool {
     true
-}
-fn default_fire_min_score() -> f32 {
-    0.3
-}
-fn default_fire_window() -> usize {
-    5
-}
-fn default_fire_min_hits() -> usize {
-    3
-}
-fn default_fire_confirm() -> f64 {
-    2.0
-}
-fn default_fire_clear() -> f64 {
-    30.0
-}
-fn default_fire_confirm_score() -> f32 {
-    0.5
-}
-fn default_fire_min_flicker() -> f32 {
-    FIRE_MIN_FLICKER
-}
-fn default_fire_flicker_ratio() -> f32 {
-    FIRE_FLICKER_RATIO
-}
-/// Measured on the shared clips: see docs/rules.md (fire and smoke).
-pub const FIRE_MIN_FLICKER: f32 = 2.0;
-pub const FIRE_FLICKER_RATIO: f32 = 0.0;
-fn default_smoke_min_score() -> f32 {
-    0.3
-}
-fn default_smoke_min_change() -> f32 {
-    // Measured on the shared clips: real smoke 0.52-1.0 (forest, indoor fire); pavement the
-    // model calls smoke, with people walking over it, 0.22-0.37 (plaza).
-    0.45
-}
-
-/// How "not moving" is measured for parked vehicles and vendors.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StationaryConfig {
-    /// Seconds of history judged.
-    #[serde(default = "default_stationary_window")]
-    pub window_s: f64,
-    /// Largest movement of the ground point over the window, as a fraction of the box height.
-    #[serde(default = "default_stationary_move")]
-    pub max_move: f32,
-}
-
-fn default_stationary_window() -> f64 {
-    10.0
-}
-fn default_stationary_move() -> f32 {
-    0.25
-}
-
-impl Default for StationaryConfig {
-    fn default() -> Self {
-        StationaryConfig {
-            window_s: default_stationary_window(),
-            max_move: default_stationary_move(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ParkingRuleConfig {
-    /// The no-parking zone (vehicle ground points).
-    pub zone: String,
-    /// Labels that count as vehicles.
-    #[serde(default = "default_vehicle_labels")]
-    pub labels: Vec<String>,
-    /// Seconds a vehicle may stand before it is illegally parked.
-    #[serde(default = "default_parking_tolerance")]
-    pub tolerance_s: f64,
-    /// Seconds the vehicle must be gone before the order clears.
-    #[serde(default = "default_parking_clear")]
-    pub clear_s: f64,
-    /// Seconds after opening before the order escalates to `escalate_to`.
-    #[serde(default = "default_parking_escalate")]
-    pub escalate_after_s: f64,
-    #[serde(default = "default_parking_escalate_to")]
-    pub escalate_to: Severity,
-    #[serde(default = "default_parking_severity")]
-    pub severity: Severity,
-    #[serde(default)]
-    pub stationary: StationaryConfig,
-    #[serde(default = "default_cooldown")]
-    pub cooldown_s: f64,
-    #[serde(default)]
-    pub filter: FilterConfig,
-    #[serde(default)]
-    pub masks: Vec<String>,
-    #[serde(default)]
-    pub schedule: Option<ScheduleConfig>,
-    /// Default `0505` 机动车乱停放.
-    #[serde(default)]
-    pub event_code: Option<String>,
-}
-
-fn default_vehicle_labels() -> Vec<String> {
-    ["car", "truck", "bus", "motorcycle"]
-        .map(String::from)
-        .to_vec()
-}
-fn default_parking_tolerance() -> f64 {
-    300.0
-}
-fn default_parking_clear() -> f64 {
-    30.0
-}
-fn default_parking_escalate() -> f64 {
-    1800.0
-}
-fn default_parking_escalate_to() -> Severity {
-    Severity::Orange
-}
-fn default_parking_severity() -> Severity {
-    Severity::Blue
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VendingRuleConfig {
-    /// The no-vending zone.
-    pub zone: String,
-    /// Labels that look like a stall (COCO: umbrella, dining_table, chair, bicycle, motorcycle…).
-    #[serde(default = "default_stall_labels")]
-    pub stall_labels: Vec<String>,
-    /// Whether a stall object is required; `false` lets stationary persons alone count.
-    #[serde(default = "default_true")]
-    pub require_stall: bool,
-    /// Stationary persons needed.
-    #[serde(default = "default_vending_persons")]
-    pub min_persons: usize,
-    /// Seconds the stall must persist before an order opens.
-    #[serde(default = "default_vending_dwell")]
-    pub dwell_s: f64,
-    /// Seconds gone before the order clears.
-    #[serde(default = "default_vending_clear")]
-    pub clear_s: f64,
-    #[serde(default = "default_vending_severity")]
-    pub severity: Severity,
-    #[serde(default)]
-    pub stationary: StationaryConfig,
-    #[serde(default = "default_cooldown")]
-    pub cooldown_s: f64,
-    #[serde(default)]
-    pub filter: FilterConfig,
-    #[serde(default)]
-    pub masks: Vec<String>,
-    #[serde(default)]
-    pub schedule: Option<ScheduleConfig>,
-    /// Default `0501` 无照经营游商 (use `0504` for vending outside shops).
-    #[serde(default)]
-    pub event_code: Option<String>,
-}
-
-fn default_stall_labels() -> Vec<String> {
-    [
-        "umbrella",
-        "dining_table",
-        "chair",
-        "bicycle",
-        "motorcycle",
-        "suitcase",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-fn default_vending_persons() -> usize {
-    1
-}
-fn default_vending_dwell() -> f64 {
-    180.0
-}
-fn default_vending_clear() -> f64 {
-    60.0
-}
-fn default_vending_severity() -> Severity {
-    Severity::Blue
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WaterRuleConfig {
-    /// The water surface (a person's box centre inside it is in the water).
-    pub water_zone: String,
-    /// The bank or pool edge; lingering there is a warning.
-    #[serde(default)]
-    pub shore_zone: Option<String>,
-    /// Seconds in the water before the red order opens.
-    #[serde(default = "default_water_confirm")]
-    pub confirm_s: f64,
-    /// Seconds at the shore before the orange order opens.
-    #[serde(default = "default_shore_linger")]
-    pub shore_linger_s: f64,
-    /// A person last seen in the water and not seen again for this long: possible drowning.
-    #[serde(default = "default_vanish")]
-    pub vanish_s: f64,
-    /// Seconds without anybody in the zone before an order clears.
-    #[serde(default = "default_water_clear")]
-    pub clear_s: f64,
-    #[serde(default = "default_cooldown")]
-    pub cooldown_s: f64,
-    #[serde(default)]
-    pub filter: FilterConfig,
-    #[serde(default)]
-    pub masks: Vec<String>,
-    #[serde(default)]
-    pub schedule: Option<ScheduleConfig>,
-    /// Default `2102` (local extension: water danger).
-    #[serde(default)]
-    pub event_code: Option<String>,
-}
-
-fn default_water_confirm() -> f64 {
-    1.0
-}
-fn default_shore_linger() -> f64 {
-    30.0
-}
-fn default_vanish() -> f64 {
-    5.0
-}
-fn default_water_clear() -> f64 {
-    10.0
 }

@@ -8,6 +8,7 @@ use super::span::KeyPath;
 use super::{is_identifier, CameraConfig, Config, RuleConfig};
 use super::{SourceKind, TEST_PATTERNS};
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     pub key: KeyPath,
     pub message: String,
@@ -650,126 +651,9 @@ fn self_intersection(pts: &[[f64; 2]]) -> Option<(usize, usize)> {
     None
 }
 
+/// The keys every rule shares; each kind checks its own keys when it is built (`rules::check`).
 fn validate_rule(camera: &CameraConfig, rule: &RuleConfig, at: KeyPath, p: &mut Problems) {
-    let mut seconds: Vec<(&str, f64)> = Vec::new();
-    match rule {
-        RuleConfig::Crowd(c) => {
-            if c.min_count == 0 {
-                p.add(at.clone().key("min_count"), "must be at least 1");
-            }
-            if let Some(d) = c.min_density {
-                if !(d > 0.0 && d < 20.0) {
-                    p.add(
-                        at.clone().key("min_density"),
-                        "must be within 0..20 persons per m²",
-                    );
-                } else if camera.calibration.is_none() && camera.pose.is_none() {
-                    p.add(
-                        at.clone().key("min_density"),
-                        "needs the camera's ground geometry: add a calibration (ground control points) or a pose",
-                    );
-                }
-            }
-            seconds.extend([
-                ("hold_s", c.hold_s),
-                ("clear_s", c.clear_s),
-                ("memory_s", c.memory_s),
-                ("smooth_s", c.smooth_s),
-                ("cooldown_s", c.cooldown_s),
-            ]);
-            for (t, tier) in c.tiers.iter().enumerate() {
-                if tier.min_count < c.min_count {
-                    p.add(
-                        at.clone().key("tiers").index(t),
-                        "a tier's min_count must be at least the rule's min_count",
-                    );
-                }
-            }
-        }
-        RuleConfig::Fire(f) => {
-            if f.window == 0 || f.min_hits == 0 || f.min_hits > f.window {
-                p.add(at.clone().key("min_hits"), "need 1 <= min_hits <= window");
-            }
-            for (k, v) in [
-                ("min_score", f.min_score),
-                ("smoke_min_score", f.smoke_min_score),
-                ("smoke_min_change", f.smoke_min_change),
-                ("fire_confirm_score", f.fire_confirm_score),
-                ("min_area", f.min_area),
-            ] {
-                if !(0.0..=1.0).contains(&v) {
-                    p.add(at.clone().key(k), "must be within 0..1");
-                }
-            }
-            if !(0.0..=255.0).contains(&f.fire_min_flicker) {
-                p.add(
-                    at.clone().key("fire_min_flicker"),
-                    "must be within 0..255 (grey levels)",
-                );
-            }
-            if !(0.0..=20.0).contains(&f.fire_flicker_ratio) {
-                p.add(at.clone().key("fire_flicker_ratio"), "must be within 0..20");
-            }
-            seconds.extend([
-                ("confirm_s", f.confirm_s),
-                ("clear_s", f.clear_s),
-                ("cooldown_s", f.cooldown_s),
-            ]);
-        }
-        RuleConfig::Parking(r) => {
-            if r.labels.is_empty() {
-                p.add(at.clone().key("labels"), "name at least one vehicle label");
-            }
-            seconds.extend([
-                ("tolerance_s", r.tolerance_s),
-                ("clear_s", r.clear_s),
-                ("escalate_after_s", r.escalate_after_s),
-                ("cooldown_s", r.cooldown_s),
-                ("stationary.window_s", r.stationary.window_s),
-            ]);
-        }
-        RuleConfig::Vending(v) => {
-            if v.require_stall && v.stall_labels.is_empty() {
-                p.add(
-                    at.clone().key("stall_labels"),
-                    "name at least one stall label, or set require_stall = false",
-                );
-            }
-            seconds.extend([
-                ("dwell_s", v.dwell_s),
-                ("clear_s", v.clear_s),
-                ("cooldown_s", v.cooldown_s),
-                ("stationary.window_s", v.stationary.window_s),
-            ]);
-        }
-        RuleConfig::Water(w) => {
-            seconds.extend([
-                ("confirm_s", w.confirm_s),
-                ("shore_linger_s", w.shore_linger_s),
-                ("vanish_s", w.vanish_s),
-                ("clear_s", w.clear_s),
-                ("cooldown_s", w.cooldown_s),
-            ]);
-        }
-    }
-    for (k, v) in seconds {
-        if !is_non_negative(v) {
-            let mut key = at.clone();
-            for part in k.split('.') {
-                key = key.key(part);
-            }
-            p.add(key, "must be 0 or more seconds");
-        }
-    }
-    for (key, zone) in rule.zones() {
-        if camera.zone(zone).is_none() {
-            p.add(
-                at.clone().key(key),
-                format!("zone {zone:?} is not defined on camera {:?}", camera.id),
-            );
-        }
-    }
-    for (m, mask) in rule.masks().iter().enumerate() {
+    for (m, mask) in rule.masks.iter().enumerate() {
         if camera.zone(mask).is_none() {
             p.add(
                 at.clone().key("masks").index(m),
@@ -780,7 +664,7 @@ fn validate_rule(camera: &CameraConfig, rule: &RuleConfig, at: KeyPath, p: &mut 
             );
         }
     }
-    if let Some(code) = rule.event_code() {
+    if let Some(code) = &rule.event_code {
         if !is_case_code(code) {
             p.add(
                 at.clone().key("event_code"),
@@ -788,7 +672,7 @@ fn validate_rule(camera: &CameraConfig, rule: &RuleConfig, at: KeyPath, p: &mut 
             );
         }
     }
-    if let Some(s) = rule.schedule() {
+    if let Some(s) = &rule.schedule {
         if s.days.iter().any(|d| !(1..=7).contains(d)) {
             p.add(
                 at.clone().key("schedule").key("days"),

@@ -579,12 +579,20 @@ deadline_h = 0
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let book = orders::CaseBook::new(&config);
-    use crate::rules::Detail;
-    use crate::vocab::IncidentKind as K;
-    let vanished = book.file(K::Water, Some(Detail::Vanished), "2102", t(0));
+    let vanished = book.file(
+        crate::rules::WATER,
+        Some(crate::rules::VANISHED),
+        "2102",
+        t(0),
+    );
     assert_eq!(vanished.subcategory_name.as_deref(), Some("疑似溺水"));
     assert_eq!(vanished.deadline_at, Some(orders::rfc3339(t(360))));
-    let in_water = book.file(K::Water, Some(Detail::InWater), "2102", t(0));
+    let in_water = book.file(
+        crate::rules::WATER,
+        Some(crate::rules::IN_WATER),
+        "2102",
+        t(0),
+    );
     assert_eq!(in_water.subcategory, "2110");
     assert_eq!(in_water.closing.as_deref(), Some("人员离开水域"));
     assert_eq!(
@@ -593,11 +601,12 @@ deadline_h = 0
         "the kind's default: 15 min for water"
     );
     assert_eq!(
-        book.file(K::Parking, None, "0505", t(0)).deadline_at,
+        book.file(crate::rules::PARKING, None, "0505", t(0))
+            .deadline_at,
         None,
         "0: no deadline"
     );
-    let vending = book.file(K::Vending, None, "0504", t(0));
+    let vending = book.file(crate::rules::VENDING, None, "0504", t(0));
     assert_eq!(
         (vending.category.as_str(), vending.subcategory.as_str()),
         ("05", "0504"),

@@ -191,7 +191,7 @@ mod tests {
         Job {
             order_id: "o".into(),
             camera: "cam".into(),
-            kind: IncidentKind::Crowd,
+            kind: crate::rules::CROWD,
             zone: Some("z".into()),
             window: Duration::from_secs(10),
             attempt: 1,

@@ -265,11 +265,11 @@ ignore = ["camera_fault"]"#,
         let s = score_clip(
             &c,
             vec![
-                raised(IncidentKind::Crowd, 1.0, 6),  // too early
-                raised(IncidentKind::Crowd, 3.0, 12), // count out of range
-                raised(IncidentKind::Crowd, 4.0, 7),  // the one
-                raised(IncidentKind::Fire, 5.0, 1),
-                raised(IncidentKind::CameraFault, 6.0, 1),
+                raised(crate::rules::CROWD, 1.0, 6),  // too early
+                raised(crate::rules::CROWD, 3.0, 12), // count out of range
+                raised(crate::rules::CROWD, 4.0, 7),  // the one
+                raised(crate::rules::FIRE, 5.0, 1),
+                raised(crate::rules::CAMERA_FAULT, 6.0, 1),
             ],
             None,
             1.0,

@@ -26,6 +26,7 @@ struct Camera {
     fps: f64,
     decode_fps: f64,
     faults: Vec<&'static str>,
+    gauges: Vec<crate::vocab::Gauge>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -103,6 +104,7 @@ impl Health {
             fps: 0.0,
             decode_fps: 0.0,
             faults: Vec::new(),
+            gauges: Vec::new(),
         })
     }
 
@@ -112,6 +114,12 @@ impl Health {
         let c = Self::camera(&mut inner, camera, now);
         c.decode_fps = decode_fps;
         c.faults = faults;
+    }
+
+    /// The camera's rules' live measurements, as of its last status.
+    pub fn gauges(&self, camera: &str, gauges: Vec<crate::vocab::Gauge>) {
+        let mut inner = self.inner();
+        Self::camera(&mut inner, camera, Instant::now()).gauges = gauges;
     }
 
     /// The camera was removed by a config reload: it no longer counts anywhere.
@@ -284,6 +292,38 @@ impl Health {
             "gauge",
             "Frames per second out of the camera's decoder, over the last few seconds.",
             cams(&|c| c.decode_fps),
+        );
+        let rule_series = |total: bool| -> Vec<(String, f64)> {
+            inner
+                .cameras
+                .iter()
+                .flat_map(|(id, c)| {
+                    c.gauges
+                        .iter()
+                        .filter(move |g| g.total == total)
+                        .map(move |g| {
+                            (
+                                format!(
+                                    "{{camera=\"{id}\",place=\"{}\",what=\"{}\"}}",
+                                    g.place, g.what
+                                ),
+                                g.value,
+                            )
+                        })
+                })
+                .collect()
+        };
+        metric(
+            "lookout_rule_value",
+            "gauge",
+            "A rule's live measurement (what): a zone's head count, a lane's occupancy, by camera and zone or line (place).",
+            rule_series(false),
+        );
+        metric(
+            "lookout_rule_events_total",
+            "counter",
+            "What a rule counted since the camera started (what): crossings of a line each way, by camera and line (place).",
+            rule_series(true),
         );
         metric(
             "lookout_camera_fault",

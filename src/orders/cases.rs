@@ -122,22 +122,29 @@ impl CaseBook {
     }
 }
 
-/// The case-code table's checks that need the rules' words: a `detail` must be one of them.
+/// The case-code table's checks that need the kinds' words: a `detail` must be one of its
+/// kind's.
 pub fn check(config: &Config) -> Vec<Problem> {
-    const DETAILS: [Detail; 7] = Detail::ALL;
     config
         .codes
         .iter()
         .enumerate()
         .filter_map(|(i, row)| {
             let d = row.detail.as_deref()?;
-            (!DETAILS.iter().any(|x| x.as_str() == d)).then(|| {
+            row.kind.detail(d).is_none().then(|| {
+                let known: Vec<&str> = row.kind.info().details.iter().map(|x| x.name).collect();
+                let message = if known.is_empty() {
+                    format!("{d:?} is not a detail: {} has none", row.kind)
+                } else {
+                    format!(
+                        "{d:?} is not a detail of {}; its details are {}",
+                        row.kind,
+                        known.join(", ")
+                    )
+                };
                 Problem::new(
                     KeyPath::default().key("codes").index(i).key("detail"),
-                    format!(
-                        "{d:?} is not a detail; details are {}",
-                        DETAILS.map(|x| x.as_str()).join(", ")
-                    ),
+                    message,
                 )
             })
         })

@@ -759,17 +759,17 @@ polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
         let frame = RgbImage::new(32, 24);
         // An earlier run opened a crowd order and a parking order in zone z.
         let crowd = desk
-            .apply(&event(&config, 1, IncidentKind::Crowd), &frame, None)
+            .apply(&event(&config, 1, crate::rules::CROWD), &frame, None)
             .unwrap()
             .order;
         let parking = desk
-            .apply(&event(&config, 2, IncidentKind::Parking), &frame, None)
+            .apply(&event(&config, 2, crate::rules::PARKING), &frame, None)
             .unwrap()
             .order;
         let (_, mut desk) = setup();
         desk.adopt(vec![crowd.clone(), parking.clone()]);
         // The crowd is seen again: it continues the same order.
-        let again = event(&config, 7, IncidentKind::Crowd);
+        let again = event(&config, 7, crate::rules::CROWD);
         assert_eq!(desk.claim(&again).as_deref(), Some(crowd.id.as_str()));
         let change = desk.apply(&again, &frame, Some(crowd.clone())).unwrap();
         assert_eq!(change.order.id, crowd.id);
@@ -777,7 +777,7 @@ polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
         assert_eq!(change.order.timeline.last().unwrap().event, "resumed");
         assert_eq!(desk.order_of(7), Some(crowd.id.as_str()));
         // A second crowd finds nothing left to continue: a new order.
-        assert_eq!(desk.claim(&event(&config, 8, IncidentKind::Crowd)), None);
+        assert_eq!(desk.claim(&event(&config, 8, crate::rules::CROWD)), None);
         // The parked car is not seen again: cleared, not left open forever.
         assert_eq!(desk.unclaimed(), vec![parking.id.clone()]);
         let released = desk.release(parking.clone(), Utc::now()).unwrap();

@@ -2,7 +2,7 @@
 
 use super::{OrderState, Step, Warning, WarningStatus, WorkOrder};
 use crate::config::Language;
-use crate::rules::{Detail, IncidentKind, Phase, Severity};
+use crate::rules::{IncidentKind, Phase, Severity};
 
 pub(super) fn note(
     phase: Phase,
@@ -11,87 +11,49 @@ pub(super) fn note(
     severity: Severity,
     lang: Language,
 ) -> String {
+    let info = kind.info();
+    let fill = |template: &str, label: &str| {
+        template
+            .replace("{label}", label)
+            .replace("{n}", &count.to_string())
+    };
     match (lang, phase) {
-        (Language::Zh, Phase::Opened) if kind == IncidentKind::CameraFault => {
-            "发现摄像机故障".into()
-        }
-        (Language::En, Phase::Opened) if kind == IncidentKind::CameraFault => {
-            "camera fault detected".into()
-        }
-        (Language::Zh, Phase::Cleared) if kind == IncidentKind::CameraFault => {
-            "画面已恢复正常".into()
-        }
-        (Language::En, Phase::Cleared) if kind == IncidentKind::CameraFault => {
-            "the picture is back to normal".into()
-        }
-        (Language::Zh, Phase::Opened) => format!("发现{}，涉及 {count} 个目标", kind.label_zh()),
+        (Language::Zh, Phase::Opened) => fill(info.opened_zh, info.label_zh),
+        (Language::En, Phase::Opened) => fill(info.opened_en, info.label_en),
         (Language::Zh, Phase::Updated) => {
             format!("更新：{count} 个目标，等级 {}", severity.as_str())
         }
-        (Language::Zh, Phase::Cleared) => "现场已恢复，目标消失".into(),
-        (Language::En, Phase::Opened) => format!("{} detected: {count} object(s)", kind.label_en()),
         (Language::En, Phase::Updated) => {
             format!("now {count} object(s), severity {}", severity.as_str())
         }
-        (Language::En, Phase::Cleared) => "no longer seen".into(),
+        (Language::Zh, Phase::Cleared) => info.cleared_zh.into(),
+        (Language::En, Phase::Cleared) => info.cleared_en.into(),
     }
 }
 
+/// The title of an order: its kind's (or detail's) words from the kinds registry, the place and
+/// the state.
 pub(super) fn title(order: &WorkOrder, lang: Language) -> String {
     let camera = &order.camera;
     let place = order.zone.as_ref().map_or_else(
         || camera.name.clone(),
         |z| format!("{} {}", camera.name, z.name),
     );
-    let n = order.count;
+    let info = order.kind.info();
+    let detail = order.detail.and_then(|d| d.info(order.kind));
     let (zh_state, en_state) = state_suffix(order.state);
+    let n = order.count.to_string();
     match lang {
         Language::Zh => {
-            let what = match (order.kind, order.detail) {
-                (IncidentKind::Crowd, _) => format!("人员聚集 {n} 人"),
-                (IncidentKind::Fire, _) => "发现明火".into(),
-                (IncidentKind::Smoke, _) => "发现烟雾".into(),
-                (IncidentKind::Parking, _) => "机动车违停".into(),
-                (IncidentKind::Vending, _) => "占道经营（流动摊贩）".into(),
-                (IncidentKind::Water, Some(Detail::Vanished)) => "疑似溺水：有人在水中消失".into(),
-                (IncidentKind::Water, Some(Detail::AtShore)) => "岸边逗留".into(),
-                (IncidentKind::Water, _) => "有人进入危险水域".into(),
-                (IncidentKind::CameraFault, Some(Detail::Frozen)) => "摄像机画面冻结".into(),
-                (IncidentKind::CameraFault, Some(Detail::Black)) => "摄像机画面黑屏或被遮挡".into(),
-                (IncidentKind::CameraFault, Some(Detail::Blurred)) => "摄像机画面模糊".into(),
-                (IncidentKind::CameraFault, Some(Detail::SceneShift)) => {
-                    "摄像机视角偏移：区域与标定已失效".into()
-                }
-                (IncidentKind::CameraFault, _) => "摄像机故障".into(),
-            };
+            let what = detail
+                .map_or(info.title_zh, |d| d.title_zh)
+                .replace("{n}", &n);
             format!("{what}：{place}{zh_state}")
         }
         Language::En => {
-            let what = match (order.kind, order.detail) {
-                (IncidentKind::Crowd, _) => format!("Crowd of {n}"),
-                (IncidentKind::Fire, _) => "Open fire".into(),
-                (IncidentKind::Smoke, _) => "Smoke".into(),
-                (IncidentKind::Parking, _) => "Illegally parked vehicle".into(),
-                (IncidentKind::Vending, _) => "Street vending".into(),
-                (IncidentKind::Water, Some(Detail::Vanished)) => {
-                    "Possible drowning: a person vanished in the water".into()
-                }
-                (IncidentKind::Water, Some(Detail::AtShore)) => {
-                    "Person lingering at the water's edge".into()
-                }
-                (IncidentKind::Water, _) => "Person in a water danger zone".into(),
-                (IncidentKind::CameraFault, Some(Detail::Frozen)) => "Camera picture frozen".into(),
-                (IncidentKind::CameraFault, Some(Detail::Black)) => {
-                    "Camera picture black or covered".into()
-                }
-                (IncidentKind::CameraFault, Some(Detail::Blurred)) => {
-                    "Camera picture blurred".into()
-                }
-                (IncidentKind::CameraFault, Some(Detail::SceneShift)) => {
-                    "Camera view moved: zones and calibration no longer fit".into()
-                }
-                (IncidentKind::CameraFault, _) => "Camera fault".into(),
-            };
+            let what = detail
+                .map_or(info.title_en, |d| d.title_en)
+                .replace("{n}", &n);
             format!("{what}: {place}{en_state}")
         }
     }

@@ -14,6 +14,57 @@ use super::scene::{Thumb, ViewMatch};
 use super::{Detail, Incident, IncidentKind, Lifecycle, Phase, RuleInput, RuleOutput, Transition};
 use crate::config::FaultsConfig;
 use crate::rules::Severity;
+use crate::vocab::{DetailInfo, KindInfo, KINDS};
+
+/// 摄像机故障: the camera's picture is frozen, black, blurred or no longer its calibrated view.
+pub const CAMERA_FAULT: IncidentKind = IncidentKind::registered("camera_fault");
+/// The same picture, unchanged.
+pub const FROZEN: Detail = Detail::registered("frozen");
+/// Black or blank (lens covered, night without IR).
+pub const BLACK: Detail = Detail::registered("black");
+/// Heavily blurred compared with the reference view.
+pub const BLURRED: Detail = Detail::registered("blurred");
+/// The view no longer matches the reference (the camera was moved).
+pub const SCENE_SHIFT: Detail = Detail::registered("scene_shift");
+
+#[linkme::distributed_slice(KINDS)]
+static CAMERA_FAULT_ROW: KindInfo = KindInfo {
+    name: "camera_fault",
+    rank: 90,
+    deadline_h: 24.0,
+    label_zh: "摄像机故障",
+    label_en: "camera fault",
+    event_code: "2199",
+    title_zh: "摄像机故障",
+    title_en: "Camera fault",
+    opened_zh: "发现摄像机故障",
+    opened_en: "camera fault detected",
+    cleared_zh: "画面已恢复正常",
+    cleared_en: "the picture is back to normal",
+    details: &[
+        DetailInfo {
+            name: "frozen",
+            title_zh: "摄像机画面冻结",
+            title_en: "Camera picture frozen",
+        },
+        DetailInfo {
+            name: "black",
+            title_zh: "摄像机画面黑屏或被遮挡",
+            title_en: "Camera picture black or covered",
+        },
+        DetailInfo {
+            name: "blurred",
+            title_zh: "摄像机画面模糊",
+            title_en: "Camera picture blurred",
+        },
+        DetailInfo {
+            name: "scene_shift",
+            title_zh: "摄像机视角偏移：区域与标定已失效",
+            title_en: "Camera view moved: zones and calibration no longer fit",
+        },
+    ],
+    ..KindInfo::BASE
+};
 
 /// Below this mean absolute grey-level difference between checks, two frames are the same
 /// picture. A stalled encoder repeats its picture bit for bit (0.0); live sensors, even on a
@@ -77,10 +128,10 @@ impl CameraFaultRule {
             life: Lifecycle::new(confirm_s, config.clear_s, 0.0),
         };
         let episodes = vec![
-            episode(Detail::Frozen, Severity::Orange, config.frozen_s),
-            episode(Detail::Black, Severity::Orange, config.black_s),
-            episode(Detail::Blurred, Severity::Yellow, config.blur_s),
-            episode(Detail::SceneShift, Severity::Orange, config.shift_s),
+            episode(FROZEN, Severity::Orange, config.frozen_s),
+            episode(BLACK, Severity::Orange, config.black_s),
+            episode(BLURRED, Severity::Yellow, config.blur_s),
+            episode(SCENE_SHIFT, Severity::Orange, config.shift_s),
         ];
         CameraFaultRule {
             config,
@@ -123,7 +174,7 @@ impl CameraFaultRule {
     pub fn picture_unusable(&self) -> bool {
         self.episodes
             .iter()
-            .any(|e| matches!(e.detail, Detail::Frozen | Detail::Black) && e.life.holds)
+            .any(|e| matches!(e.detail, FROZEN | BLACK) && e.life.holds)
     }
 
     pub fn reading(&self) -> Reading {
@@ -180,10 +231,10 @@ impl CameraFaultRule {
         let mut out = Vec::new();
         for (key, episode) in self.episodes.iter_mut().enumerate() {
             let holds = match episode.detail {
-                Detail::Frozen => frozen,
-                Detail::Black => black,
-                Detail::Blurred => blurred,
-                Detail::SceneShift => shifted,
+                FROZEN => frozen,
+                BLACK => black,
+                BLURRED => blurred,
+                SCENE_SHIFT => shifted,
                 _ => false,
             };
             let phase = match episode.life.step(holds, input.pts) {
@@ -195,7 +246,7 @@ impl CameraFaultRule {
                 key as u64,
                 phase,
                 Incident {
-                    kind: IncidentKind::CameraFault,
+                    kind: CAMERA_FAULT,
                     detail: Some(episode.detail),
                     zone: None,
                     severity: episode.severity,
@@ -203,7 +254,7 @@ impl CameraFaultRule {
                         .config
                         .event_code
                         .clone()
-                        .unwrap_or_else(|| IncidentKind::CameraFault.default_event_code().into()),
+                        .unwrap_or_else(|| CAMERA_FAULT.default_event_code().into()),
                     count: 0,
                     objects: Vec::new(),
                 },
@@ -307,11 +358,11 @@ mod tests {
         let mut rule = CameraFaultRule::new(config(), Some(Reference::new(&scene(0, 0))));
         let frozen = scene(3, 0);
         let out = feed(&mut rule, 0, 10, |_| frozen.clone());
-        assert_eq!(out, vec![(6, Phase::Opened, Detail::Frozen)]);
+        assert_eq!(out, vec![(6, Phase::Opened, FROZEN)]);
         assert!(rule.picture_unusable());
-        assert_eq!(rule.open_faults(), vec![Detail::Frozen]);
+        assert_eq!(rule.open_faults(), vec![FROZEN]);
         let out = feed(&mut rule, 10, 10, |t| scene(t as u32, 0));
-        assert_eq!(out, vec![(13, Phase::Cleared, Detail::Frozen)]);
+        assert_eq!(out, vec![(13, Phase::Cleared, FROZEN)]);
     }
 
     #[test]
@@ -320,19 +371,19 @@ mod tests {
         let out = feed(&mut rule, 0, 10, |_| {
             RgbImage::from_pixel(640, 360, image::Rgb([30, 30, 32]))
         });
-        assert_eq!(out, vec![(5, Phase::Opened, Detail::Black)]);
+        assert_eq!(out, vec![(5, Phase::Opened, BLACK)]);
     }
 
     #[test]
     fn a_moved_camera_is_a_scene_shift_and_a_blurred_one_is_blurred() {
         let mut rule = CameraFaultRule::new(config(), Some(Reference::new(&scene(0, 0))));
         let out = feed(&mut rule, 0, 8, |t| scene(t as u32 + 1, 100));
-        assert_eq!(out, vec![(5, Phase::Opened, Detail::SceneShift)]);
+        assert_eq!(out, vec![(5, Phase::Opened, SCENE_SHIFT)]);
         let mut rule = CameraFaultRule::new(config(), Some(Reference::new(&scene(0, 0))));
         let out = feed(&mut rule, 0, 8, |t| {
             image::imageops::blur(&scene(t as u32 + 1, 0), 5.0)
         });
-        assert_eq!(out, vec![(5, Phase::Opened, Detail::Blurred)]);
+        assert_eq!(out, vec![(5, Phase::Opened, BLURRED)]);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use super::Zone;
 use crate::config::{FilterConfig, ScheduleConfig};
 use crate::detect::BBox;
-use crate::vocab::DailyWindows;
+use crate::vocab::{DailyWindows, Seconds};
+use serde::{Deserialize, Serialize};
 
 /// When a rule is armed, in the box's local time.
 #[derive(Debug, Clone)]
@@ -84,6 +85,43 @@ impl Masks {
     pub fn hides(&self, x: f64, y: f64) -> bool {
         self.0.iter().any(|m| m.contains(x, y))
     }
+}
+
+/// How "not moving" is measured for parked vehicles, vendors and left objects.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stationary {
+    /// Seconds of history judged.
+    #[serde(default = "default_stationary_window")]
+    pub window_s: Seconds,
+    /// Largest movement of the ground point over the window, as a fraction of the box height.
+    #[serde(default = "default_stationary_move")]
+    pub max_move: f32,
+}
+
+fn default_stationary_window() -> Seconds {
+    Seconds::of(10.0)
+}
+fn default_stationary_move() -> f32 {
+    0.25
+}
+
+impl Default for Stationary {
+    fn default() -> Self {
+        Stationary {
+            window_s: default_stationary_window(),
+            max_move: default_stationary_move(),
+        }
+    }
+}
+
+/// The cooldown every rule defaults to.
+pub fn default_cooldown() -> Seconds {
+    Seconds::of(60.0)
+}
+
+pub fn default_true() -> bool {
+    true
 }
 
 /// Where one episode of a rule stands.

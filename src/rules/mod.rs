@@ -11,6 +11,7 @@ mod fire;
 mod flicker;
 mod motion;
 mod parking;
+mod registry;
 pub mod scene;
 mod vending;
 mod water;
@@ -21,20 +22,25 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 
-use crate::config::{CameraConfig, RuleConfig};
+use crate::config::{CameraConfig, Problem};
 use crate::detect::{BBox, Detection};
 use crate::track::TrackedObject;
-pub use crate::vocab::{DailyWindows, IncidentKind, Severity};
-pub use camera_fault::{CameraFaultRule, Reading, Reference, FROZEN_MAX_DIFF};
-pub use common::{Filter, Lifecycle, Masks, Schedule, Transition};
-pub use crowd::CrowdRule;
-pub use fire::FireRule;
+pub use crate::vocab::{DailyWindows, Detail, IncidentKind, Severity};
+pub use camera_fault::{
+    CameraFaultRule, Reading, Reference, BLACK, BLURRED, CAMERA_FAULT, FROZEN, FROZEN_MAX_DIFF,
+    SCENE_SHIFT,
+};
+pub use common::{Filter, Lifecycle, Masks, Schedule, Stationary, Transition};
+pub use crowd::CROWD;
+pub use fire::{FIRE, SMOKE};
 pub use motion::MotionHistory;
-pub use parking::ParkingRule;
-pub use vending::VendingRule;
-pub use water::WaterRule;
+pub use parking::PARKING;
+pub use registry::{
+    check, rule_type, rule_type_names, Build, Built, Gauge, Rule, RuleType, RULE_TYPES,
+};
+pub use vending::VENDING;
+pub use water::{AT_SHORE, IN_WATER, VANISHED, WATER};
 pub use zone::Zone;
 
 /// An object that is part of an incident, in frame pixels.
@@ -83,51 +89,6 @@ pub struct RuleInput<'a> {
     pub detections: Option<&'a [Detection]>,
     /// Detections of region models (fire, smoke) when one ran on this frame; `None` otherwise.
     pub regions: Option<&'a [Detection]>,
-}
-
-/// A refinement of an incident's kind, for the order text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Detail {
-    /// A person is in the water zone.
-    InWater,
-    /// A person has lingered at the shore.
-    AtShore,
-    /// A person was last seen in the water and has not come out: possible drowning.
-    Vanished,
-    /// Camera fault: the same picture, unchanged.
-    Frozen,
-    /// Camera fault: black or blank (lens covered, night without IR).
-    Black,
-    /// Camera fault: heavily blurred compared with the reference view.
-    Blurred,
-    /// Camera fault: the view no longer matches the reference (the camera was moved).
-    SceneShift,
-}
-
-impl Detail {
-    /// Every detail, for checks that name them.
-    pub const ALL: [Detail; 7] = [
-        Detail::InWater,
-        Detail::AtShore,
-        Detail::Vanished,
-        Detail::Frozen,
-        Detail::Black,
-        Detail::Blurred,
-        Detail::SceneShift,
-    ];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Detail::InWater => "in_water",
-            Detail::AtShore => "at_shore",
-            Detail::Vanished => "vanished",
-            Detail::Frozen => "frozen",
-            Detail::Black => "black",
-            Detail::Blurred => "blurred",
-            Detail::SceneShift => "scene_shift",
-        }
-    }
 }
 
 /// What a rule says about its incident.
@@ -179,24 +140,8 @@ pub struct IncidentEvent {
     pub at: DateTime<Utc>,
 }
 
-// A handful per camera, built once: boxing costs nothing and keeps the enum small.
-enum Rule {
-    Crowd(Box<CrowdRule>),
-    Fire(Box<FireRule>),
-    Parking(Box<ParkingRule>),
-    Vending(Box<VendingRule>),
-    Water(Box<WaterRule>),
-}
-
-impl Rule {
-    /// Whether the rule looks at objects (tracks, detections) rather than fire/smoke regions.
-    fn reads_objects(&self) -> bool {
-        !matches!(self, Rule::Fire(_))
-    }
-}
-
 struct Armed {
-    rule: Rule,
+    rule: Box<dyn Rule>,
     masks: Masks,
     schedule: Option<Schedule>,
     /// Open episodes: rule key → incident id.
@@ -212,8 +157,9 @@ pub struct RuleEngine {
 }
 
 impl RuleEngine {
-    /// Builds the rules of a validated camera config; schedules are read at `utc_offset`.
-    pub fn new(camera: &CameraConfig, utc_offset: FixedOffset) -> Self {
+    /// Builds the rules of a camera config; schedules are read at `utc_offset`. A config that
+    /// went through `build::load` builds; anything else gets every problem at its key.
+    pub fn new(camera: &CameraConfig, utc_offset: FixedOffset) -> Result<Self, Vec<Problem>> {
         Self::with_locator(camera, utc_offset, &crate::geo::Locator::for_camera(camera))
     }
 
@@ -222,54 +168,45 @@ impl RuleEngine {
         camera: &CameraConfig,
         utc_offset: FixedOffset,
         locator: &crate::geo::Locator,
-    ) -> Self {
+    ) -> Result<Self, Vec<Problem>> {
         let zone = |id: &str| camera.zone(id).map(Zone::from_config);
-        let area = |id: &str| camera.zone(id).and_then(|z| locator.zone_area(&z.polygon));
-        let rules = camera
-            .rules
-            .iter()
-            .filter_map(|r| {
-                let rule = match r {
-                    RuleConfig::Crowd(c) => Rule::Crowd(Box::new(CrowdRule::new(
-                        c.clone(),
-                        zone(&c.zone)?,
-                        area(&c.zone),
-                    ))),
-                    RuleConfig::Fire(f) => Rule::Fire(Box::new(FireRule::new(
-                        f.clone(),
-                        f.zone.as_deref().and_then(zone),
-                    ))),
-                    RuleConfig::Parking(p) => {
-                        Rule::Parking(Box::new(ParkingRule::new(p.clone(), zone(&p.zone)?)))
-                    }
-                    RuleConfig::Vending(v) => {
-                        Rule::Vending(Box::new(VendingRule::new(v.clone(), zone(&v.zone)?)))
-                    }
-                    RuleConfig::Water(w) => Rule::Water(Box::new(WaterRule::new(
-                        w.clone(),
-                        zone(&w.water_zone)?,
-                        w.shore_zone.as_deref().and_then(zone),
-                    ))),
-                };
-                Some(Armed {
+        let mut rules = Vec::new();
+        let mut problems = Vec::new();
+        for (i, r) in camera.rules.iter().enumerate() {
+            let at = crate::config::KeyPath::default().key("rules").index(i);
+            match registry::build_rule(camera, i, locator, at) {
+                Ok(rule) => rules.push(Armed {
                     rule,
-                    masks: Masks(r.masks().iter().filter_map(|m| zone(m)).collect()),
-                    schedule: r.schedule().map(|s| Schedule::new(s, utc_offset)),
+                    masks: Masks(r.masks.iter().filter_map(|m| zone(m)).collect()),
+                    schedule: r.schedule.as_ref().map(|s| Schedule::new(s, utc_offset)),
                     open: Vec::new(),
-                })
-            })
-            .collect();
+                }),
+                Err(found) => problems.extend(found),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let faults = camera.faults.enabled.then(|| {
             (
                 CameraFaultRule::new(camera.faults.clone(), None),
                 Vec::new(),
             )
         });
-        RuleEngine {
+        Ok(RuleEngine {
             rules,
             faults,
             next_incident: 1,
-        }
+        })
+    }
+
+    /// The longest any rule takes to open an incident (see [`Rule::opening_time`]).
+    pub fn opening_time(&self) -> Duration {
+        self.rules
+            .iter()
+            .map(|a| a.rule.opening_time())
+            .max()
+            .unwrap_or_default()
     }
 
     /// Gives the camera-fault checks the view the camera was calibrated on (blur and scene
@@ -298,43 +235,21 @@ impl RuleEngine {
     /// Whether the rule that raises `kind` in `zone` saw its problem on the last frame it
     /// evaluated; `None` when this camera has no such rule. What a camera re-check samples.
     pub fn present(&self, kind: IncidentKind, zone: Option<&str>) -> Option<bool> {
-        if kind == IncidentKind::CameraFault {
+        if kind == CAMERA_FAULT {
             return self.faults.as_ref().map(|(rule, _)| rule.present(None));
         }
         let mut found = None;
         for armed in &self.rules {
-            let seen = match (&armed.rule, kind) {
-                (Rule::Crowd(r), IncidentKind::Crowd) if zone == Some(r.zone_id()) => r.present(),
-                (Rule::Fire(r), IncidentKind::Fire | IncidentKind::Smoke)
-                    if zone.is_none() || r.zone_id() == zone =>
-                {
-                    r.present(kind)
-                }
-                (Rule::Parking(r), IncidentKind::Parking) if zone == Some(r.zone_id()) => {
-                    r.present()
-                }
-                (Rule::Vending(r), IncidentKind::Vending) if zone == Some(r.zone_id()) => {
-                    r.present()
-                }
-                (Rule::Water(r), IncidentKind::Water) if zone.is_some_and(|z| r.covers_zone(z)) => {
-                    r.present()
-                }
-                _ => continue,
-            };
-            found = Some(found.unwrap_or(false) || seen);
+            if let Some(seen) = armed.rule.present(kind, zone) {
+                found = Some(found.unwrap_or(false) || seen);
+            }
         }
         found
     }
 
-    /// Each crowd rule's zone with its smoothed head count as of the last model run.
-    pub fn crowd_counts(&self) -> Vec<(&str, usize)> {
-        self.rules
-            .iter()
-            .filter_map(|a| match &a.rule {
-                Rule::Crowd(r) => Some((r.zone_id(), r.count())),
-                _ => None,
-            })
-            .collect()
+    /// Every rule's live measurements (a crowd zone's head count, a line's crossings).
+    pub fn gauges(&self) -> Vec<Gauge> {
+        self.rules.iter().flat_map(|a| a.rule.gauges()).collect()
     }
 
     pub fn evaluate(&mut self, input: &RuleInput) -> Vec<IncidentEvent> {
@@ -407,13 +322,7 @@ impl RuleEngine {
                     ..input.clone()
                 }
             };
-            let outputs = match &mut armed.rule {
-                Rule::Crowd(r) => r.evaluate(&view),
-                Rule::Fire(r) => r.evaluate(&view),
-                Rule::Parking(r) => r.evaluate(&view),
-                Rule::Vending(r) => r.evaluate(&view),
-                Rule::Water(r) => r.evaluate(&view),
-            };
+            let outputs = armed.rule.evaluate(&view);
             track_episodes(
                 &mut self.next_incident,
                 &mut armed.open,
@@ -463,5 +372,7 @@ pub(crate) fn median(values: &mut [usize]) -> usize {
     values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
+#[cfg(test)]
+mod docs;
 #[cfg(test)]
 mod tests;

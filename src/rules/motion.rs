@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use crate::config::StationaryConfig;
+use super::common::Stationary;
 use crate::track::TrackedObject;
 
 #[derive(Debug, Clone, Copy)]
@@ -25,9 +25,9 @@ pub struct MotionHistory {
 }
 
 impl MotionHistory {
-    pub fn new(config: &StationaryConfig) -> Self {
+    pub fn new(config: &Stationary) -> Self {
         MotionHistory {
-            window: Duration::from_secs_f64(config.window_s),
+            window: config.window_s.duration(),
             max_move: config.max_move,
             tracks: HashMap::new(),
         }

@@ -9,13 +9,95 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use super::common::{default_cooldown, Stationary};
+use super::registry::gather;
 use super::{
-    Filter, Incident, Lifecycle, MotionHistory, Phase, RuleInput, RuleOutput, Transition, Zone,
+    Build, Built, Filter, Incident, Lifecycle, MotionHistory, Phase, Rule, RuleInput, RuleOutput,
+    RuleType, Transition, Zone,
 };
-use crate::config::ParkingRuleConfig;
+use crate::config::FilterConfig;
 use crate::rules::common::Stage;
 use crate::rules::{IncidentKind, ObservedObject, Severity};
 use crate::track::TrackedObject;
+use crate::vocab::{KindInfo, Seconds, KINDS};
+
+pub const PARKING: IncidentKind = IncidentKind::registered("parking");
+
+#[linkme::distributed_slice(KINDS)]
+static PARKING_ROW: KindInfo = KindInfo {
+    name: "parking",
+    rank: 20,
+    deadline_h: 1.0,
+    label_zh: "机动车违停",
+    label_en: "illegal parking",
+    event_code: "0505",
+    prompt_zh: Some("此处禁止停车，请立即驶离。"),
+    prompt_en: Some("Parking is not allowed here. Please move your vehicle now."),
+    title_zh: "机动车违停",
+    title_en: "Illegally parked vehicle",
+    ..KindInfo::BASE
+};
+
+#[linkme::distributed_slice(super::RULE_TYPES)]
+static PARKING_RULE: RuleType = RuleType {
+    name: "parking",
+    kinds: &[PARKING],
+    schema: || schemars::schema_for!(ParkingConfig),
+    build: ParkingRule::build,
+};
+
+/// `kind = "parking"`: a vehicle stationary in a no-parking zone longer than the tolerance.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParkingConfig {
+    /// The no-parking zone (vehicle ground points).
+    pub zone: String,
+    /// Labels that count as vehicles.
+    #[serde(default = "default_vehicle_labels")]
+    pub labels: Vec<String>,
+    /// Seconds a vehicle may stand before it is illegally parked.
+    #[serde(default = "default_parking_tolerance")]
+    pub tolerance_s: Seconds,
+    /// Seconds the vehicle must be gone before the order clears.
+    #[serde(default = "default_parking_clear")]
+    pub clear_s: Seconds,
+    /// Seconds after opening before the order escalates to `escalate_to`.
+    #[serde(default = "default_parking_escalate")]
+    pub escalate_after_s: Seconds,
+    #[serde(default = "default_parking_escalate_to")]
+    pub escalate_to: Severity,
+    #[serde(default = "default_parking_severity")]
+    pub severity: Severity,
+    #[serde(default)]
+    pub stationary: Stationary,
+    #[serde(default = "default_cooldown")]
+    pub cooldown_s: Seconds,
+    #[serde(default)]
+    pub filter: FilterConfig,
+}
+
+fn default_vehicle_labels() -> Vec<String> {
+    ["car", "truck", "bus", "motorcycle"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_parking_tolerance() -> Seconds {
+    Seconds::of(300.0)
+}
+fn default_parking_clear() -> Seconds {
+    Seconds::of(30.0)
+}
+fn default_parking_escalate() -> Seconds {
+    Seconds::of(1800.0)
+}
+fn default_parking_escalate_to() -> Severity {
+    Severity::Orange
+}
+fn default_parking_severity() -> Severity {
+    Severity::Blue
+}
 
 struct Spot {
     key: u64,
@@ -31,8 +113,9 @@ struct Spot {
 }
 
 pub struct ParkingRule {
-    config: ParkingRuleConfig,
+    config: ParkingConfig,
     zone: Zone,
+    event_code: String,
     filter: Filter,
     motion: MotionHistory,
     spots: Vec<Spot>,
@@ -40,22 +123,25 @@ pub struct ParkingRule {
 }
 
 impl ParkingRule {
-    /// Whether any vehicle meets the rule's condition on the last frame.
-    pub fn present(&self) -> bool {
-        self.spots.iter().any(|s| s.life.holds)
-    }
-    pub fn zone_id(&self) -> &str {
-        &self.zone.id
-    }
-
-    pub fn new(config: ParkingRuleConfig, zone: Zone) -> Self {
-        ParkingRule {
-            filter: Filter::new(&config.filter),
-            motion: MotionHistory::new(&config.stationary),
-            config,
-            zone,
-            spots: Vec::new(),
-            next_key: 0,
+    fn build(b: &Build) -> Built {
+        let config: ParkingConfig = b.params()?;
+        let mut problems = Vec::new();
+        if config.labels.is_empty() {
+            problems.push(b.problem("labels", "name at least one vehicle label"));
+        }
+        let zone = gather(&mut problems, b.zone("zone", &config.zone));
+        let filter = gather(&mut problems, b.filter("filter", &config.filter));
+        match (zone, filter) {
+            (Some(zone), Some(filter)) if problems.is_empty() => Ok(Box::new(ParkingRule {
+                motion: MotionHistory::new(&config.stationary),
+                event_code: b.event_code(PARKING),
+                config,
+                zone,
+                filter,
+                spots: Vec::new(),
+                next_key: 0,
+            })),
+            _ => Err(problems),
         }
     }
 
@@ -67,8 +153,19 @@ impl ParkingRule {
                 self.zone.contains((x / w) as f64, (y / h) as f64)
             }
     }
+}
 
-    pub fn evaluate(&mut self, input: &RuleInput) -> Vec<RuleOutput> {
+impl Rule for ParkingRule {
+    fn present(&self, kind: IncidentKind, zone: Option<&str>) -> Option<bool> {
+        (kind == PARKING && zone == Some(self.zone.id.as_str()))
+            .then(|| self.spots.iter().any(|s| s.life.holds))
+    }
+
+    fn opening_time(&self) -> Duration {
+        self.config.tolerance_s.duration() + self.config.stationary.window_s.duration()
+    }
+
+    fn evaluate(&mut self, input: &RuleInput) -> Vec<RuleOutput> {
         let now = input.pts;
         let (w, h) = (input.frame_width as f32, input.frame_height as f32);
         let vehicles: Vec<&TrackedObject> = input
@@ -92,15 +189,20 @@ impl ParkingRule {
                 Some(i) => i,
                 None => {
                     // Already still for a whole window when first judged stationary.
-                    let confirm =
-                        (self.config.tolerance_s - self.config.stationary.window_s).max(0.0);
+                    let confirm = (self.config.tolerance_s.secs()
+                        - self.config.stationary.window_s.secs())
+                    .max(0.0);
                     self.spots.push(Spot {
                         key: self.next_key,
                         x,
                         y,
                         size: v.bbox.height(),
                         object: ObservedObject::from_track(v),
-                        life: Lifecycle::new(confirm, self.config.clear_s, self.config.cooldown_s),
+                        life: Lifecycle::new(
+                            confirm,
+                            self.config.clear_s.secs(),
+                            self.config.cooldown_s.secs(),
+                        ),
                         opened_at: None,
                         severity: self.config.severity,
                     });
@@ -140,8 +242,7 @@ impl ParkingRule {
                 Transition::Clear => Some(Phase::Cleared),
                 Transition::None => {
                     let due = spot.opened_at.is_some_and(|t| {
-                        now.saturating_sub(t)
-                            >= Duration::from_secs_f64(self.config.escalate_after_s)
+                        now.saturating_sub(t) >= self.config.escalate_after_s.duration()
                     });
                     if spot.life.is_open() && due && spot.severity < self.config.escalate_to {
                         spot.severity = self.config.escalate_to;
@@ -156,15 +257,11 @@ impl ParkingRule {
                     spot.key,
                     phase,
                     Incident {
-                        kind: IncidentKind::Parking,
+                        kind: PARKING,
                         detail: None,
                         zone: Some(self.zone.clone()),
                         severity: spot.severity,
-                        event_code: self
-                            .config
-                            .event_code
-                            .clone()
-                            .unwrap_or_else(|| IncidentKind::Parking.default_event_code().into()),
+                        event_code: self.event_code.clone(),
                         count: 1,
                         objects: vec![spot.object.clone()],
                     },

@@ -34,6 +34,7 @@ polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 0.2], [0.0, 0.2]]
     let config = crate::config::parse(&text, std::path::Path::new("test.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     RuleEngine::new(&config.cameras[0], FixedOffset::east_opt(8 * 3600).unwrap())
+        .unwrap_or_else(|p| panic!("{p:?}"))
 }
 
 fn obj(label: &str, id: u64, x: f32, y: f32, w: f32, h: f32, seen: Duration) -> TrackedObject {
@@ -202,7 +203,7 @@ fn crowd_opens_after_hold_once_and_clears_after_clear_time() {
     assert!(near(events[0].at, 2.0), "opened at {}", events[0].at);
     assert_eq!(
         (events[0].count, events[0].severity, events[0].kind),
-        (6, Severity::Yellow, IncidentKind::Crowd)
+        (6, Severity::Yellow, crate::rules::CROWD)
     );
     // Median over 1 s delays the drop by ~0.6 s, then 3 s clear time.
     assert!(
@@ -347,7 +348,7 @@ fn fire_needs_sustained_hits_and_ignores_frames_without_the_model() {
     assert_eq!(phases(&events), vec![Phase::Opened], "{events:?}");
     assert_eq!(
         (events[0].kind, events[0].severity),
-        (IncidentKind::Fire, Severity::Red)
+        (crate::rules::FIRE, Severity::Red)
     );
     // 3 hits at 0.8 s, held 1.0 s → 1.8 s; the next sample is at 2.0 s.
     assert!(near(events[0].at, 2.0), "opened at {}", events[0].at);
@@ -404,7 +405,7 @@ fn smoke_alone_is_orange_and_a_mask_hides_it() {
     assert_eq!(events.len(), 1);
     assert_eq!(
         (events[0].kind, events[0].severity),
-        (IncidentKind::Smoke, Severity::Orange)
+        (crate::rules::SMOKE, Severity::Orange)
     );
     // The region's centre (0.2, 0.2) is in zone "left": masked, nothing.
     let mut e = engine(&format!("{FIRE}masks = [\"left\"]\n"));
@@ -478,7 +479,7 @@ fn static_smoke_is_suppressed_and_changing_smoke_counts() {
     let events = drive(&mut e, &billowing);
     assert_eq!(
         events.iter().map(|e| e.kind).collect::<Vec<_>>(),
-        vec![IncidentKind::Smoke]
+        vec![crate::rules::SMOKE]
     );
 }
 
@@ -525,7 +526,7 @@ fn a_parked_car_opens_one_order_escalates_and_clears_when_it_leaves() {
     );
     assert_eq!(
         (events[0].kind, events[0].severity),
-        (IncidentKind::Parking, Severity::Blue)
+        (crate::rules::PARKING, Severity::Blue)
     );
     assert_eq!(events[1].severity, Severity::Orange, "escalated after 10 s");
     assert!(
@@ -604,7 +605,7 @@ fn vending_needs_a_stall_unless_configured_otherwise() {
     assert_eq!(phases(&events), vec![Phase::Opened]);
     assert_eq!(
         (events[0].kind, events[0].severity, events[0].count),
-        (IncidentKind::Vending, Severity::Blue, 1)
+        (crate::rules::VENDING, Severity::Blue, 1)
     );
     assert!(
         events[0].at >= 9.5 && events[0].at <= 10.5,
@@ -699,12 +700,12 @@ fn a_person_vanishing_inside_the_water_is_a_possible_drowning() {
     );
     let d = details(&events);
     assert!(
-        d.contains(&(Phase::Opened, Some(Detail::InWater), Severity::Red)),
+        d.contains(&(Phase::Opened, Some(crate::rules::IN_WATER), Severity::Red)),
         "{d:?}"
     );
     let vanished: Vec<&Ev> = events
         .iter()
-        .filter(|e| e.detail == Some(Detail::Vanished))
+        .filter(|e| e.detail == Some(crate::rules::VANISHED))
         .collect();
     assert_eq!(vanished.len(), 1, "{d:?}");
     assert_eq!(
@@ -734,12 +735,16 @@ fn a_person_walking_out_of_the_water_is_not_missing() {
         no_regions,
     );
     assert!(
-        events.iter().all(|e| e.detail != Some(Detail::Vanished)),
+        events
+            .iter()
+            .all(|e| e.detail != Some(crate::rules::VANISHED)),
         "{:?}",
         details(&events)
     );
     assert!(
-        events.iter().all(|e| e.detail != Some(Detail::AtShore)),
+        events
+            .iter()
+            .all(|e| e.detail != Some(crate::rules::AT_SHORE)),
         "2 s at the shore is not lingering"
     );
 }
@@ -755,7 +760,11 @@ fn lingering_at_the_shore_is_orange() {
     );
     assert_eq!(
         details(&events),
-        vec![(Phase::Opened, Some(Detail::AtShore), Severity::Orange)]
+        vec![(
+            Phase::Opened,
+            Some(crate::rules::AT_SHORE),
+            Severity::Orange
+        )]
     );
     assert!(near(events[0].at, 5.0), "at {}", events[0].at);
 }
@@ -777,7 +786,9 @@ fn a_glimpse_or_an_id_switch_in_the_water_is_not_a_drowning() {
         no_regions,
     );
     assert!(
-        events.iter().all(|e| e.detail != Some(Detail::Vanished)),
+        events
+            .iter()
+            .all(|e| e.detail != Some(crate::rules::VANISHED)),
         "{:?}",
         details(&events)
     );
@@ -797,7 +808,9 @@ fn a_glimpse_or_an_id_switch_in_the_water_is_not_a_drowning() {
         no_regions,
     );
     assert!(
-        events.iter().all(|e| e.detail != Some(Detail::Vanished)),
+        events
+            .iter()
+            .all(|e| e.detail != Some(crate::rules::VANISHED)),
         "{:?}",
         details(&events)
     );
@@ -895,7 +908,7 @@ fn a_person_model_sampled_below_detect_fps_still_raises_parking_and_water() {
     let events = run_sampled(&mut parking, 300, |pts| vec![car(1, 200.0, 500.0, pts)]);
     let opened: Vec<&Ev> = events.iter().filter(|e| e.phase == Phase::Opened).collect();
     assert_eq!(opened.len(), 1, "{events:?}");
-    assert_eq!(opened[0].kind, IncidentKind::Parking);
+    assert_eq!(opened[0].kind, crate::rules::PARKING);
     assert!((19.5..=21.0).contains(&opened[0].at), "{events:?}");
 
     let mut water = engine(WATER);
@@ -907,7 +920,7 @@ fn a_person_model_sampled_below_detect_fps_still_raises_parking_and_water() {
         .collect();
     assert_eq!(
         opened,
-        vec![(Phase::Opened, Some(Detail::InWater))],
+        vec![(Phase::Opened, Some(crate::rules::IN_WATER))],
         "{events:?}"
     );
     assert!(
@@ -1018,7 +1031,7 @@ fn a_fire_box_that_does_not_flicker_is_a_swim_ring_not_a_fire() {
         0.8,
         scene_with_patch(|i| if i.is_multiple_of(2) { 250 } else { 170 }),
     );
-    assert_eq!(flames, vec![IncidentKind::Fire]);
+    assert_eq!(flames, vec![crate::rules::FIRE]);
 }
 
 #[test]
@@ -1029,6 +1042,6 @@ fn weak_fire_hits_alone_never_open_an_order() {
     let lowered = format!("{FIRE}fire_confirm_score = 0.4\n");
     assert_eq!(
         drive_fire(&lowered, 0.45, scene_with_patch(flicker)),
-        vec![IncidentKind::Fire]
+        vec![crate::rules::FIRE]
     );
 }

@@ -79,6 +79,8 @@ struct Vitals {
     reconnects: u64,
     last_frame: Option<Instant>,
     faults: Vec<Detail>,
+    /// The rules' live measurements, refreshed with each periodic status.
+    gauges: Vec<crate::vocab::Gauge>,
     fps: f64,
     decode_fps: f64,
 }
@@ -128,20 +130,8 @@ struct Lasting {
 
 /// How long after it starts a camera waits for the orders an earlier run left open to be seen
 /// again: the longest time any of its rules needs to open an incident, plus a minute.
-fn adoption_grace(camera: &CameraConfig) -> Duration {
-    use crate::config::RuleConfig as R;
-    let longest = camera
-        .rules
-        .iter()
-        .map(|r| match r {
-            R::Crowd(c) => c.hold_s + c.smooth_s,
-            R::Fire(f) => f.confirm_s,
-            R::Parking(p) => p.tolerance_s + p.stationary.window_s,
-            R::Vending(v) => v.dwell_s + v.stationary.window_s,
-            R::Water(w) => w.confirm_s.max(w.shore_linger_s).max(w.vanish_s),
-        })
-        .fold(0.0, f64::max);
-    Duration::from_secs_f64(longest.clamp(0.0, 86_400.0) + 60.0)
+fn adoption_grace(rules: &RuleEngine) -> Duration {
+    rules.opening_time().min(Duration::from_secs(86_400)) + Duration::from_secs(60)
 }
 
 const STATUS_EVERY: Duration = Duration::from_secs(5);
@@ -366,6 +356,7 @@ impl CameraWorker {
             v.faults.iter().map(Detail::as_str).collect(),
             now,
         );
+        self.health.gauges(&self.camera.id, v.gauges.clone());
         let round = |x: f64| (x * 10.0).round() / 10.0;
         self.uplink.send(UplinkMessage::Camera(CameraStatus {
             id: self.camera.id.clone(),
@@ -378,6 +369,7 @@ impl CameraWorker {
                 .map(|t| round(now.duration_since(t).as_secs_f64())),
             reconnects: v.reconnects,
             faults: v.faults.clone(),
+            gauges: v.gauges.clone(),
             error,
         }));
     }
@@ -451,7 +443,18 @@ impl CameraWorker {
         self.status(CameraState::Starting, None);
         let mut lasting = Lasting {
             tracker: Tracker::new(tracker_config(&self.camera)),
-            rules: RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator),
+            rules: RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator)
+                .map_err(|problems| {
+                    let all: Vec<String> = problems
+                        .iter()
+                        .map(|p| format!("{}: {}", p.key, p.message))
+                        .collect();
+                    anyhow::anyhow!(
+                        "camera {}: its rules do not build: {}",
+                        self.camera.id,
+                        all.join("; ")
+                    )
+                })?,
             desk: OrderDesk::with_locator(
                 &self.identity,
                 &self.camera,
@@ -590,6 +593,7 @@ impl CameraWorker {
                     let mut v = self.vitals.borrow_mut();
                     v.fps = window_frames as f64 / secs;
                     v.decode_fps = decoded.saturating_sub(window_decoded) as f64 / secs;
+                    v.gauges = rules.gauges();
                 }
                 self.status(CameraState::Online, None);
                 window_start = Instant::now();
@@ -624,14 +628,14 @@ impl CameraWorker {
             };
             let mut faults_changed = false;
             for event in rules.evaluate(&input) {
-                faults_changed |= event.incident.kind == crate::vocab::IncidentKind::CameraFault;
+                faults_changed |= event.incident.kind == crate::rules::CAMERA_FAULT;
                 if self.commit(desk, &event, &frame)? {
                     report.orders += 1;
                 }
             }
             if desk.adoptable() > 0
                 && frame.pts
-                    >= *adopt_until.get_or_insert_with(|| frame.pts + adoption_grace(&self.camera))
+                    >= *adopt_until.get_or_insert_with(|| frame.pts + adoption_grace(rules))
             {
                 self.release_unclaimed(desk, &frame)?;
             }

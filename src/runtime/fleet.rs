@@ -216,6 +216,7 @@ impl Fleet {
             last_frame_age_s: None,
             reconnects: 0,
             faults: Vec::new(),
+            gauges: Vec::new(),
             error: Some(format!(
                 "the camera's worker crashed ({why}); it is restarted"
             )),

@@ -251,7 +251,7 @@ mod tests {
     use super::*;
     use crate::config::{SpeakerConfig, SpeakerOutput};
     use crate::uplink::Uplink;
-    use crate::vocab::{IncidentKind, Severity};
+    use crate::vocab::Severity;
 
     /// An MQTT speaker controller behind a broker the box cannot reach: the prompt is a failed
     /// warning with the reason (reported, the order goes on), never one counted as played.
@@ -292,7 +292,7 @@ mod tests {
             order_id: "o".into(),
             camera: "c".into(),
             speaker: "ctl".into(),
-            kind: IncidentKind::Parking,
+            kind: crate::rules::PARKING,
             severity: Severity::Yellow,
             prompt: "parking.zh.wav".into(),
             text: "此处禁止停车".into(),

@@ -116,32 +116,32 @@ mod tests {
     fn quiet_hours_silence_everything_but_water_and_fire() {
         let mut g = gate();
         assert_eq!(
-            g.check("pole", IncidentKind::Vending, at(23, 30, 0)),
+            g.check("pole", crate::rules::VENDING, at(23, 30, 0)),
             Decision::Quiet
         );
         assert_eq!(
-            g.check("pole", IncidentKind::Parking, at(6, 59, 59)),
+            g.check("pole", crate::rules::PARKING, at(6, 59, 59)),
             Decision::Quiet
         );
         assert_eq!(
-            g.check("pole", IncidentKind::Water, at(23, 30, 0)),
+            g.check("pole", crate::rules::WATER, at(23, 30, 0)),
             Decision::Play
         );
         assert_eq!(
-            g.check("pole", IncidentKind::Fire, at(2, 0, 0)),
+            g.check("pole", crate::rules::FIRE, at(2, 0, 0)),
             Decision::Play
         );
         assert_eq!(
-            g.check("other", IncidentKind::Crowd, at(7, 0, 0)),
+            g.check("other", crate::rules::CROWD, at(7, 0, 0)),
             Decision::Play,
             "the quiet hours end at 07:00"
         );
         assert_eq!(
-            g.check("x", IncidentKind::Crowd, at(21, 59, 0)),
+            g.check("x", crate::rules::CROWD, at(21, 59, 0)),
             Decision::Play
         );
         assert_eq!(
-            g.check("y", IncidentKind::Crowd, at(22, 0, 0)),
+            g.check("y", crate::rules::CROWD, at(22, 0, 0)),
             Decision::Quiet
         );
     }
@@ -150,42 +150,42 @@ mod tests {
     fn a_speaker_waits_its_gap_and_plays_at_most_its_hourly_share() {
         let mut g = gate();
         assert_eq!(
-            g.check("pole", IncidentKind::Vending, at(10, 0, 0)),
+            g.check("pole", crate::rules::VENDING, at(10, 0, 0)),
             Decision::Play
         );
         assert_eq!(
-            g.check("pole", IncidentKind::Parking, at(10, 0, 20)),
+            g.check("pole", crate::rules::PARKING, at(10, 0, 20)),
             Decision::RateLimited {
                 retry_after: Duration::from_secs(40)
             }
         );
         assert_eq!(
-            g.check("other pole", IncidentKind::Parking, at(10, 0, 20)),
+            g.check("other pole", crate::rules::PARKING, at(10, 0, 20)),
             Decision::Play,
             "limits are per speaker"
         );
         assert_eq!(
-            g.check("pole", IncidentKind::Vending, at(10, 1, 0)),
+            g.check("pole", crate::rules::VENDING, at(10, 1, 0)),
             Decision::Play
         );
         assert_eq!(
-            g.check("pole", IncidentKind::Vending, at(10, 2, 0)),
+            g.check("pole", crate::rules::VENDING, at(10, 2, 0)),
             Decision::Play
         );
         // Three in the last hour: the fourth waits until the first is an hour old.
         assert_eq!(
-            g.check("pole", IncidentKind::Vending, at(10, 30, 0)),
+            g.check("pole", crate::rules::VENDING, at(10, 30, 0)),
             Decision::RateLimited {
                 retry_after: Duration::from_secs(30 * 60)
             }
         );
         assert_eq!(
-            g.check("pole", IncidentKind::Water, at(10, 30, 1)),
+            g.check("pole", crate::rules::WATER, at(10, 30, 1)),
             Decision::Play,
             "a person in the water is warned regardless"
         );
         assert_eq!(
-            g.check("pole", IncidentKind::Vending, at(11, 1, 30)),
+            g.check("pole", crate::rules::VENDING, at(11, 1, 30)),
             Decision::Play
         );
     }

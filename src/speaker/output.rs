@@ -275,14 +275,14 @@ fn first_error(bus: &gst::Bus) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::{IncidentKind, Severity};
+    use crate::vocab::Severity;
 
     fn announcement(prompt: PathBuf) -> Announcement {
         Announcement {
             order_id: "o".into(),
             camera: "c".into(),
             speaker: "s".into(),
-            kind: IncidentKind::Vending,
+            kind: crate::rules::VENDING,
             severity: Severity::Yellow,
             prompt,
             text: "此处禁止摆摊".into(),

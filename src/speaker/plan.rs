@@ -83,7 +83,7 @@ mod tests {
                 &w,
                 dir,
                 &camera(""),
-                IncidentKind::Vending,
+                crate::rules::VENDING,
                 None,
                 Severity::Yellow
             ),
@@ -95,7 +95,7 @@ mod tests {
             &w,
             dir,
             &cam,
-            IncidentKind::Parking,
+            crate::rules::PARKING,
             Some("gate"),
             Severity::Yellow,
         )
@@ -103,14 +103,14 @@ mod tests {
         assert_eq!(p.speaker, "pole");
         assert_eq!(p.prompt, Path::new("/p/parking.zh.wav"));
         assert_eq!(p.recheck_after, Some(Duration::from_secs(600)));
-        let water = plan(&w, dir, &cam, IncidentKind::Water, None, Severity::Red).unwrap();
+        let water = plan(&w, dir, &cam, crate::rules::WATER, None, Severity::Red).unwrap();
         assert_eq!(water.recheck_after, None, "water stays with the centre");
         assert_eq!(
             plan(
                 &w,
                 dir,
                 &cam,
-                IncidentKind::CameraFault,
+                crate::rules::CAMERA_FAULT,
                 None,
                 Severity::Orange
             ),
@@ -124,7 +124,7 @@ mod tests {
                 &w,
                 dir,
                 &cam,
-                IncidentKind::Parking,
+                crate::rules::PARKING,
                 Some("gate"),
                 Severity::Red
             ),
@@ -135,17 +135,17 @@ mod tests {
             &w,
             dir,
             &cam,
-            IncidentKind::Parking,
+            crate::rules::PARKING,
             Some("lane"),
             Severity::Blue
         )
         .is_some());
         assert_eq!(
-            plan(&w, dir, &cam, IncidentKind::Crowd, None, Severity::Yellow),
+            plan(&w, dir, &cam, crate::rules::CROWD, None, Severity::Yellow),
             None,
             "below its severity"
         );
-        let crowd = plan(&w, dir, &cam, IncidentKind::Crowd, None, Severity::Orange).unwrap();
+        let crowd = plan(&w, dir, &cam, crate::rules::CROWD, None, Severity::Orange).unwrap();
         assert_eq!(
             (crowd.recheck_after, crowd.repeat, crowd.prompt),
             (

@@ -37,6 +37,10 @@ pub struct CameraStatus {
     /// Picture faults with an open `camera_fault` order.
     #[serde(default)]
     pub faults: Vec<crate::rules::Detail>,
+    /// The rules' live measurements (a crowd zone's head count, a lane's occupancy, a line's
+    /// crossings each way), as of the last status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gauges: Vec<crate::vocab::Gauge>,
     /// Why the camera is offline, when it is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,

@@ -1,34 +1,34 @@
-//! The kinds of incident and what each one is called, coded and warned as: one row per kind,
-//! read by the titles, the prompts, the speakers' urgency and the config checks.
+//! The kinds of incident and what each one is called, coded, titled and warned as: one row per
+//! kind, registered by the kind's own rule file (`src/rules/<kind>.rs`) into [`KINDS`], and read
+//! by the titles, the prompts, the speakers' urgency and the config checks. A new kind adds its
+//! row where its rule is; nothing here changes.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::OnceLock;
 
-/// What kind of problem an incident is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentKind {
-    /// 人员聚集
-    Crowd,
-    /// 烟火: open flame
-    Fire,
-    /// 烟火: smoke without visible flame
-    Smoke,
-    /// 违停
-    Parking,
-    /// 占道经营 / 流动摊贩
-    Vending,
-    /// 溺水 danger
-    Water,
-    /// 摄像机故障: the camera's picture is frozen, black, blurred or no longer its calibrated view.
-    CameraFault,
-}
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Every kind's row, from wherever it is declared (`#[linkme::distributed_slice(KINDS)]`).
+#[linkme::distributed_slice]
+pub static KINDS: [KindInfo];
+
+/// What kind of problem an incident is: a registered kind's name (`"vending"`). Compared,
+/// hashed and serialised as its name.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IncidentKind(&'static str);
+
+/// A refinement of an incident's kind (water: `in_water`, `at_shore`, `vanished`), declared in
+/// its kind's row.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Detail(&'static str);
 
 /// Everything about a kind that is not its rule: one row of the registry.
 #[derive(Debug)]
 pub struct KindInfo {
-    pub kind: IncidentKind,
-    /// As written in documents and configs (`vending`, `camera_fault`, …).
+    /// As written in documents, configs and orders (`vending`, `camera_fault`, …).
     pub name: &'static str,
+    /// Where documents list it: lower first.
+    pub rank: u16,
     pub label_zh: &'static str,
     pub label_en: &'static str,
     /// City-management event code used when the rule sets none.
@@ -41,123 +41,97 @@ pub struct KindInfo {
     /// What the default voice prompt says; `None`: nobody on site to talk to.
     pub prompt_zh: Option<&'static str>,
     pub prompt_en: Option<&'static str>,
+    /// The order's title before the place; `{n}` is the incident's object count.
+    pub title_zh: &'static str,
+    pub title_en: &'static str,
+    /// The timeline's words when an order opens (`{label}` and `{n}` filled in) and clears.
+    pub opened_zh: &'static str,
+    pub opened_en: &'static str,
+    pub cleared_zh: &'static str,
+    pub cleared_en: &'static str,
+    /// The details this kind's incidents may carry, each with its own title.
+    pub details: &'static [DetailInfo],
 }
 
-/// The registry, in the order documents list the kinds. Crowd, water and fire have no national
-/// code in the 数字化城市管理 classification: theirs are local extension codes (21xx).
-pub const KINDS: &[KindInfo] = &[
-    KindInfo {
-        kind: IncidentKind::Vending,
-        name: "vending",
-        deadline_h: 2.0,
-        label_zh: "占道经营",
-        label_en: "street vending",
-        event_code: "0501",
+/// One detail of a kind, with the order title it gets.
+#[derive(Debug)]
+pub struct DetailInfo {
+    pub name: &'static str,
+    pub title_zh: &'static str,
+    pub title_en: &'static str,
+}
+
+impl KindInfo {
+    /// The fields most kinds share; a row names what differs (`..KindInfo::BASE`).
+    pub const BASE: KindInfo = KindInfo {
+        name: "",
+        rank: u16::MAX,
+        label_zh: "",
+        label_en: "",
+        event_code: "",
         urgent: false,
-        prompt_zh: Some("此处禁止摆摊，请立即离开。"),
-        prompt_en: Some("Street vending is not allowed here. Please leave now."),
-    },
-    KindInfo {
-        kind: IncidentKind::Parking,
-        name: "parking",
-        deadline_h: 1.0,
-        label_zh: "机动车违停",
-        label_en: "illegal parking",
-        event_code: "0505",
-        urgent: false,
-        prompt_zh: Some("此处禁止停车，请立即驶离。"),
-        prompt_en: Some("Parking is not allowed here. Please move your vehicle now."),
-    },
-    KindInfo {
-        kind: IncidentKind::Crowd,
-        name: "crowd",
-        deadline_h: 1.0,
-        label_zh: "人员聚集",
-        label_en: "crowd gathering",
-        event_code: "2101",
-        urgent: false,
-        prompt_zh: Some("此处人员密集，请勿聚集，有序离开。"),
-        prompt_en: Some("This area is crowded. Please do not gather, and move on."),
-    },
-    KindInfo {
-        kind: IncidentKind::Water,
-        name: "water",
-        deadline_h: 0.25,
-        label_zh: "溺水风险",
-        label_en: "water danger",
-        event_code: "2102",
-        urgent: true,
-        prompt_zh: Some("危险水域，请立即远离水边。"),
-        prompt_en: Some("Danger, deep water. Step away from the edge now."),
-    },
-    KindInfo {
-        kind: IncidentKind::Fire,
-        name: "fire",
-        deadline_h: 0.5,
-        label_zh: "明火",
-        label_en: "fire",
-        event_code: "2103",
-        urgent: true,
-        prompt_zh: Some("发现火情，请立即撤离，并拨打一一九。"),
-        prompt_en: Some("Fire. Leave the area now and call one one nine."),
-    },
-    KindInfo {
-        kind: IncidentKind::Smoke,
-        name: "smoke",
-        deadline_h: 0.5,
-        label_zh: "烟雾",
-        label_en: "smoke",
-        event_code: "2103",
-        urgent: true,
-        prompt_zh: Some("发现火情，请立即撤离，并拨打一一九。"),
-        prompt_en: Some("Fire. Leave the area now and call one one nine."),
-    },
-    KindInfo {
-        kind: IncidentKind::CameraFault,
-        name: "camera_fault",
         deadline_h: 24.0,
-        label_zh: "摄像机故障",
-        label_en: "camera fault",
-        event_code: "2199",
-        urgent: false,
         prompt_zh: None,
         prompt_en: None,
-    },
-];
+        title_zh: "",
+        title_en: "",
+        opened_zh: "发现{label}，涉及 {n} 个目标",
+        opened_en: "{label} detected: {n} object(s)",
+        cleared_zh: "现场已恢复，目标消失",
+        cleared_en: "no longer seen",
+        details: &[],
+    };
+}
+
+/// The rows in document order (rank, then name), checked once for duplicate names.
+fn rows() -> &'static [&'static KindInfo] {
+    static ROWS: OnceLock<Vec<&'static KindInfo>> = OnceLock::new();
+    ROWS.get_or_init(|| {
+        let mut rows: Vec<&'static KindInfo> = KINDS.iter().collect();
+        rows.sort_by_key(|r| (r.rank, r.name));
+        rows
+    })
+}
 
 impl IncidentKind {
+    /// The kind registered as `name`. For the kind's own rule file, next to its row; input from
+    /// outside goes through [`IncidentKind::from_name`].
+    pub const fn registered(name: &'static str) -> Self {
+        IncidentKind(name)
+    }
+
     /// This kind's row of the registry.
     pub fn info(&self) -> &'static KindInfo {
-        KINDS
+        rows()
             .iter()
-            .find(|row| row.kind == *self)
-            .expect("every kind has a row in vocab::kind::KINDS")
+            .find(|row| row.name == self.0)
+            .unwrap_or_else(|| panic!("kind {:?} has no row in vocab::KINDS", self.0))
     }
 
     /// The kinds that have a default voice prompt (a camera fault has nobody on site to talk to).
     pub fn prompted() -> impl Iterator<Item = IncidentKind> {
-        KINDS
+        rows()
             .iter()
             .filter(|row| row.prompt_zh.is_some())
-            .map(|row| row.kind)
+            .map(|row| IncidentKind(row.name))
     }
 
-    /// Every kind, in the registry's order.
+    /// Every kind, in the registry's document order.
     pub fn all() -> impl Iterator<Item = IncidentKind> {
-        KINDS.iter().map(|row| row.kind)
+        rows().iter().map(|row| IncidentKind(row.name))
     }
 
     /// The kind named `name` (`"vending"`), if there is one.
     pub fn from_name(name: &str) -> Option<IncidentKind> {
-        KINDS
+        rows()
             .iter()
             .find(|row| row.name == name)
-            .map(|row| row.kind)
+            .map(|row| IncidentKind(row.name))
     }
 
     /// The kind as it is written in documents and configs (`vending`, `camera_fault`, …).
     pub fn as_str(&self) -> &'static str {
-        self.info().name
+        self.0
     }
 
     /// City-management event code used when the rule sets none.
@@ -172,6 +146,99 @@ impl IncidentKind {
     pub fn label_en(&self) -> &'static str {
         self.info().label_en
     }
+
+    /// This kind's detail named `name`, if it has one.
+    pub fn detail(&self, name: &str) -> Option<Detail> {
+        self.info()
+            .details
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| Detail(d.name))
+    }
+}
+
+impl fmt::Debug for IncidentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Display for IncidentKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for IncidentKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for IncidentKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        IncidentKind::from_name(&name).ok_or_else(|| {
+            let known: Vec<&str> = IncidentKind::all().map(|k| k.as_str()).collect();
+            serde::de::Error::custom(format!(
+                "unknown kind {name:?}; the kinds are {}",
+                known.join(", ")
+            ))
+        })
+    }
+}
+
+impl Detail {
+    /// The detail registered as `name` in its kind's row.
+    pub const fn registered(name: &'static str) -> Self {
+        Detail(name)
+    }
+
+    /// Every detail of every kind, in document order.
+    pub fn all() -> impl Iterator<Item = Detail> {
+        rows()
+            .iter()
+            .flat_map(|row| row.details.iter().map(|d| Detail(d.name)))
+    }
+
+    /// The detail named `name` of any kind.
+    pub fn from_name(name: &str) -> Option<Detail> {
+        Detail::all().find(|d| d.0 == name)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+
+    /// This detail's row, found in `kind`'s details.
+    pub fn info(&self, kind: IncidentKind) -> Option<&'static DetailInfo> {
+        kind.info().details.iter().find(|d| d.name == self.0)
+    }
+}
+
+impl fmt::Debug for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for Detail {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Detail {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Detail::from_name(&name).ok_or_else(|| {
+            let known: Vec<&str> = Detail::all().map(|k| k.as_str()).collect();
+            serde::de::Error::custom(format!(
+                "unknown detail {name:?}; the details are {}",
+                known.join(", ")
+            ))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -184,7 +251,7 @@ mod tests {
     }
 
     /// The rows of the first Markdown table after `heading`: cells, trimmed.
-    fn table_after(text: &str, heading: &str) -> Vec<Vec<String>> {
+    pub(crate) fn table_after(text: &str, heading: &str) -> Vec<Vec<String>> {
         let rest = text
             .split(heading)
             .nth(1)
@@ -202,89 +269,104 @@ mod tests {
             .collect()
     }
 
-    /// `` `fire`, `smoke` `` → the kinds named.
-    fn kinds_in(cell: &str) -> Vec<IncidentKind> {
+    /// `` `in_water`, `at_shore` `` → the names.
+    fn names_in(cell: &str) -> Vec<String> {
         cell.split(',')
-            .map(|n| n.trim().trim_matches('`'))
-            .map(|n| IncidentKind::from_name(n).unwrap_or_else(|| panic!("{n:?} is no kind")))
+            .map(|n| n.trim().trim_matches('`').to_owned())
+            .filter(|n| !n.is_empty())
             .collect()
+    }
+
+    fn hours(cell: &str) -> f64 {
+        match cell.split_once(' ') {
+            Some((n, "min")) => n.parse::<f64>().unwrap() / 60.0,
+            Some((n, "h")) => n.parse::<f64>().unwrap(),
+            _ => panic!("deadline {cell:?}"),
+        }
     }
 
     #[test]
     fn the_documents_say_what_the_registry_says() {
         let rules = doc("docs/rules.md");
-        let mut coded = Vec::new();
-        for row in table_after(&rules, "## Event codes") {
-            for kind in kinds_in(&row[0]) {
-                assert_eq!(
-                    format!("`{}`", kind.info().event_code),
-                    row[1],
-                    "docs/rules.md event code of {}",
-                    kind.as_str()
-                );
-                coded.push(kind);
-            }
+        let table = table_after(&rules, "## Kinds");
+        let mut documented = Vec::new();
+        for row in &table {
+            let name = row[0].trim_matches('`');
+            let kind = IncidentKind::from_name(name)
+                .unwrap_or_else(|| panic!("docs/rules.md lists {name:?}, which is no kind"));
+            let info = kind.info();
+            assert_eq!(
+                row[1],
+                format!("`{}`", info.event_code),
+                "{name}: event code"
+            );
+            assert_eq!(hours(&row[2]), info.deadline_h, "{name}: deadline");
+            assert_eq!(
+                row[3],
+                if info.urgent { "yes" } else { "no" },
+                "{name}: urgent"
+            );
+            let details: Vec<&str> = info.details.iter().map(|d| d.name).collect();
+            assert_eq!(names_in(&row[4]), details, "{name}: details");
+            documented.push(kind);
         }
-        let orders = doc("docs/orders.md");
-        let mut timed = Vec::new();
-        for row in table_after(&orders, "## Case codes and disposal deadlines") {
-            let hours = match row[1].split_once(' ') {
-                Some((n, "min")) => n.parse::<f64>().unwrap() / 60.0,
-                Some((n, "h")) => n.parse::<f64>().unwrap(),
-                _ => panic!("deadline {:?}", row[1]),
-            };
-            for kind in kinds_in(&row[0]) {
-                assert_eq!(
-                    kind.info().deadline_h,
-                    hours,
-                    "docs/orders.md deadline of {}",
-                    kind.as_str()
-                );
-                timed.push(kind);
-            }
+        for kind in IncidentKind::all() {
+            assert!(
+                documented.contains(&kind),
+                "docs/rules.md's kinds table lacks {kind}"
+            );
         }
+        let ranked: Vec<IncidentKind> = IncidentKind::all().collect();
+        assert_eq!(
+            documented, ranked,
+            "docs/rules.md lists the kinds in rank order"
+        );
+    }
+
+    #[test]
+    fn every_kind_and_detail_is_named_as_the_order_schema_takes_it() {
         let schema: serde_json::Value =
             serde_json::from_str(&doc("docs/schemas/work-order.schema.json")).unwrap();
-        let mut enumerated: Vec<String> = schema["properties"]["kind"]["enum"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_owned())
-            .collect();
-        enumerated.sort();
-        let mut names: Vec<String> = KINDS.iter().map(|r| r.name.to_owned()).collect();
-        names.sort();
-        assert_eq!(enumerated, names, "the work-order schema's kinds");
-        let config = doc("docs/config.md");
-        let codes = table_after(&config, "## `[[codes]]`");
-        let kind_row = codes.iter().find(|r| r[0] == "`kind`").unwrap();
-        for row in KINDS {
-            assert!(
-                coded.contains(&row.kind),
-                "{} has no event code row",
-                row.name
-            );
-            assert!(
-                timed.contains(&row.kind),
-                "{} has no deadline row",
-                row.name
-            );
-            assert!(
-                kind_row[2].contains(&format!("`{}`", row.name)),
-                "docs/config.md [[codes]] kind lists {}",
-                row.name
-            );
+        for field in ["kind", "detail"] {
+            let pattern = schema["properties"][field]["pattern"].as_str().unwrap();
+            assert_eq!(pattern, "^[a-z][a-z0-9_]{0,31}$", "{field}");
+        }
+        let well_named = |n: &str| {
+            n.len() <= 32
+                && n.starts_with(|c: char| c.is_ascii_lowercase())
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        for kind in IncidentKind::all() {
+            assert!(well_named(kind.as_str()), "{kind}");
+            for d in kind.info().details {
+                assert!(well_named(d.name), "{kind}: {}", d.name);
+            }
         }
     }
 
     #[test]
     fn every_kind_has_one_row_whose_name_is_its_serde_name() {
-        for row in KINDS {
-            let json = serde_json::to_string(&row.kind).unwrap();
+        for row in KINDS.iter() {
+            let kind = IncidentKind::from_name(row.name).unwrap();
+            let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", row.name));
-            assert_eq!(KINDS.iter().filter(|r| r.kind == row.kind).count(), 1);
-            assert_eq!(IncidentKind::from_name(row.name), Some(row.kind));
+            assert_eq!(serde_json::from_str::<IncidentKind>(&json).unwrap(), kind);
+            assert_eq!(KINDS.iter().filter(|r| r.name == row.name).count(), 1);
             assert_eq!(row.prompt_zh.is_some(), row.prompt_en.is_some());
+            assert!(
+                !row.title_zh.is_empty() && !row.title_en.is_empty(),
+                "{}",
+                row.name
+            );
+            assert!(row.rank != u16::MAX, "{} has a rank", row.name);
+            assert!(crate::vocab::Seconds::new(row.deadline_h * 3600.0).is_ok());
+            for d in row.details {
+                assert_eq!(kind.detail(d.name).unwrap().as_str(), d.name);
+                // A detail's name is unique across kinds: orders and [[codes]] name it alone.
+                assert_eq!(Detail::all().filter(|x| x.as_str() == d.name).count(), 1);
+            }
         }
+        assert!(serde_json::from_str::<IncidentKind>("\"sunburn\"").is_err());
     }
 }

@@ -2,10 +2,14 @@
 //! the box's local time and windows of the day. A leaf: it imports no other module of lookout,
 //! so the config, the rules, the speakers and the orders can all use it without a cycle.
 
+mod gauge;
 mod kind;
+mod seconds;
 mod severity;
 mod time;
 
-pub use kind::{IncidentKind, KindInfo};
+pub use gauge::Gauge;
+pub use kind::{Detail, DetailInfo, IncidentKind, KindInfo, KINDS};
+pub use seconds::{Seconds, MAX_SECONDS};
 pub use severity::Severity;
 pub use time::{parse_utc_offset, parse_window, DailyWindows, UtcOffset, Window};
