@@ -213,3 +213,27 @@ fn nothing_burns_in_the_parking_traffic_and_station_clips() {
         );
     }
 }
+
+#[test]
+fn the_far_carriageways_creeping_queue_is_one_congestion_order_and_the_near_one_none() {
+    let clip = "traffic_dense_slow_lanes_overpass";
+    let orders = replay(clip, clip);
+    let congestion: Vec<&Value> = orders
+        .iter()
+        .filter(|o| o["kind"] == "congestion")
+        .collect();
+    let by = by_order(&orders);
+    let jams: Vec<&Vec<&Value>> = by
+        .values()
+        .filter(|revs| revs[0]["kind"] == "congestion")
+        .collect();
+    assert_eq!(jams.len(), 1, "one order: {congestion:#?}");
+    let first = jams[0][0];
+    assert_eq!(first["zone"]["id"], "far_lanes", "{first:#}");
+    assert_eq!(first["event_code"], "2104");
+    assert!(first["count"].as_u64().unwrap() >= 4, "{first:#}");
+    assert!(
+        first["title"].as_str().unwrap().starts_with("交通拥堵"),
+        "{first:#}"
+    );
+}

@@ -6,6 +6,7 @@
 
 mod camera_fault;
 mod common;
+mod congestion;
 mod crowd;
 mod fire;
 mod flicker;
