@@ -237,3 +237,27 @@ fn the_far_carriageways_creeping_queue_is_one_congestion_order_and_the_near_one_
         "{first:#}"
     );
 }
+
+#[test]
+fn the_bag_left_on_the_station_floor_is_one_left_object_order_and_the_people_none() {
+    let clip = "abandoned_bag_station_platform";
+    let orders = replay(clip, clip);
+    let by = by_order(&orders);
+    let left: Vec<&Vec<&Value>> = by
+        .values()
+        .filter(|revs| revs[0]["kind"] == "left_object")
+        .collect();
+    assert_eq!(left.len(), 1, "one order: {orders:#?}");
+    let first = left[0][0];
+    assert_eq!(first["zone"]["id"], "floor");
+    assert_eq!(first["event_code"], "2105");
+    // The bag lies at ~(0.44-0.48, 0.34-0.40) of the frame: the order's object is there, not
+    // where the man stood or the passers-by walked.
+    let b = &first["objects"][0]["box"];
+    let cx = (b[0].as_f64().unwrap() + b[2].as_f64().unwrap()) / 2.0;
+    let cy = (b[1].as_f64().unwrap() + b[3].as_f64().unwrap()) / 2.0;
+    assert!(
+        (0.40..0.52).contains(&cx) && (0.30..0.44).contains(&cy),
+        "{first:#}"
+    );
+}

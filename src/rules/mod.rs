@@ -10,6 +10,7 @@ mod congestion;
 mod crowd;
 mod fire;
 mod flicker;
+mod left_object;
 mod motion;
 mod parking;
 mod registry;
