@@ -11,6 +11,7 @@ mod crowd;
 mod fire;
 mod flicker;
 mod left_object;
+mod line_crossing;
 mod motion;
 mod parking;
 mod registry;
