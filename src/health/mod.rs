@@ -514,6 +514,13 @@ mod tests {
         h.reconnect("gate", t0);
         h.inference("yolox_nano_coco", Duration::from_millis(10), true);
         h.inference("yolox_nano_coco", Duration::from_millis(12), false);
+        h.gauges(
+            "gate",
+            vec![
+                crate::vocab::Gauge::level("square", "persons", 12.0),
+                crate::vocab::Gauge::total("gate_line", "crossed_forward", 7),
+            ],
+        );
         let text = h.prometheus(
             t0 + Duration::from_secs(2),
             &LedgerGauges {
@@ -536,6 +543,10 @@ mod tests {
             "lookout_outbox_messages 3",
             "lookout_orders{state=\"open\"} 2",
             "lookout_orders_on_site_total{kind=\"vending\",how=\"resolved\"} 3",
+            "# TYPE lookout_rule_value gauge",
+            "lookout_rule_value{camera=\"gate\",place=\"square\",what=\"persons\"} 12",
+            "# TYPE lookout_rule_events_total counter",
+            "lookout_rule_events_total{camera=\"gate\",place=\"gate_line\",what=\"crossed_forward\"} 7",
         ] {
             assert!(text.contains(line), "{line:?} in\n{text}");
         }
