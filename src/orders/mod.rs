@@ -381,8 +381,17 @@ pub fn attach_photo(
     zone: Option<&crate::rules::Zone>,
     at: DateTime<Utc>,
 ) -> Option<EvidenceBlob> {
+    attach_snapshot(order, prefix, evidence::snapshot(frame, objects, zone, at))
+}
+
+/// As [`attach_photo`], with the photo already encoded.
+fn attach_snapshot(
+    order: &mut WorkOrder,
+    prefix: &str,
+    snapshot: Result<evidence::Snapshot, image::ImageError>,
+) -> Option<EvidenceBlob> {
     let name = format!("{prefix}-{}.jpg", order.revision);
-    match evidence::snapshot(frame, objects, zone, at) {
+    match snapshot {
         Ok(snap) => {
             order.push_evidence(EvidenceRef {
                 name: name.clone(),
@@ -399,6 +408,27 @@ pub fn attach_photo(
         Err(e) => {
             tracing::warn!(order = %order.id, error = %e, "Could not encode the evidence photo; the revision goes out without it.");
             None
+        }
+    }
+}
+
+/// An incident event's evidence photo, encoded (tens of milliseconds of JPEG) before the ledger is
+/// locked, so the lock is held for one short transaction: see [`OrderDesk::apply_photographed`].
+pub struct Photo {
+    snapshot: Option<Result<evidence::Snapshot, image::ImageError>>,
+    width: f32,
+    height: f32,
+}
+
+impl Photo {
+    /// The annotated photo of `event` on `frame` (none for a clearing: nothing to show).
+    pub fn of(event: &IncidentEvent, frame: &RgbImage) -> Photo {
+        let inc = &event.incident;
+        Photo {
+            snapshot: (event.phase != Phase::Cleared)
+                .then(|| evidence::snapshot(frame, &inc.objects, inc.zone.as_ref(), event.at)),
+            width: frame.width() as f32,
+            height: frame.height() as f32,
         }
     }
 }
@@ -543,6 +573,16 @@ impl OrderDesk {
         frame: &RgbImage,
         current: Option<WorkOrder>,
     ) -> Option<WorkOrderChange> {
+        self.apply_photographed(event, Photo::of(event, frame), current)
+    }
+
+    /// As [`OrderDesk::apply`], with the event's photo taken beforehand ([`Photo::of`]).
+    pub fn apply_photographed(
+        &mut self,
+        event: &IncidentEvent,
+        photo: Photo,
+        current: Option<WorkOrder>,
+    ) -> Option<WorkOrderChange> {
         let inc = &event.incident;
         let lang = self.identity.language;
         let at = rfc3339(event.at);
@@ -596,7 +636,7 @@ impl OrderDesk {
                 evidence: Vec::new(),
             });
         }
-        let (w, h) = (frame.width() as f32, frame.height() as f32);
+        let (w, h) = (photo.width, photo.height);
         order.objects = inc
             .objects
             .iter()
@@ -631,16 +671,11 @@ impl OrderDesk {
         } else {
             "updated"
         };
-        let evidence = attach_photo(
-            &mut order,
-            phase_name,
-            frame,
-            &inc.objects,
-            inc.zone.as_ref(),
-            event.at,
-        )
-        .into_iter()
-        .collect();
+        let evidence = photo
+            .snapshot
+            .and_then(|snapshot| attach_snapshot(&mut order, phase_name, snapshot))
+            .into_iter()
+            .collect();
         order.push_timeline(TimelineEntry {
             at,
             event: phase_name.into(),

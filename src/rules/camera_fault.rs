@@ -181,6 +181,15 @@ impl CameraFaultRule {
         self.last
     }
 
+    /// Whether the last picture check saw a usable picture: neither black or blank nor the
+    /// same as the check before (what a reference view may be taken from).
+    pub fn last_picture_usable(&self) -> bool {
+        let r = &self.last;
+        r.mean > self.config.black_max_mean
+            && r.std_dev > self.config.uniform_max_std
+            && r.change.is_some_and(|c| c > FROZEN_MAX_DIFF)
+    }
+
     pub fn evaluate(&mut self, input: &RuleInput) -> Vec<RuleOutput> {
         let Some(image) = input.image else {
             return Vec::new();

@@ -154,6 +154,8 @@ struct Armed {
 /// All rules of one camera.
 pub struct RuleEngine {
     rules: Vec<Armed>,
+    /// The camera's zones, for the questions others ask about them (what is in a zone).
+    zones: Vec<Zone>,
     /// The camera-fault checks, with their open episodes (rule key → incident id).
     faults: Option<(CameraFaultRule, Vec<(u64, u64)>)>,
     next_incident: u64,
@@ -198,6 +200,7 @@ impl RuleEngine {
         });
         Ok(RuleEngine {
             rules,
+            zones: camera.zones.iter().map(Zone::from_config).collect(),
             faults,
             next_incident: 1,
         })
@@ -225,6 +228,36 @@ impl RuleEngine {
         self.faults
             .as_ref()
             .is_some_and(|(r, _)| !r.has_reference())
+    }
+
+    /// Whether the picture is usable as a reference view now: the fault checks run, nothing
+    /// is open, and the last check saw neither a black or blank nor a frozen picture.
+    pub fn picture_usable(&self) -> bool {
+        self.faults
+            .as_ref()
+            .is_some_and(|(rule, open)| open.is_empty() && rule.last_picture_usable())
+    }
+
+    /// The tracked objects whose ground point is in the camera's zone `zone` (every tracked
+    /// object without one): what a re-check's after-photo shows.
+    pub fn objects_in_zone(
+        &self,
+        zone: Option<&str>,
+        tracks: &[TrackedObject],
+        frame_width: u32,
+        frame_height: u32,
+    ) -> Vec<ObservedObject> {
+        let zone = zone.and_then(|id| self.zones.iter().find(|z| z.id == id));
+        let (w, h) = (frame_width as f64, frame_height as f64);
+        tracks
+            .iter()
+            .filter(|t| t.state == crate::track::TrackState::Tracked)
+            .filter(|t| {
+                let (x, y) = t.bbox.ground_point();
+                zone.is_none_or(|z| z.contains(x as f64 / w, y as f64 / h))
+            })
+            .map(ObservedObject::from_track)
+            .collect()
     }
 
     /// Camera faults with an open order, and what the last picture check measured.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
+use super::perception::{Perception, Seen};
 use super::SharedDetector;
 use crate::config::{BoxIdentity, CameraConfig};
 use crate::control::{AfterPhoto, Control, Sampler};
@@ -17,7 +18,7 @@ use crate::health::Health;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
 use crate::ledger;
 use crate::orders::{OrderDesk, WorkOrder};
-use crate::rules::{Detail, IncidentEvent, ObservedObject, Reference, RuleEngine, RuleInput};
+use crate::rules::{Detail, IncidentEvent, Reference, RuleEngine};
 use crate::track::{TrackedObject, Tracker, TrackerConfig};
 use crate::uplink::{CameraState, CameraStatus, SharedLedger, Topics, UplinkMessage, UplinkSender};
 
@@ -117,11 +118,10 @@ pub struct CameraWorker {
 /// too: the new stream's frames are stamped after the last one, plus the time the camera was
 /// gone, so every rule's clock keeps running forward.
 struct Lasting {
-    tracker: Tracker,
-    rules: RuleEngine,
+    /// Tracker and rules: the pure per-frame step.
+    perception: Perception,
     desk: OrderDesk,
     samplers: Vec<Sampler>,
-    tracks: Vec<TrackedObject>,
     /// The last frame's (continued) stream time, and when it arrived.
     last: Option<(Duration, Instant)>,
     /// Stream time by which the orders an earlier run left open must have been seen again.
@@ -199,10 +199,12 @@ impl CameraWorker {
         event: &IncidentEvent,
         frame: &Frame,
     ) -> anyhow::Result<bool> {
-        // Read, build and store under one lock; a failed store is retried from the read, with
-        // the lock released while waiting (the centre's commands and the uplink go on).
+        // The photo is encoded first, outside the lock. Then read, build and store under one
+        // lock; a failed store is retried from the read, with the lock released while waiting
+        // (the centre's commands and the uplink go on).
         let mut attempt = 0u64;
         let (change, ledger) = loop {
+            let photo = crate::orders::Photo::of(event, &frame.image);
             let mut ledger = ledger::lock(&self.ledger);
             let current = match desk.order_of(event.incident_id) {
                 Some(id) => ledger.order(id).ok().flatten(),
@@ -210,7 +212,7 @@ impl CameraWorker {
                     .claim(event)
                     .and_then(|id| ledger.order(&id).ok().flatten()),
             };
-            let Some(change) = desk.apply(event, &frame.image, current) else {
+            let Some(change) = desk.apply_photographed(event, photo, current) else {
                 return Ok(false);
             };
             let messages = crate::uplink::encode(&self.topics, &change);
@@ -313,17 +315,8 @@ impl CameraWorker {
                 .as_deref()
                 .and_then(|z| self.camera.zone(z))
                 .map(crate::rules::Zone::from_config);
-            let (w, h) = (frame.width() as f64, frame.height() as f64);
-            let objects: Vec<ObservedObject> = tracks
-                .iter()
-                .filter(|t| t.state == crate::track::TrackState::Tracked)
-                .filter(|t| {
-                    let (x, y) = t.bbox.ground_point();
-                    zone.as_ref()
-                        .is_none_or(|z| z.contains(x as f64 / w, y as f64 / h))
-                })
-                .map(ObservedObject::from_track)
-                .collect();
+            let objects =
+                rules.objects_in_zone(job.zone.as_deref(), tracks, frame.width(), frame.height());
             let photo = AfterPhoto {
                 frame: &frame.image,
                 objects: &objects,
@@ -441,20 +434,20 @@ impl CameraWorker {
             ..Default::default()
         };
         self.status(CameraState::Starting, None);
+        let rules = RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator)
+            .map_err(|problems| {
+            let all: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}: {}", p.key, p.message))
+                .collect();
+            anyhow::anyhow!(
+                "camera {}: its rules do not build: {}",
+                self.camera.id,
+                all.join("; ")
+            )
+        })?;
         let mut lasting = Lasting {
-            tracker: Tracker::new(tracker_config(&self.camera)),
-            rules: RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator)
-                .map_err(|problems| {
-                    let all: Vec<String> = problems
-                        .iter()
-                        .map(|p| format!("{}: {}", p.key, p.message))
-                        .collect();
-                    anyhow::anyhow!(
-                        "camera {}: its rules do not build: {}",
-                        self.camera.id,
-                        all.join("; ")
-                    )
-                })?,
+            perception: Perception::new(Tracker::new(tracker_config(&self.camera)), rules),
             desk: OrderDesk::with_locator(
                 &self.identity,
                 &self.camera,
@@ -463,7 +456,6 @@ impl CameraWorker {
             )
             .filing_by(self.cases.clone()),
             samplers: Vec::new(),
-            tracks: Vec::new(),
             last: None,
             adopt_until: None,
         };
@@ -530,11 +522,9 @@ impl CameraWorker {
         report.stream_started = Some(stream.started());
         let mut slots = self.slots();
         let Lasting {
-            tracker,
-            rules,
+            perception,
             desk,
             samplers,
-            tracks,
             last,
             adopt_until,
         } = lasting;
@@ -593,7 +583,7 @@ impl CameraWorker {
                     let mut v = self.vitals.borrow_mut();
                     v.fps = window_frames as f64 / secs;
                     v.decode_fps = decoded.saturating_sub(window_decoded) as f64 / secs;
-                    v.gauges = rules.gauges();
+                    v.gauges = perception.rules().gauges();
                 }
                 self.status(CameraState::Online, None);
                 window_start = Instant::now();
@@ -601,33 +591,23 @@ impl CameraWorker {
                 window_decoded = decoded;
             }
             if let Some(image) = stored_reference.take() {
-                rules.set_reference(Reference::new(&fit_to(&image, &frame)));
+                perception
+                    .rules_mut()
+                    .set_reference(Reference::new(&fit_to(&image, &frame)));
             }
-            let (objects, regions, tracked_ran) = self.detect(&frame, &mut slots, report);
-            if tracked_ran {
-                *tracks = tracker.update(&objects, frame.pts);
-            }
+            let seen = self.detect(&frame, &mut slots, report);
+            let events = perception.step(&frame, &seen);
             if tracing::enabled!(tracing::Level::TRACE) {
                 trace_frame(
                     &self.camera.id,
                     &frame,
-                    &objects,
-                    tracks,
-                    regions.as_deref(),
+                    &seen.objects,
+                    perception.tracks(),
+                    seen.regions.as_deref(),
                 );
             }
-            let input = RuleInput {
-                pts: frame.pts,
-                captured_at: frame.captured_at,
-                frame_width: frame.width(),
-                frame_height: frame.height(),
-                image: Some(&frame.image),
-                tracks,
-                regions: regions.as_deref(),
-                detections: tracked_ran.then_some(&objects[..]),
-            };
             let mut faults_changed = false;
-            for event in rules.evaluate(&input) {
+            for event in events {
                 faults_changed |= event.incident.kind == crate::rules::CAMERA_FAULT;
                 if self.commit(desk, &event, &frame)? {
                     report.orders += 1;
@@ -635,17 +615,18 @@ impl CameraWorker {
             }
             if desk.adoptable() > 0
                 && frame.pts
-                    >= *adopt_until.get_or_insert_with(|| frame.pts + adoption_grace(rules))
+                    >= *adopt_until
+                        .get_or_insert_with(|| frame.pts + adoption_grace(perception.rules()))
             {
                 self.release_unclaimed(desk, &frame)?;
             }
-            self.capture_reference(rules, &frame);
+            self.capture_reference(perception.rules_mut(), &frame);
             // The open faults change only when a fault opens or clears: the status follows then.
             if faults_changed {
-                self.vitals.borrow_mut().faults = rules.camera_faults().0;
+                self.vitals.borrow_mut().faults = perception.rules().camera_faults().0;
                 self.status(CameraState::Online, None);
             }
-            self.verify(samplers, rules, &frame, tracks)?;
+            self.verify(samplers, perception.rules(), &frame, perception.tracks())?;
         }
     }
 
@@ -679,13 +660,7 @@ impl CameraWorker {
         if frame.pts < REFERENCE_AFTER || !rules.wants_reference() {
             return;
         }
-        let (open, reading) = rules.camera_faults();
-        let usable = reading.is_some_and(|r| {
-            r.mean > self.camera.faults.black_max_mean
-                && r.std_dev > self.camera.faults.uniform_max_std
-                && r.change.is_some_and(|c| c > crate::rules::FROZEN_MAX_DIFF)
-        });
-        if !open.is_empty() || !usable {
+        if !rules.picture_usable() {
             return;
         }
         rules.set_reference(Reference::new(&frame.image));
@@ -701,12 +676,7 @@ impl CameraWorker {
 
     /// Runs each model that is due on this frame. Returns the detections for the tracker, the
     /// region detections (when a region model ran), and whether a tracked model ran.
-    fn detect(
-        &self,
-        frame: &Frame,
-        slots: &mut [ModelSlot],
-        report: &mut CameraReport,
-    ) -> (Vec<Detection>, Option<Vec<Detection>>, bool) {
+    fn detect(&self, frame: &Frame, slots: &mut [ModelSlot], report: &mut CameraReport) -> Seen {
         let mut objects = Vec::new();
         let mut regions: Option<Vec<Detection>> = None;
         let mut tracked_ran = false;
@@ -744,7 +714,11 @@ impl CameraWorker {
                 }
             }
         }
-        (objects, regions, tracked_ran)
+        Seen {
+            objects,
+            regions,
+            objects_ran: tracked_ran,
+        }
     }
 }
 

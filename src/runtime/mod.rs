@@ -7,6 +7,7 @@
 
 mod camera;
 mod fleet;
+mod perception;
 mod warner;
 
 use std::collections::BTreeMap;
