@@ -162,6 +162,33 @@ fn near_carriageway_crossings_are_counted_one_way_and_never_more_than_by_hand() 
     );
 }
 
+// Hand count on frames extracted at 2 per second (feet across the example's plaza line,
+// y = 0.70, x 0.15-0.85): 7 walking down the picture (forward) and 6 up (backward) clearly
+// through the line, plus one down at its right end (x ≈ 0.85) and one up just reaching it as
+// the clip ends.
+#[test]
+fn plaza_crossings_each_way_match_a_hand_count() {
+    let gauges = line_counts("plaza_pedestrians");
+    eprintln!("plaza: {gauges:?}");
+    let count = |what: &str| {
+        gauges
+            .iter()
+            .find(|g| g.place == "plaza_line" && g.what == what)
+            .map(|g| g.value as usize)
+            .expect("the plaza_line's gauges")
+    };
+    let (forward, backward) = (count("crossed_forward"), count("crossed_backward"));
+    // At most the clear crossings and the borderline one; at least all but two.
+    assert!(
+        (5..=8).contains(&forward),
+        "forward {forward}, by hand 7 (+1)"
+    );
+    assert!(
+        (4..=7).contains(&backward),
+        "backward {backward}, by hand 6 (+1)"
+    );
+}
+
 /// Persons per frame (score ≥ 0.3) on frames every 2 s, by model and input: the figures of
 /// docs/accuracy.md. `cargo test --release --test accuracy -- --ignored --nocapture`
 #[test]
