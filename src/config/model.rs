@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::vocab::{IncidentKind, Severity, UtcOffset, Window};
+use crate::vocab::{IncidentKind, Seconds, Severity, UtcOffset, Window};
 
 /// The whole config file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -149,30 +149,30 @@ pub struct OrdersConfig {
     pub close_when_cleared: bool,
     /// Seconds of samples the camera re-check looks at.
     #[serde(default = "default_verify_window_s")]
-    pub verify_window_s: f64,
+    pub verify_window_s: Seconds,
     /// Share of the window's samples on which the rule must still see the problem for the
     /// re-check to say "present" (reopen) rather than "cleared" (close).
     #[serde(default = "default_verify_present_ratio")]
     pub verify_present_ratio: f64,
     /// First wait before retrying an inconclusive re-check (camera offline); doubles per try.
     #[serde(default = "default_verify_retry_s")]
-    pub verify_retry_s: f64,
+    pub verify_retry_s: Seconds,
     /// Longest wait between retries.
     #[serde(default = "default_verify_retry_max_s")]
-    pub verify_retry_max_s: f64,
+    pub verify_retry_max_s: Seconds,
 }
 
-fn default_verify_window_s() -> f64 {
-    30.0
+fn default_verify_window_s() -> Seconds {
+    Seconds::of(30.0)
 }
 fn default_verify_present_ratio() -> f64 {
     0.5
 }
-fn default_verify_retry_s() -> f64 {
-    30.0
+fn default_verify_retry_s() -> Seconds {
+    Seconds::of(30.0)
 }
-fn default_verify_retry_max_s() -> f64 {
-    600.0
+fn default_verify_retry_max_s() -> Seconds {
+    Seconds::of(600.0)
 }
 
 impl Default for OrdersConfig {
@@ -542,7 +542,7 @@ pub struct TrackerSettings {
     pub low_score: f32,
     /// Seconds a lost track may come back before it is forgotten.
     #[serde(default = "default_track_max_lost")]
-    pub max_lost_s: f64,
+    pub max_lost_s: Seconds,
 }
 
 fn default_track_birth() -> f32 {
@@ -554,8 +554,8 @@ fn default_track_high() -> f32 {
 fn default_track_low() -> f32 {
     0.1
 }
-fn default_track_max_lost() -> f64 {
-    3.0
+fn default_track_max_lost() -> Seconds {
+    Seconds::of(3.0)
 }
 
 impl Default for TrackerSettings {
@@ -590,7 +590,7 @@ pub struct WarningsConfig {
     pub quiet_hours: Vec<Window>,
     /// Least time between two prompts on one speaker (water and fire excepted).
     #[serde(default = "default_warning_min_gap")]
-    pub min_gap_s: f64,
+    pub min_gap_s: Seconds,
     /// Most prompts per speaker per hour (water and fire excepted).
     #[serde(default = "default_warning_max_per_hour")]
     pub max_per_hour: u32,
@@ -599,15 +599,15 @@ pub struct WarningsConfig {
     pub repeat: u32,
     /// Pause between repetitions.
     #[serde(default = "default_warning_repeat_gap")]
-    pub repeat_gap_s: f64,
+    pub repeat_gap_s: Seconds,
     /// Seconds after the warning before the camera looks again, per kind. A kind without an
     /// entry is not warned.
     #[serde(default = "default_grace")]
-    pub grace_s: BTreeMap<String, f64>,
+    pub grace_s: BTreeMap<String, Seconds>,
 }
 
-fn default_warning_min_gap() -> f64 {
-    30.0
+fn default_warning_min_gap() -> Seconds {
+    Seconds::of(30.0)
 }
 fn default_warning_max_per_hour() -> u32 {
     20
@@ -615,12 +615,12 @@ fn default_warning_max_per_hour() -> u32 {
 fn default_warning_repeat() -> u32 {
     2
 }
-fn default_warning_repeat_gap() -> f64 {
-    5.0
+fn default_warning_repeat_gap() -> Seconds {
+    Seconds::of(5.0)
 }
 /// The first rung of the loop for the kinds a voice can resolve; water warns at once and is
 /// re-checked at once; fire warns people away (the centre has the order from the start).
-fn default_grace() -> BTreeMap<String, f64> {
+fn default_grace() -> BTreeMap<String, Seconds> {
     [
         ("vending", 300.0),
         ("parking", 600.0),
@@ -630,7 +630,7 @@ fn default_grace() -> BTreeMap<String, f64> {
         ("smoke", 0.0),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
+    .map(|(k, v)| (k.to_owned(), Seconds::of(v)))
     .collect()
 }
 
@@ -666,7 +666,7 @@ pub struct CameraWarningConfig {
     #[serde(default = "default_true")]
     pub enabled: bool,
     #[serde(default)]
-    pub grace_s: Option<f64>,
+    pub grace_s: Option<Seconds>,
     /// A prompt file of its own.
     #[serde(default)]
     pub prompt: Option<PathBuf>,
@@ -708,7 +708,7 @@ pub enum SpeakerOutput {
         #[serde(default)]
         headers: BTreeMap<String, String>,
         #[serde(default = "default_http_timeout")]
-        timeout_s: f64,
+        timeout_s: Seconds,
     },
     /// A message to a speaker controller on the box's broker: a JSON document with the same
     /// fields on `topic`.
@@ -718,8 +718,8 @@ pub enum SpeakerOutput {
 fn default_http_method() -> String {
     "POST".into()
 }
-fn default_http_timeout() -> f64 {
-    3.0
+fn default_http_timeout() -> Seconds {
+    Seconds::of(3.0)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -741,13 +741,13 @@ pub struct FaultsConfig {
     pub enabled: bool,
     /// How often the picture is checked.
     #[serde(default = "default_fault_check_every_s")]
-    pub check_every_s: f64,
+    pub check_every_s: Seconds,
     /// The same picture, unchanged, for this long: the stream is frozen.
     #[serde(default = "default_fault_frozen_s")]
-    pub frozen_s: f64,
+    pub frozen_s: Seconds,
     /// Black or blank (lens covered, night without IR) for this long.
     #[serde(default = "default_fault_black_s")]
-    pub black_s: f64,
+    pub black_s: Seconds,
     /// Mean grey level (0..255) at or below which the picture counts as black.
     #[serde(default = "default_black_max_mean")]
     pub black_max_mean: f32,
@@ -756,19 +756,19 @@ pub struct FaultsConfig {
     pub uniform_max_std: f32,
     /// Blurred for this long (needs a reference view).
     #[serde(default = "default_fault_blur_s")]
-    pub blur_s: f64,
+    pub blur_s: Seconds,
     /// Blurred: fine detail below this share of the reference view's.
     #[serde(default = "default_blur_max_ratio")]
     pub blur_max_ratio: f32,
     /// The view does not match the reference for this long: the camera was moved.
     #[serde(default = "default_fault_shift_s")]
-    pub shift_s: f64,
+    pub shift_s: Seconds,
     /// Correlation of the edge maps (−1..1) below which the view no longer matches.
     #[serde(default = "default_shift_min_score")]
     pub shift_min_score: f32,
     /// A fault's order clears once the picture is fine for this long.
     #[serde(default = "default_fault_clear_s")]
-    pub clear_s: f64,
+    pub clear_s: Seconds,
     /// The reference view: an image of what the camera should see. Default
     /// `{storage.dir}/reference/{camera}.png`, written by `lookout camera reference` (and
     /// `calibrate`), or by the box itself from the first minute of a camera that has none.
@@ -779,14 +779,14 @@ pub struct FaultsConfig {
     pub event_code: Option<String>,
 }
 
-fn default_fault_check_every_s() -> f64 {
-    1.0
+fn default_fault_check_every_s() -> Seconds {
+    Seconds::of(1.0)
 }
-fn default_fault_frozen_s() -> f64 {
-    60.0
+fn default_fault_frozen_s() -> Seconds {
+    Seconds::of(60.0)
 }
-fn default_fault_black_s() -> f64 {
-    60.0
+fn default_fault_black_s() -> Seconds {
+    Seconds::of(60.0)
 }
 fn default_black_max_mean() -> f32 {
     16.0
@@ -794,20 +794,20 @@ fn default_black_max_mean() -> f32 {
 fn default_uniform_max_std() -> f32 {
     4.0
 }
-fn default_fault_blur_s() -> f64 {
-    120.0
+fn default_fault_blur_s() -> Seconds {
+    Seconds::of(120.0)
 }
 fn default_blur_max_ratio() -> f32 {
     0.15
 }
-fn default_fault_shift_s() -> f64 {
-    60.0
+fn default_fault_shift_s() -> Seconds {
+    Seconds::of(60.0)
 }
 fn default_shift_min_score() -> f32 {
     0.45
 }
-fn default_fault_clear_s() -> f64 {
-    30.0
+fn default_fault_clear_s() -> Seconds {
+    Seconds::of(30.0)
 }
 
 impl Default for FaultsConfig {

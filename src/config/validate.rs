@@ -221,29 +221,17 @@ fn warned_kinds() -> String {
 fn validate_warnings(config: &Config, p: &mut Problems) {
     let at = root().key("warnings");
     let w = &config.warnings;
-    if !is_non_negative(w.min_gap_s) {
-        p.add(at.clone().key("min_gap_s"), "must be 0 seconds or more");
-    }
     if w.max_per_hour == 0 {
         p.add(at.clone().key("max_per_hour"), "must be at least 1");
     }
     if w.repeat == 0 || w.repeat > 10 {
         p.add(at.clone().key("repeat"), "1 to 10 repetitions");
     }
-    if !is_non_negative(w.repeat_gap_s) {
-        p.add(at.clone().key("repeat_gap_s"), "must be 0 seconds or more");
-    }
-    for (kind, grace) in &w.grace_s {
+    for kind in w.grace_s.keys() {
         if !is_warned_kind(kind) {
             p.add(
                 at.clone().key("grace_s").key(kind),
                 format!("{kind:?} is not a kind that is warned ({})", warned_kinds()),
-            );
-        }
-        if !is_non_negative(*grace) {
-            p.add(
-                at.clone().key("grace_s").key(kind),
-                "must be 0 seconds or more",
             );
         }
     }
@@ -269,7 +257,7 @@ fn validate_warnings(config: &Config, p: &mut Problems) {
                 if !matches!(method.to_ascii_uppercase().as_str(), "GET" | "POST" | "PUT") {
                     p.add(sat.clone().key("method"), "GET, POST or PUT");
                 }
-                if !is_positive(*timeout_s) || *timeout_s > 60.0 {
+                if !(timeout_s.secs() > 0.0 && timeout_s.secs() <= 60.0) {
                     p.add(
                         sat.clone().key("timeout_s"),
                         "more than 0 and at most 60 seconds",
@@ -312,9 +300,6 @@ fn validate_camera_warnings(config: &Config, camera: &CameraConfig, at: KeyPath,
                     format!("no zone {zone:?} on this camera"),
                 );
             }
-        }
-        if w.grace_s.is_some_and(|g| !is_non_negative(g)) {
-            p.add(wat.clone().key("grace_s"), "must be 0 seconds or more");
         }
         if w.repeat.is_some_and(|r| r == 0 || r > 10) {
             p.add(wat.clone().key("repeat"), "1 to 10 repetitions");
@@ -414,7 +399,7 @@ fn validate_uplink(config: &Config, p: &mut Problems) {
 fn validate_orders(config: &Config, p: &mut Problems) {
     let o = &config.orders;
     let at = root().key("orders");
-    if !(1.0..=3600.0).contains(&o.verify_window_s) {
+    if !(1.0..=3600.0).contains(&o.verify_window_s.secs()) {
         p.add(
             at.clone().key("verify_window_s"),
             "must be between 1 and 3600 seconds",
@@ -426,7 +411,7 @@ fn validate_orders(config: &Config, p: &mut Problems) {
             "must be more than 0 and at most 1",
         );
     }
-    if !(o.verify_retry_s >= 1.0 && o.verify_retry_max_s >= o.verify_retry_s) {
+    if !(o.verify_retry_s.secs() >= 1.0 && o.verify_retry_max_s >= o.verify_retry_s) {
         p.add(
             at.key("verify_retry_s"),
             "must be at least 1 second and not more than verify_retry_max_s",
@@ -541,7 +526,7 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
             "must not exceed high_score",
         );
     }
-    if !is_positive(t.max_lost_s) || t.max_lost_s > 600.0 {
+    if !(t.max_lost_s.secs() > 0.0 && t.max_lost_s.secs() <= 600.0) {
         p.add(
             tracker.clone().key("max_lost_s"),
             "must be greater than 0 and at most 600",
@@ -740,12 +725,9 @@ fn validate_faults(f: &crate::config::FaultsConfig, at: KeyPath, p: &mut Problem
         ("blur_s", f.blur_s),
         ("shift_s", f.shift_s),
     ] {
-        if !is_positive(v) {
+        if v.secs() <= 0.0 {
             p.add(at.clone().key(key), "must be greater than 0 seconds");
         }
-    }
-    if !is_non_negative(f.clear_s) {
-        p.add(at.clone().key("clear_s"), "must be 0 seconds or more");
     }
     if !(0.0..=255.0).contains(&f.black_max_mean) {
         p.add(at.clone().key("black_max_mean"), "a grey level: 0..255");
@@ -769,14 +751,6 @@ fn validate_faults(f: &crate::config::FaultsConfig, at: KeyPath, p: &mut Problem
 
 fn is_positive(v: f64) -> bool {
     v.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater)
-}
-
-/// `v >= 0`, false for NaN.
-fn is_non_negative(v: f64) -> bool {
-    matches!(
-        v.partial_cmp(&0.0),
-        Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal)
-    )
 }
 
 /// `model_options`: for models the camera runs, with sizes and fractions in range. Whether a

@@ -418,7 +418,7 @@ impl Control {
         purpose: Purpose,
         now: DateTime<Utc>,
     ) -> Job {
-        let window_s = window_s.unwrap_or(self.config.verify_window_s);
+        let window_s = window_s.unwrap_or(self.config.verify_window_s.secs());
         order.verification = Some(Verification {
             status: VerificationStatus::Running,
             purpose,
@@ -506,7 +506,7 @@ impl Control {
                 kind: o.kind,
                 zone: o.zone.as_ref().map(|z| z.id.clone()),
                 window: Duration::from_secs_f64(
-                    v.map_or(self.config.verify_window_s, |v| v.window_s),
+                    v.map_or(self.config.verify_window_s.secs(), |v| v.window_s),
                 ),
                 attempt: v.map_or(1, |v| v.attempt),
                 not_before: Instant::now(),
@@ -644,8 +644,9 @@ impl Control {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let s = self.config.verify_retry_s * 2f64.powi(attempt.saturating_sub(1).min(20) as i32);
-        Duration::from_secs_f64(s.min(self.config.verify_retry_max_s))
+        let s =
+            self.config.verify_retry_s.secs() * 2f64.powi(attempt.saturating_sub(1).min(20) as i32);
+        Duration::from_secs_f64(s.min(self.config.verify_retry_max_s.secs()))
     }
 
     fn retry_later(&self, job: &Job, _now: DateTime<Utc>) -> Duration {

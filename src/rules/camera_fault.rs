@@ -125,13 +125,13 @@ impl CameraFaultRule {
         let episode = |detail, severity, confirm_s: f64| Episode {
             detail,
             severity,
-            life: Lifecycle::new(confirm_s, config.clear_s, 0.0),
+            life: Lifecycle::new(confirm_s, config.clear_s.secs(), 0.0),
         };
         let episodes = vec![
-            episode(FROZEN, Severity::Orange, config.frozen_s),
-            episode(BLACK, Severity::Orange, config.black_s),
-            episode(BLURRED, Severity::Yellow, config.blur_s),
-            episode(SCENE_SHIFT, Severity::Orange, config.shift_s),
+            episode(FROZEN, Severity::Orange, config.frozen_s.secs()),
+            episode(BLACK, Severity::Orange, config.black_s.secs()),
+            episode(BLURRED, Severity::Yellow, config.blur_s.secs()),
+            episode(SCENE_SHIFT, Severity::Orange, config.shift_s.secs()),
         ];
         CameraFaultRule {
             config,
@@ -197,7 +197,7 @@ impl CameraFaultRule {
         if self.next_check.is_some_and(|due| input.pts < due) {
             return Vec::new();
         }
-        self.next_check = Some(input.pts + Duration::from_secs_f64(self.config.check_every_s));
+        self.next_check = Some(input.pts + self.config.check_every_s.duration());
         let thumb = Thumb::of(image);
         let blended = self
             .background
@@ -318,11 +318,11 @@ mod tests {
 
     fn config() -> FaultsConfig {
         FaultsConfig {
-            frozen_s: 5.0,
-            black_s: 5.0,
-            blur_s: 5.0,
-            shift_s: 5.0,
-            clear_s: 3.0,
+            frozen_s: crate::vocab::Seconds::of(5.0),
+            black_s: crate::vocab::Seconds::of(5.0),
+            blur_s: crate::vocab::Seconds::of(5.0),
+            shift_s: crate::vocab::Seconds::of(5.0),
+            clear_s: crate::vocab::Seconds::of(3.0),
             ..FaultsConfig::default()
         }
     }

@@ -827,7 +827,7 @@ fn tracker_config(camera: &CameraConfig) -> TrackerConfig {
         high_score: t.high_score,
         low_score: t.low_score,
         new_track_score: t.new_track_score,
-        max_lost: Duration::from_secs_f64(t.max_lost_s),
+        max_lost: t.max_lost_s.duration(),
         ..TrackerConfig::default()
     }
 }

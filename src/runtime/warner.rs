@@ -58,7 +58,7 @@ impl Warner {
         }
         let gate = Gate::new(
             DailyWindows::new(&config.warnings.quiet_hours, config.identity.offset()),
-            Duration::from_secs_f64(config.warnings.min_gap_s),
+            config.warnings.min_gap_s.duration(),
             config.warnings.max_per_hour as usize,
         );
         let shared = Shared {
@@ -146,7 +146,7 @@ impl Warner {
                 prompt,
                 text,
                 repeat,
-                repeat_gap: Duration::from_secs_f64(self.config.repeat_gap_s),
+                repeat_gap: self.config.repeat_gap_s.duration(),
             },
             recheck_after,
         });

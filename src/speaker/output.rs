@@ -76,7 +76,7 @@ impl Output {
                 timeout_s,
             } => {
                 let method = method.to_ascii_uppercase();
-                let timeout = Duration::from_secs_f64(timeout_s.max(0.1));
+                let timeout = timeout_s.duration().max(Duration::from_millis(100));
                 let url = fill(url, a, |v| {
                     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
                 });
@@ -308,7 +308,7 @@ mod tests {
             method: "post".into(),
             body: None,
             headers: Default::default(),
-            timeout_s: timeout.as_secs_f64(),
+            timeout_s: crate::vocab::Seconds::of(timeout.as_secs_f64()),
         })
     }
 

@@ -59,7 +59,7 @@ pub fn plan(
             .unwrap_or_else(|| prompts::path(prompts_dir, kind, language)),
         text: prompts::text(kind, language).to_owned(),
         repeat: own.and_then(|w| w.repeat).unwrap_or(warnings.repeat),
-        recheck_after: (!is_urgent(kind)).then(|| Duration::from_secs_f64(grace.max(0.0))),
+        recheck_after: (!is_urgent(kind)).then(|| grace.duration()),
     })
 }
 
