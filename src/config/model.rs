@@ -618,20 +618,16 @@ fn default_warning_repeat() -> u32 {
 fn default_warning_repeat_gap() -> Seconds {
     Seconds::of(5.0)
 }
-/// The first rung of the loop for the kinds a voice can resolve; water warns at once and is
-/// re-checked at once; fire warns people away (the centre has the order from the start).
+/// Each kind's default grace from its row of the kinds registry: the first rung of the loop
+/// for the kinds a voice can resolve; water warns at once and is re-checked at once; fire warns
+/// people away (the centre has the order from the start).
 fn default_grace() -> BTreeMap<String, Seconds> {
-    [
-        ("vending", 300.0),
-        ("parking", 600.0),
-        ("crowd", 180.0),
-        ("water", 0.0),
-        ("fire", 0.0),
-        ("smoke", 0.0),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), Seconds::of(v)))
-    .collect()
+    IncidentKind::all()
+        .filter_map(|k| {
+            let grace = Seconds::new(k.info().grace_s?).ok()?;
+            Some((k.as_str().to_owned(), grace))
+        })
+        .collect()
 }
 
 impl Default for WarningsConfig {

@@ -24,6 +24,7 @@ pub const CROWD: IncidentKind = IncidentKind::registered("crowd");
 #[linkme::distributed_slice(KINDS)]
 static CROWD_ROW: KindInfo = KindInfo {
     name: "crowd",
+    grace_s: Some(180.0),
     rank: 30,
     deadline_h: 1.0,
     label_zh: "人员聚集",

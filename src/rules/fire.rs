@@ -33,6 +33,7 @@ pub const SMOKE: IncidentKind = IncidentKind::registered("smoke");
 static FIRE_ROW: KindInfo = KindInfo {
     name: "fire",
     rank: 50,
+    grace_s: Some(0.0),
     deadline_h: 0.5,
     label_zh: "明火",
     label_en: "fire",
@@ -49,6 +50,7 @@ static FIRE_ROW: KindInfo = KindInfo {
 static SMOKE_ROW: KindInfo = KindInfo {
     name: "smoke",
     rank: 51,
+    grace_s: Some(0.0),
     deadline_h: 0.5,
     label_zh: "烟雾",
     label_en: "smoke",

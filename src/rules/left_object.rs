@@ -38,6 +38,7 @@ pub const LEFT_OBJECT: IncidentKind = IncidentKind::registered("left_object");
 #[linkme::distributed_slice(KINDS)]
 static LEFT_OBJECT_ROW: KindInfo = KindInfo {
     name: "left_object",
+    grace_s: Some(300.0),
     rank: 35,
     deadline_h: 2.0,
     label_zh: "乱堆物料·遗留物",

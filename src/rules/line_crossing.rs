@@ -28,6 +28,7 @@ pub const LINE_CROSSING: IncidentKind = IncidentKind::registered("line_crossing"
 #[linkme::distributed_slice(KINDS)]
 static LINE_CROSSING_ROW: KindInfo = KindInfo {
     name: "line_crossing",
+    grace_s: Some(30.0),
     rank: 28,
     deadline_h: 1.0,
     label_zh: "越线·逆行",

@@ -28,6 +28,7 @@ pub const PARKING: IncidentKind = IncidentKind::registered("parking");
 #[linkme::distributed_slice(KINDS)]
 static PARKING_ROW: KindInfo = KindInfo {
     name: "parking",
+    grace_s: Some(600.0),
     rank: 20,
     deadline_h: 1.0,
     label_zh: "机动车违停",

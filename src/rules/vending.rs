@@ -22,6 +22,7 @@ pub const VENDING: IncidentKind = IncidentKind::registered("vending");
 #[linkme::distributed_slice(KINDS)]
 static VENDING_ROW: KindInfo = KindInfo {
     name: "vending",
+    grace_s: Some(300.0),
     rank: 10,
     deadline_h: 2.0,
     label_zh: "占道经营",

@@ -37,6 +37,7 @@ pub const VANISHED: Detail = Detail::registered("vanished");
 #[linkme::distributed_slice(KINDS)]
 static WATER_ROW: KindInfo = KindInfo {
     name: "water",
+    grace_s: Some(0.0),
     rank: 40,
     deadline_h: 0.25,
     label_zh: "溺水风险",

@@ -38,6 +38,9 @@ pub struct KindInfo {
     /// Default 处置时限 (disposal deadline), hours from opening: an order still open then
     /// escalates one grade. Urgent kinds get minutes, street order an afternoon.
     pub deadline_h: f64,
+    /// Default `[warnings] grace_s`: seconds after an on-site warning before the camera looks
+    /// again; `None`: not warned unless the config says so.
+    pub grace_s: Option<f64>,
     /// What the default voice prompt says; `None`: nobody on site to talk to.
     pub prompt_zh: Option<&'static str>,
     pub prompt_en: Option<&'static str>,
@@ -71,6 +74,7 @@ impl KindInfo {
         event_code: "",
         urgent: false,
         deadline_h: 24.0,
+        grace_s: None,
         prompt_zh: None,
         prompt_en: None,
         title_zh: "",
@@ -306,8 +310,10 @@ mod tests {
                 if info.urgent { "yes" } else { "no" },
                 "{name}: urgent"
             );
+            let grace = info.grace_s.map_or("—".to_owned(), |g| format!("{g} s"));
+            assert_eq!(row[4], grace, "{name}: warning grace");
             let details: Vec<&str> = info.details.iter().map(|d| d.name).collect();
-            assert_eq!(names_in(&row[4]), details, "{name}: details");
+            assert_eq!(names_in(&row[5]), details, "{name}: details");
             documented.push(kind);
         }
         for kind in IncidentKind::all() {
