@@ -43,18 +43,18 @@ fn frames(camera: &CameraConfig, fps: f64) -> Vec<Frame> {
     }
 }
 
-/// The example camera's crowd rule on its clip, with its object model (options from its
-/// config) on every sampled frame: the smoothed count as of each of `times` (stream seconds).
-fn smoothed_counts(name: &str, times: &[f64]) -> Vec<usize> {
+/// The example camera's rules of `kind` on its clip, with its object model (options from its
+/// config) and the tracker on every sampled frame; `each` sees the rules after every frame
+/// (stream seconds).
+fn replay_rules(name: &str, kind: &str, mut each: impl FnMut(f64, &RuleEngine)) {
     let mut camera = example(name);
-    camera.rules.retain(|r| r.kind == "crowd");
+    camera.rules.retain(|r| r.kind == kind);
     let model = &camera.models[0];
     let mut det = detector(model);
     let options = lookout::runtime::detect_options(&camera, det.manifest()).expect("options");
     let mut tracker = Tracker::new(TrackerConfig::default());
     let mut rules = RuleEngine::new(&camera, chrono::FixedOffset::east_opt(8 * 3600).unwrap())
         .expect("the example's rules build");
-    let mut counts = Vec::new();
     for frame in frames(&camera, camera.detect_fps) {
         let dets = det.detect_with(&frame.image, &options).expect("inference");
         let tracks = tracker.update(&dets, frame.pts);
@@ -68,11 +68,18 @@ fn smoothed_counts(name: &str, times: &[f64]) -> Vec<usize> {
             regions: None,
             detections: Some(&dets),
         });
-        let t = frame.pts.as_secs_f64();
+        each(frame.pts.as_secs_f64(), &rules);
+    }
+}
+
+/// The example camera's crowd rule on its clip: the smoothed count as of each of `times`.
+fn smoothed_counts(name: &str, times: &[f64]) -> Vec<usize> {
+    let mut counts = Vec::new();
+    replay_rules(name, "crowd", |t, rules| {
         while counts.len() < times.len() && t >= times[counts.len()] {
             counts.push(rules.gauges()[0].value as usize);
         }
-    }
+    });
     counts
 }
 
@@ -103,32 +110,11 @@ fn plaza_count_matches_a_hand_count() {
     assert_counts("plaza_pedestrians", &[(4.0, 37), (8.0, 32), (12.0, 29)]);
 }
 
-/// The example camera's line-crossing rules on its clip, with its object model on every sampled
-/// frame and the tracker: the counts each way at the clip's end.
+/// The example camera's line-crossing rules on its clip: the counts each way at its end.
 fn line_counts(name: &str) -> Vec<lookout::rules::Gauge> {
-    let mut camera = example(name);
-    camera.rules.retain(|r| r.kind == "line_crossing");
-    let model = &camera.models[0];
-    let mut det = detector(model);
-    let options = lookout::runtime::detect_options(&camera, det.manifest()).expect("options");
-    let mut tracker = Tracker::new(TrackerConfig::default());
-    let mut rules = RuleEngine::new(&camera, chrono::FixedOffset::east_opt(8 * 3600).unwrap())
-        .expect("the example's rules build");
-    for frame in frames(&camera, camera.detect_fps) {
-        let dets = det.detect_with(&frame.image, &options).expect("inference");
-        let tracks = tracker.update(&dets, frame.pts);
-        rules.evaluate(&RuleInput {
-            pts: frame.pts,
-            captured_at: frame.captured_at,
-            frame_width: frame.width(),
-            frame_height: frame.height(),
-            image: Some(&frame.image),
-            tracks: &tracks,
-            regions: None,
-            detections: Some(&dets),
-        });
-    }
-    rules.gauges()
+    let mut gauges = Vec::new();
+    replay_rules(name, "line_crossing", |_, rules| gauges = rules.gauges());
+    gauges
 }
 
 // Hand count: vehicles whose rear wheels cross the example's near-carriageway line (y = 0.55),

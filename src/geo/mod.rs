@@ -253,7 +253,7 @@ fn cast(
     }
 }
 
-/// Area of a polygon in a metric plane (shoelace), m².
+/// Area of a polygon (shoelace), in the square of its coordinates' unit: m² in a metric plane.
 pub(crate) fn polygon_area(pts: &[(f64, f64)]) -> f64 {
     let twice: f64 = (0..pts.len())
         .map(|i| {

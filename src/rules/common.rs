@@ -120,6 +120,13 @@ pub fn default_cooldown() -> Seconds {
     Seconds::of(60.0)
 }
 
+/// The COCO labels that count as vehicles (parking, congestion).
+pub fn default_vehicle_labels() -> Vec<String> {
+    ["car", "truck", "bus", "motorcycle"]
+        .map(String::from)
+        .to_vec()
+}
+
 pub fn default_true() -> bool {
     true
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::common::default_cooldown;
+use super::common::{default_cooldown, default_vehicle_labels};
 use super::registry::gather;
 use super::{
     Build, Built, Filter, Gauge, Incident, Lifecycle, Phase, Rule, RuleInput, RuleOutput, RuleType,
@@ -103,11 +103,6 @@ pub struct CongestionConfig {
     pub filter: FilterConfig,
 }
 
-fn default_vehicle_labels() -> Vec<String> {
-    ["car", "truck", "bus", "motorcycle"]
-        .map(String::from)
-        .to_vec()
-}
 fn default_min_vehicles() -> usize {
     4
 }
@@ -203,7 +198,9 @@ impl CongestionRule {
             return Err(problems);
         }
         Ok(Box::new(CongestionRule {
-            zone_area: polygon_area(&zone.points),
+            zone_area: crate::geo::polygon_area(
+                &zone.points.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>(),
+            ),
             filter,
             event_code: b.event_code(CONGESTION),
             locator: b.has_ground().then(|| b.locator.clone()),
@@ -265,7 +262,9 @@ impl CongestionRule {
                 let a = locator.locate(&[(first.1 as f64 / w, first.2 as f64 / h)]);
                 let b = locator.locate(&[(last.1 as f64 / w, last.2 as f64 / h)]);
                 if a.method != "camera_position" && b.method != "camera_position" {
-                    metric.push((ground_distance_m(a.lat, a.lon, b.lat, b.lon) as f32) / secs);
+                    let (east, north) =
+                        crate::geo::enu::LocalFrame::new(a.lat, a.lon).to_local(b.lat, b.lon);
+                    metric.push(east.hypot(north) as f32 / secs);
                 }
             }
         }
@@ -407,25 +406,6 @@ fn median_f32(mut values: Vec<f32>) -> Option<f32> {
     values.get(values.len() / 2).copied()
 }
 
-/// Area of a polygon in normalised image units (shoelace).
-fn polygon_area(points: &[[f64; 2]]) -> f64 {
-    let twice: f64 = (0..points.len())
-        .map(|i| {
-            let (a, b) = (points[i], points[(i + 1) % points.len()]);
-            a[0] * b[1] - b[0] * a[1]
-        })
-        .sum();
-    twice.abs() / 2.0
-}
-
-/// Metres between two nearby points (equirectangular: exact enough across a road).
-fn ground_distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
-    const EARTH_RADIUS_M: f64 = 6_371_000.0;
-    let x = (lon2 - lon1).to_radians() * ((lat1 + lat2) / 2.0).to_radians().cos();
-    let y = (lat2 - lat1).to_radians();
-    (x * x + y * y).sqrt() * EARTH_RADIUS_M
-}
-
 fn round(v: f64, digits: i32) -> f64 {
     let k = 10f64.powi(digits);
     (v * k).round() / k
@@ -435,25 +415,17 @@ fn round(v: f64, digits: i32) -> f64 {
 mod tests {
     use std::sync::Arc;
 
-    use chrono::{DateTime, FixedOffset, Utc};
-
-    use crate::detect::{BBox, Detection};
-    use crate::rules::{Phase, RuleEngine, RuleInput};
+    use crate::detect::BBox;
+    use crate::rules::testing;
+    use crate::rules::{Phase, RuleEngine};
     use crate::track::{TrackState, TrackedObject};
 
     const W: f32 = 1000.0;
     const H: f32 = 1000.0;
 
     fn engine() -> RuleEngine {
-        let text = r#"
-[box]
-site = "s"
-id = "b"
-[[cameras]]
-id = "cam"
-source = "test:ball"
-models = ["m"]
-location = { lat = 30.0, lon = 120.0 }
+        testing::engine(
+            r#"
 [[cameras.zones]]
 id = "far"
 polygon = [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]
@@ -470,11 +442,8 @@ kind = "congestion"
 zone = "near"
 hold_s = 5.0
 clear_s = 5.0
-"#;
-        let config = crate::config::parse(text, std::path::Path::new("test.toml"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        RuleEngine::new(&config.cameras[0], FixedOffset::east_opt(8 * 3600).unwrap())
-            .unwrap_or_else(|p| panic!("{p:?}"))
+"#,
+        )
     }
 
     /// A 200×120 car with its ground point at (x, y).
@@ -503,9 +472,6 @@ clear_s = 5.0
     fn run(until_s: f64, far_flows_after: Option<f64>) -> Vec<(Phase, String, f64)> {
         let mut rules = engine();
         let mut events = Vec::new();
-        let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00")
-            .unwrap()
-            .with_timezone(&Utc);
         let mut t = 0.0;
         while t <= until_s {
             let now = Duration::from_secs_f64(t);
@@ -520,25 +486,8 @@ clear_s = 5.0
                 let y = 130.0 + (150.0 * i as f32 + 300.0 * t as f32) % 870.0;
                 tracks.push(car(100 + i, 250.0, y, now));
             }
-            let detections: Vec<Detection> = tracks
-                .iter()
-                .map(|t| Detection {
-                    label: t.label.clone(),
-                    score: t.score,
-                    bbox: t.bbox,
-                    model: Arc::from("m"),
-                })
-                .collect();
-            let input = RuleInput {
-                pts: now,
-                captured_at: start + chrono::Duration::milliseconds((t * 1000.0) as i64),
-                frame_width: W as u32,
-                frame_height: H as u32,
-                image: None,
-                tracks: &tracks,
-                detections: Some(&detections),
-                regions: None,
-            };
+            let detections = testing::detections(&tracks);
+            let input = testing::input(t, (W as u32, H as u32), None, &tracks, &detections);
             for e in rules.evaluate(&input) {
                 let zone = e
                     .incident

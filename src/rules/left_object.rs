@@ -455,27 +455,19 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use chrono::{DateTime, FixedOffset, Utc};
     use image::{Rgb, RgbImage};
 
-    use crate::detect::{BBox, Detection};
-    use crate::rules::{Phase, RuleEngine, RuleInput};
+    use crate::detect::BBox;
+    use crate::rules::testing;
+    use crate::rules::{Phase, RuleEngine};
     use crate::track::{TrackState, TrackedObject};
 
     const W: u32 = 640;
     const H: u32 = 480;
 
     fn engine() -> RuleEngine {
-        let text = r#"
-[box]
-site = "s"
-id = "b"
-[[cameras]]
-id = "cam"
-source = "test:ball"
-models = ["m"]
-location = { lat = 30.0, lon = 120.0 }
-faults = { enabled = false }
+        testing::engine(
+            r#"
 [[cameras.zones]]
 id = "floor"
 polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
@@ -484,11 +476,8 @@ kind = "left_object"
 zone = "floor"
 dwell_s = 5.0
 clear_s = 3.0
-"#;
-        let config = crate::config::parse(text, std::path::Path::new("test.toml"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        RuleEngine::new(&config.cameras[0], FixedOffset::east_opt(8 * 3600).unwrap())
-            .unwrap_or_else(|p| panic!("{p:?}"))
+"#,
+        )
     }
 
     /// What is in the picture at one moment: dark squares (x, y, size) and person boxes.
@@ -534,9 +523,6 @@ clear_s = 3.0
 
     fn run(secs: f64, at: impl Fn(f64) -> Scene) -> Vec<(Phase, f64)> {
         let mut rules = engine();
-        let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00")
-            .unwrap()
-            .with_timezone(&Utc);
         let mut events = Vec::new();
         let mut t = 0.0;
         while t <= secs {
@@ -556,25 +542,8 @@ clear_s = 3.0
                     last_seen: now,
                 })
                 .collect();
-            let detections: Vec<Detection> = tracks
-                .iter()
-                .map(|t| Detection {
-                    label: t.label.clone(),
-                    score: t.score,
-                    bbox: t.bbox,
-                    model: Arc::from("m"),
-                })
-                .collect();
-            let input = RuleInput {
-                pts: now,
-                captured_at: start + chrono::Duration::milliseconds((t * 1000.0) as i64),
-                frame_width: W,
-                frame_height: H,
-                image: Some(&image),
-                tracks: &tracks,
-                detections: Some(&detections),
-                regions: None,
-            };
+            let detections = testing::detections(&tracks);
+            let input = testing::input(t, (W, H), Some(&image), &tracks, &detections);
             for e in rules.evaluate(&input) {
                 events.push((e.phase, t));
             }

@@ -338,37 +338,17 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use chrono::{DateTime, FixedOffset, Utc};
-
-    use crate::detect::{BBox, Detection};
-    use crate::rules::{Gauge, Phase, RuleEngine, RuleInput};
+    use crate::detect::BBox;
+    use crate::rules::testing;
+    use crate::rules::{Gauge, Phase, RuleEngine};
     use crate::track::{TrackState, TrackedObject};
 
     /// A horizontal line across the middle, drawn left to right: forward is top → bottom
     /// (from its left, which looking along +x is up, to its right).
     fn engine(rule: &str) -> RuleEngine {
-        let text = format!(
-            r#"
-[box]
-site = "s"
-id = "b"
-[[cameras]]
-id = "cam"
-source = "test:ball"
-models = ["m"]
-location = {{ lat = 30.0, lon = 120.0 }}
-[[cameras.rules]]
-kind = "line_crossing"
-id = "gate"
-line = [[0.1, 0.5], [0.9, 0.5]]
-window_s = 5.0
-{rule}
-"#
-        );
-        let config = crate::config::parse(&text, std::path::Path::new("test.toml"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        RuleEngine::new(&config.cameras[0], FixedOffset::east_opt(8 * 3600).unwrap())
-            .unwrap_or_else(|p| panic!("{p:?}"))
+        testing::engine(&format!(
+            "[[cameras.rules]]\nkind = \"line_crossing\"\nid = \"gate\"\nline = [[0.1, 0.5], [0.9, 0.5]]\nwindow_s = 5.0\n{rule}\n"
+        ))
     }
 
     fn person(id: u64, x: f32, y: f32, now: Duration) -> TrackedObject {
@@ -396,9 +376,6 @@ window_s = 5.0
         secs: f64,
         paths: &[(u64, &dyn Fn(f64) -> Option<(f32, f32)>)],
     ) -> (Vec<(Phase, f64, usize)>, Vec<Gauge>) {
-        let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00")
-            .unwrap()
-            .with_timezone(&Utc);
         let mut events = Vec::new();
         let mut t = 0.0;
         while t <= secs {
@@ -407,25 +384,8 @@ window_s = 5.0
                 .iter()
                 .filter_map(|(id, f)| f(t).map(|(x, y)| person(*id, x, y, now)))
                 .collect();
-            let detections: Vec<Detection> = tracks
-                .iter()
-                .map(|t| Detection {
-                    label: t.label.clone(),
-                    score: t.score,
-                    bbox: t.bbox,
-                    model: Arc::from("m"),
-                })
-                .collect();
-            let input = RuleInput {
-                pts: now,
-                captured_at: start + chrono::Duration::milliseconds((t * 1000.0) as i64),
-                frame_width: 1000,
-                frame_height: 1000,
-                image: None,
-                tracks: &tracks,
-                detections: Some(&detections),
-                regions: None,
-            };
+            let detections = testing::detections(&tracks);
+            let input = testing::input(t, (1000, 1000), None, &tracks, &detections);
             for e in rules.evaluate(&input) {
                 events.push((e.phase, t, e.incident.count));
             }

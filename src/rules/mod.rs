@@ -411,4 +411,6 @@ pub(crate) fn median(values: &mut [usize]) -> usize {
 #[cfg(test)]
 mod docs;
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{default_cooldown, Stationary};
+use super::common::{default_cooldown, default_vehicle_labels, Stationary};
 use super::registry::gather;
 use super::{
     Build, Built, Filter, Incident, Lifecycle, MotionHistory, Phase, Rule, RuleInput, RuleOutput,
@@ -79,11 +79,6 @@ pub struct ParkingConfig {
     pub filter: FilterConfig,
 }
 
-fn default_vehicle_labels() -> Vec<String> {
-    ["car", "truck", "bus", "motorcycle"]
-        .map(String::from)
-        .to_vec()
-}
 fn default_parking_tolerance() -> Seconds {
     Seconds::of(300.0)
 }
