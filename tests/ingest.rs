@@ -33,6 +33,8 @@ fn camera(source: &str) -> CameraConfig {
         faults: Default::default(),
         speaker: None,
         warnings: vec![],
+        priority: None,
+        motion: Default::default(),
     }
 }
 

@@ -129,6 +129,29 @@ pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
         }
         Err(e) => r.line(false, "models", e.to_string()),
     }
+    // What the cameras ask of the models against what this machine can give (a warning, not
+    // a failure: over budget the box lowers rates by priority and says so).
+    match lookout::runtime::plan(&config) {
+        Ok(plan) => {
+            let verdict = if plan.degraded() {
+                "OVER BUDGET: rates lowered by priority (see the plan below, or lookout plan)"
+            } else {
+                "fits"
+            };
+            r.line(
+                true,
+                "compute plan",
+                format!(
+                    "{verdict}; {:.2} of {:.2} cores of inference",
+                    plan.planned_load, plan.capacity
+                ),
+            );
+            for line in plan.table().lines() {
+                println!("      {line}");
+            }
+        }
+        Err(e) => r.line(false, "compute plan", e.to_string()),
+    }
     if config.uplink.broker == "embedded" {
         r.line(true, "broker", "embedded (runs inside lookout run)");
     } else {

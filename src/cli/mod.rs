@@ -173,6 +173,20 @@ pub enum Command {
         #[arg(long, default_value_t = 10.0)]
         camera_timeout: f64,
     },
+    /// The compute plan of a config: each camera's detection rate per model, as asked and as
+    /// the box can give it, from the models' cost measured here and the cores this machine has.
+    ///
+    /// Run it on the box (or one like it): over budget, rates are lowered by priority (low
+    /// first; cameras with fire or water rules are high unless the config says otherwise).
+    ///
+    /// Example: lookout plan --config /etc/lookout/lookout.toml
+    Plan {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn init_logging(verbose: u8) {
@@ -297,6 +311,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             config,
             camera_timeout,
         } => doctor::run(&config, camera_timeout),
+        Command::Plan { config, json } => {
+            let config = load_config(&config)?;
+            let plan = runtime::plan(&config)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print!("{}", plan.table());
+            }
+            Ok(())
+        }
     }
 }
 

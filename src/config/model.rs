@@ -394,9 +394,116 @@ pub struct ModelsConfig {
     /// Path of `libonnxruntime.so`.
     #[serde(default = "default_onnxruntime")]
     pub onnxruntime: PathBuf,
-    /// ONNX Runtime intra-op threads per model.
+    /// ONNX Runtime intra-op threads per inference worker.
     #[serde(default = "default_threads")]
     pub threads: usize,
+    /// Inference workers per model, each with its own session; 0: one per physical core.
+    #[serde(default)]
+    pub workers: usize,
+    /// Most frames a worker runs as one batch (models with a free batch size only).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Frames a camera may have waiting for a model's workers; a newer frame pushes out the oldest.
+    #[serde(default = "default_queue_per_camera")]
+    pub queue_per_camera: usize,
+    /// A frame that waited this long for a worker is dropped (counted), never run late.
+    #[serde(default = "default_deadline")]
+    pub deadline_s: Seconds,
+    /// Where the sessions run.
+    #[serde(default)]
+    pub execution: Execution,
+    /// Share of the workers' time the compute plan may fill; above it, rates are lowered by
+    /// priority.
+    #[serde(default = "default_budget")]
+    pub budget: f64,
+    /// No camera's rate is planned below this (frames per second), however over budget.
+    #[serde(default = "default_min_fps")]
+    pub min_fps: f64,
+}
+
+/// How ONNX Runtime runs a model's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Execution {
+    /// The CPU execution provider.
+    #[default]
+    Cpu,
+    /// NVIDIA CUDA (a Jetson's or a discrete GPU); loading fails when the runtime library has
+    /// no CUDA provider, instead of falling back to the CPU unnoticed.
+    Cuda,
+    /// NVIDIA TensorRT with FP16, CUDA for what TensorRT does not take; fails like `cuda`.
+    Tensorrt,
+}
+
+impl Execution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Execution::Cpu => "cpu",
+            Execution::Cuda => "cuda",
+            Execution::Tensorrt => "tensorrt",
+        }
+    }
+}
+
+/// Which cameras keep their detection rate when the box is over its compute budget: `low`
+/// is lowered first, `high` last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+        }
+    }
+}
+
+/// Motion-gated detection (`[cameras.motion]`): a model runs on a frame only when the picture
+/// changed since the model last looked, or when its keep-alive is due.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MotionConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Share of the picture that must have changed since a model's last run for it to run again.
+    #[serde(default = "default_motion_min_change")]
+    pub min_change: f64,
+    /// A model runs at least this often however still the picture (stationary objects stay
+    /// tracked); never longer than half the tracker's `max_lost_s`.
+    #[serde(default = "default_motion_keepalive")]
+    pub keepalive_s: Seconds,
+    /// The same for the region models (fire, smoke), whose findings are not tracked: a fire
+    /// flickers and smoke drifts, which is change; a still picture is looked at this often.
+    #[serde(default = "default_region_keepalive")]
+    pub region_keepalive_s: Seconds,
+}
+
+fn default_motion_min_change() -> f64 {
+    0.002
+}
+fn default_motion_keepalive() -> Seconds {
+    Seconds::of(1.5)
+}
+fn default_region_keepalive() -> Seconds {
+    Seconds::of(5.0)
+}
+
+impl Default for MotionConfig {
+    fn default() -> Self {
+        MotionConfig {
+            enabled: true,
+            min_change: default_motion_min_change(),
+            keepalive_s: default_motion_keepalive(),
+            region_keepalive_s: default_region_keepalive(),
+        }
+    }
 }
 
 fn default_manifest_dir() -> PathBuf {
@@ -409,7 +516,24 @@ fn default_onnxruntime() -> PathBuf {
     "/usr/lib/lookout/libonnxruntime.so".into()
 }
 fn default_threads() -> usize {
+    1
+}
+fn default_batch() -> usize {
+    1
+}
+fn default_queue_per_camera() -> usize {
     2
+}
+fn default_deadline() -> Seconds {
+    // A frame waits for every model it was sent to before it is judged: the wait plus the
+    // fire model's ~150 ms stays under a second of lag.
+    Seconds::of(0.5)
+}
+fn default_budget() -> f64 {
+    0.9
+}
+fn default_min_fps() -> f64 {
+    0.2
 }
 
 impl Default for ModelsConfig {
@@ -419,6 +543,13 @@ impl Default for ModelsConfig {
             dir: default_model_dir(),
             onnxruntime: default_onnxruntime(),
             threads: default_threads(),
+            workers: 0,
+            batch: default_batch(),
+            queue_per_camera: default_queue_per_camera(),
+            deadline_s: default_deadline(),
+            execution: Execution::default(),
+            budget: default_budget(),
+            min_fps: default_min_fps(),
         }
     }
 }
@@ -481,6 +612,12 @@ pub struct CameraConfig {
     /// Per kind / zone / severity overrides of `[warnings]`; the first entry that matches wins.
     #[serde(default)]
     pub warnings: Vec<CameraWarningConfig>,
+    /// Keeps its detection rate before the others when the box is over budget; unset: `high`
+    /// for a camera with an urgent rule (fire, water), else `normal`.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub motion: MotionConfig,
 }
 
 /// How one camera runs one model (`[cameras.model_options.NAME]`); unset keys take the

@@ -59,9 +59,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     }
     validate_uplink(config, &mut p);
     validate_orders(config, &mut p);
-    if config.models.threads == 0 {
-        p.add(root().key("models").key("threads"), "must be at least 1");
-    }
+    validate_models(&config.models, &mut p);
     let mut ids = HashSet::new();
     for (i, camera) in config.cameras.iter().enumerate() {
         let at = root().key("cameras").index(i);
@@ -470,6 +468,52 @@ fn validate_geo(camera: &CameraConfig, at: &KeyPath, p: &mut Problems) {
     }
 }
 
+fn validate_models(models: &crate::config::ModelsConfig, p: &mut Problems) {
+    let at = || root().key("models");
+    for (key, value, max) in [
+        ("threads", models.threads, 64),
+        ("batch", models.batch, 64),
+        ("queue_per_camera", models.queue_per_camera, 64),
+    ] {
+        if value == 0 || value > max {
+            p.add(
+                at().key(key),
+                format!("{value} is out of range: use 1 to {max}"),
+            );
+        }
+    }
+    if models.workers > 64 {
+        p.add(
+            at().key("workers"),
+            format!(
+                "{} is out of range: use 0 (one per core) to 64",
+                models.workers
+            ),
+        );
+    }
+    if !(models.budget > 0.0 && models.budget <= 1.0) {
+        p.add(
+            at().key("budget"),
+            format!(
+                "{} is out of range: a share of the workers' time, above 0 and at most 1",
+                models.budget
+            ),
+        );
+    }
+    if !(is_positive(models.min_fps) && models.min_fps <= 60.0) {
+        p.add(
+            at().key("min_fps"),
+            format!(
+                "{} is out of range: above 0, at most 60 frames per second",
+                models.min_fps
+            ),
+        );
+    }
+    if models.deadline_s.secs() <= 0.0 {
+        p.add(at().key("deadline_s"), "must be above 0 seconds");
+    }
+}
+
 fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
     if !is_identifier(&camera.id) {
         p.add(
@@ -491,6 +535,16 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
     }
     if camera.models.is_empty() {
         p.add(at.clone().key("models"), "name at least one model");
+    }
+    let motion = &camera.motion;
+    if !(0.0..=1.0).contains(&motion.min_change) {
+        p.add(
+            at.clone().key("motion").key("min_change"),
+            format!(
+                "{} is out of range: a share of the picture, 0 to 1",
+                motion.min_change
+            ),
+        );
     }
     for name in camera.model_fps.keys() {
         if !camera.models.contains(name) {

@@ -20,9 +20,59 @@ impl Letterbox {
     }
 }
 
+/// A frame scaled and padded to a model's input size, still as 8-bit RGB: what a camera queues
+/// for a model (a quarter of the float tensor's bytes; the worker fills its own reused tensor).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Letterboxed {
+    pub width: u32,
+    pub height: u32,
+    /// Interleaved RGB, row by row.
+    pub rgb: Vec<u8>,
+}
+
+impl Letterboxed {
+    /// The NCHW tensor shape it fills.
+    pub fn shape(&self) -> [usize; 4] {
+        [1, 3, self.height as usize, self.width as usize]
+    }
+
+    /// Writes it into `tensor` (batch item `item`) per the contract: channel order and scale.
+    pub fn fill(&self, c: &Contract, tensor: &mut ndarray::ArrayViewMut3<f32>) {
+        let plane = self.width as usize * self.height as usize;
+        let slice = tensor
+            .as_slice_mut()
+            .expect("the worker's tensors are contiguous");
+        for k in 0..3 {
+            let channel = match c.channel_order {
+                ChannelOrder::Rgb => k,
+                ChannelOrder::Bgr => 2 - k,
+            };
+            let out = &mut slice[channel * plane..(channel + 1) * plane];
+            for (o, px) in out.iter_mut().zip(self.rgb.chunks_exact(3)) {
+                *o = px[k] as f32 * c.scale;
+            }
+        }
+    }
+
+    /// As a fresh float tensor (tools and benchmarks; the workers reuse theirs).
+    pub fn to_tensor(&self, c: &Contract) -> Array4<f32> {
+        let mut t = Array4::<f32>::zeros(self.shape());
+        self.fill(c, &mut t.index_axis_mut(ndarray::Axis(0), 0));
+        t
+    }
+}
+
 /// Fills an NCHW float tensor of `size` (width, height) from `image` per the contract (bilinear
 /// resize, like OpenCV's `INTER_LINEAR` the models were trained with).
 pub fn letterbox(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Array4<f32>, Letterbox) {
+    let (pixels, lb) = letterbox_rgb(image, c, size);
+    (pixels.to_tensor(c), lb)
+}
+
+/// Scales `image` into `size` (width, height) keeping its aspect ratio and pads the rest with the
+/// contract's pad value (bilinear, like OpenCV's `INTER_LINEAR` the models were trained with, and
+/// rounded to 8 bits as OpenCV's resize of an 8-bit image is).
+pub fn letterbox_rgb(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Letterboxed, Letterbox) {
     let (iw, ih) = (image.width() as usize, image.height() as usize);
     let (tw, th) = (size.0 as usize, size.1 as usize);
     let r = (tw as f32 / iw as f32).min(th as f32 / ih as f32);
@@ -36,12 +86,8 @@ pub fn letterbox(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Array4<f3
             ((th - nh) as f32 / 2.0 - 0.1).round().max(0.0) as usize,
         ),
     };
-    let pad = c.pad_value as f32 * c.scale;
-    let mut tensor = Array4::<f32>::from_elem((1, 3, th, tw), pad);
-    let channel_of = |k: usize| match c.channel_order {
-        ChannelOrder::Rgb => k,
-        ChannelOrder::Bgr => 2 - k,
-    };
+    let pad = c.pad_value;
+    let mut out = vec![pad; th * tw * 3];
     // Source sample positions, computed once per column and row.
     let sx = iw as f32 / nw as f32;
     let sy = ih as f32 / nh as f32;
@@ -58,10 +104,6 @@ pub fn letterbox(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Array4<f3
     let xs = taps(nw, sx, iw);
     let ys = taps(nh, sy, ih);
     let raw = image.as_raw();
-    let slice = tensor
-        .as_slice_mut()
-        .expect("a freshly allocated array is contiguous");
-    let plane = th * tw;
     for (oy, &(y0, y1, fy)) in ys.iter().enumerate() {
         let row0 = &raw[y0 * iw * 3..(y0 + 1) * iw * 3];
         let row1 = &raw[y1 * iw * 3..(y1 + 1) * iw * 3];
@@ -75,12 +117,16 @@ pub fn letterbox(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Array4<f3
                 let top = a + (b - a) * fx;
                 let bottom = cc + (d - cc) * fx;
                 let v = top + (bottom - top) * fy;
-                slice[channel_of(k) * plane + out_row + ox] = v * c.scale;
+                out[(out_row + ox) * 3 + k] = (v + 0.5) as u8;
             }
         }
     }
     (
-        tensor,
+        Letterboxed {
+            width: tw as u32,
+            height: th as u32,
+            rgb: out,
+        },
         Letterbox {
             scale: r,
             pad_x: pad_x as f32,

@@ -6,10 +6,12 @@
 //! classes it does not list never leave this module.
 
 mod decode;
+pub mod gate;
 mod letterbox;
 pub mod manifest;
 mod nms;
 mod runtime;
+pub mod scheduler;
 mod tiles;
 
 use std::collections::HashMap;
@@ -23,10 +25,11 @@ use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use letterbox::{letterbox, Letterbox};
+pub use letterbox::{letterbox, letterbox_rgb, Letterbox, Letterboxed};
 pub use manifest::{Manifest, ManifestSet};
 pub use nms::nms;
 pub use runtime::environment;
+pub use scheduler::{Dropped, Outcome, Scheduler, SchedulerConfig, SchedulerStats, Ticket};
 pub use tiles::{Tiling, View};
 
 /// How one camera runs a model: what it feeds, what it keeps. Built from the manifest's
@@ -124,22 +127,47 @@ pub struct Detection {
     pub model: Arc<str>,
 }
 
-/// A loaded model, ready to run on frames.
-pub struct Detector {
+pub use crate::config::Execution;
+
+/// How one session of a model is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Intra-op threads of the session.
+    pub threads: usize,
+    pub execution: Execution,
+}
+
+/// What a model is, whatever runs it: its manifest, class labels, and the checked file. Shared
+/// by the sessions that run it and by the cameras that prepare frames for it.
+pub struct Model {
     manifest: Manifest,
     name: Arc<str>,
     labels: HashMap<usize, Arc<str>>,
-    session: Session,
+    path: PathBuf,
 }
 
-impl Detector {
-    /// Verifies the model file against the manifest's sha256 and builds an ONNX Runtime session.
-    pub fn load(
-        manifest: &Manifest,
-        model_dir: &Path,
-        runtime_library: &Path,
-        threads: usize,
-    ) -> Result<Self, DetectError> {
+/// A frame made ready for a model on the submitting camera's thread: each view cut out and
+/// letterboxed into an input tensor.
+pub struct Prepared {
+    pub views: Vec<PreparedView>,
+    /// The frame's size in pixels.
+    pub frame: (u32, u32),
+    tiled: bool,
+}
+
+/// One view of a prepared frame.
+pub struct PreparedView {
+    /// The view letterboxed to the model's input, 8-bit.
+    pub pixels: Letterboxed,
+    letterbox: Letterbox,
+    /// The tensor's width and height.
+    size: (u32, u32),
+    view: View,
+}
+
+impl Model {
+    /// Verifies the model file against the manifest's sha256 and reads its labels.
+    pub fn load(manifest: &Manifest, model_dir: &Path) -> Result<Self, DetectError> {
         let err = |message: String| DetectError::Model {
             model: manifest.name.clone(),
             message,
@@ -160,41 +188,25 @@ impl Detector {
                 manifest.sha256
             )));
         }
-        let env = environment(runtime_library)?;
-        let session = Session::builder(&env)
-            .and_then(|b| Ok(b.with_intra_threads(threads)?))
-            .and_then(|mut b| b.commit_from_file(&path))
-            .map_err(|e| err(format!("ONNX Runtime cannot load {}: {e}", path.display())))?;
-        let c = &manifest.contract;
-        if !session.inputs().iter().any(|i| i.name() == c.input) {
-            return Err(err(format!(
-                "the model has no input named {:?} (manifest contract)",
-                c.input
-            )));
-        }
-        for name in std::iter::once(&c.output).chain(c.scores_output.as_ref()) {
-            if !session.outputs().iter().any(|o| o.name() == name) {
-                return Err(err(format!(
-                    "the model has no output named {name:?} (manifest contract)"
-                )));
-            }
-        }
-
         let labels = manifest
             .label_table()?
             .into_iter()
             .map(|(k, v)| (k, Arc::from(v.as_str())))
             .collect();
-        Ok(Detector {
+        Ok(Model {
             name: Arc::from(manifest.name.as_str()),
             manifest: manifest.clone(),
             labels,
-            session,
+            path,
         })
     }
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The manifest's defaults as options (what a camera without `model_options` runs).
@@ -209,69 +221,98 @@ impl Detector {
         }
     }
 
-    /// Runs the model on one image with the manifest's defaults; boxes come back in the image's
-    /// pixels, after NMS.
-    pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, DetectError> {
-        let options = self.options();
-        self.detect_with(image, &options)
+    /// The views `options` run on a `w` × `h` frame: the whole frame, or the tiles (and the
+    /// whole frame when asked for).
+    pub fn views(&self, w: u32, h: u32, options: &DetectOptions) -> Vec<View> {
+        match options.tiles {
+            None => vec![View::whole(w, h)],
+            Some(tiling) => tiling.views(w, h),
+        }
     }
 
-    /// Runs the model on one image as `options` say: the whole frame at the chosen input size,
-    /// or each tile (and the whole frame), merged. Boxes in the image's pixels, after NMS.
-    pub fn detect_with(
-        &mut self,
-        image: &RgbImage,
+    /// Cuts and letterboxes the frame's views: the work done before inference, on the caller's
+    /// thread.
+    pub fn prepare(&self, image: &RgbImage, options: &DetectOptions) -> Prepared {
+        let (w, h) = image.dimensions();
+        let contract = &self.manifest.contract;
+        let views = self
+            .views(w, h, options)
+            .into_iter()
+            .map(|view| {
+                let size = contract.input_size(view.w, view.h, options.input_size);
+                let whole = view.w == w && view.h == h;
+                let (pixels, letterbox) = if whole {
+                    letterbox_rgb(image, contract, size)
+                } else {
+                    let cropped =
+                        image::imageops::crop_imm(image, view.x, view.y, view.w, view.h).to_image();
+                    letterbox_rgb(&cropped, contract, size)
+                };
+                PreparedView {
+                    pixels,
+                    letterbox,
+                    size,
+                    view,
+                }
+            })
+            .collect();
+        Prepared {
+            views,
+            frame: (w, h),
+            tiled: options.tiles.is_some(),
+        }
+    }
+
+    /// Turns the raw outputs of a prepared frame's views (in view order) into detections in
+    /// frame pixels, after NMS (and the merge across tiles).
+    pub fn finish(
+        &self,
+        prepared: &Prepared,
+        outputs: Vec<Vec<RawOutput>>,
         options: &DetectOptions,
     ) -> Result<Vec<Detection>, DetectError> {
-        let (w, h) = image.dimensions();
-        let Some(tiling) = options.tiles else {
-            let dets = self.detect_view(image, &View::whole(w, h), options)?;
-            return Ok(nms(dets, self.manifest.defaults.nms_iou));
-        };
+        let iou = self.manifest.defaults.nms_iou;
+        if !prepared.tiled {
+            let mut dets = Vec::new();
+            for (view, raw) in prepared.views.iter().zip(&outputs) {
+                dets.extend(self.view_detections(view, raw, options)?);
+            }
+            return Ok(nms(dets, iou));
+        }
         let mut found = Vec::new();
-        for (i, view) in tiling.views(w, h).iter().enumerate() {
-            for det in self.detect_view(image, view, options)? {
-                found.push(tiles::Found::new(det, i, view));
+        for (i, (view, raw)) in prepared.views.iter().zip(&outputs).enumerate() {
+            for det in self.view_detections(view, raw, options)? {
+                found.push(tiles::Found::new(det, i, &view.view));
             }
         }
-        Ok(tiles::merge(found, self.manifest.defaults.nms_iou))
+        Ok(tiles::merge(found, iou))
     }
 
-    /// One inference on one view of the image; boxes in image pixels, before NMS across views.
-    fn detect_view(
-        &mut self,
-        image: &RgbImage,
-        view: &View,
+    /// One view's detections in frame pixels, before NMS across views.
+    fn view_detections(
+        &self,
+        view: &PreparedView,
+        raw: &[RawOutput],
         options: &DetectOptions,
     ) -> Result<Vec<Detection>, DetectError> {
-        let whole = view.w == image.width() && view.h == image.height();
-        let cropped;
-        let pixels = if whole {
-            image
-        } else {
-            cropped = image::imageops::crop_imm(image, view.x, view.y, view.w, view.h).to_image();
-            &cropped
-        };
-        let contract = &self.manifest.contract;
-        let size = contract.input_size(view.w, view.h, options.input_size);
-        let (input, lb) = letterbox(pixels, contract, size);
-        let raw = self.infer(&input)?;
         let candidates = decode::decode(
             &decode::DecodeInput {
                 contract: &self.manifest.contract,
-                input: size,
+                input: view.size,
                 min_score: options.min_score,
                 labels: &self.labels,
             },
-            &raw,
+            raw,
         )
         .map_err(|message| DetectError::Model {
             model: self.manifest.name.clone(),
             message,
         })?;
-        let (vw, vh) = (view.w as f32, view.h as f32);
+        let v = &view.view;
+        let (vw, vh) = (v.w as f32, v.h as f32);
         let max_area = options.max_box_fraction.map(|f| f * vw * vh);
-        let (ox, oy) = (view.x as f32, view.y as f32);
+        let (ox, oy) = (v.x as f32, v.y as f32);
+        let lb = &view.letterbox;
         let mut dets = Vec::with_capacity(candidates.len());
         for c in candidates {
             let (x1, y1) = lb.to_frame(c.bbox.x1, c.bbox.y1);
@@ -300,15 +341,112 @@ impl Detector {
         Ok(dets)
     }
 
+    /// Builds one ONNX Runtime session of this model and checks it against the contract.
+    pub fn engine(
+        self: &Arc<Self>,
+        runtime_library: &Path,
+        options: SessionOptions,
+    ) -> Result<Engine, DetectError> {
+        let err = |message: String| DetectError::Model {
+            model: self.manifest.name.clone(),
+            message,
+        };
+        let env = environment(runtime_library)?;
+        let path = &self.path;
+        let providers =
+            execution_providers(options.execution, path.parent().unwrap_or(Path::new(".")));
+        let session = Session::builder(&env)
+            .and_then(|b| Ok(b.with_intra_threads(options.threads.max(1))?))
+            .and_then(|b| Ok(b.with_execution_providers(&providers)?))
+            .and_then(|mut b| b.commit_from_file(path))
+            .map_err(|e| {
+                err(format!(
+                    "ONNX Runtime cannot load {} ({} execution): {e}",
+                    path.display(),
+                    options.execution.as_str()
+                ))
+            })?;
+        let c = &self.manifest.contract;
+        let Some(input) = session.inputs().iter().find(|i| i.name() == c.input) else {
+            return Err(err(format!(
+                "the model has no input named {:?} (manifest contract)",
+                c.input
+            )));
+        };
+        let batchable = input
+            .dtype()
+            .tensor_shape()
+            .is_some_and(|shape| shape.first().is_some_and(|&d| d < 0));
+        for name in std::iter::once(&c.output).chain(c.scores_output.as_ref()) {
+            if !session.outputs().iter().any(|o| o.name() == name) {
+                return Err(err(format!(
+                    "the model has no output named {name:?} (manifest contract)"
+                )));
+            }
+        }
+        Ok(Engine {
+            model: self.clone(),
+            session,
+            batchable,
+            tensor: ndarray::Array4::zeros((0, 0, 0, 0)),
+        })
+    }
+}
+
+/// The execution providers for `execution`, each told to fail rather than fall back to the CPU
+/// silently (a box configured for its GPU that runs on its CPU is over budget without a word).
+fn execution_providers(
+    execution: Execution,
+    cache: &Path,
+) -> Vec<ort::ep::ExecutionProviderDispatch> {
+    use ort::ep::{TensorRT, CUDA};
+    match execution {
+        // The CPU arena stays on: it keeps each session's peak activations (~150 MB for the fire
+        // model's 640×640 YOLOv8), but without it that model runs at half speed (measured).
+        Execution::Cpu => Vec::new(),
+        Execution::Cuda => vec![CUDA::default().build().error_on_failure()],
+        Execution::Tensorrt => vec![
+            TensorRT::default()
+                .with_fp16(true)
+                .with_engine_cache(true)
+                // Building an engine takes minutes on a Jetson: kept beside the model.
+                .with_engine_cache_path(cache.display())
+                .build()
+                .error_on_failure(),
+            CUDA::default().build().error_on_failure(),
+        ],
+    }
+}
+
+/// One ONNX Runtime session of a model: what an inference worker owns.
+pub struct Engine {
+    model: Arc<Model>,
+    session: Session,
+    /// The input's first (batch) dimension is free, so frames can be stacked.
+    batchable: bool,
+    /// The input tensor, reused from frame to frame (reallocated only when the shape changes).
+    tensor: ndarray::Array4<f32>,
+}
+
+impl Engine {
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// Whether several frames of the same input size can run as one batch.
+    pub fn batchable(&self) -> bool {
+        self.batchable
+    }
+
     /// Runs the session on a prepared input tensor (benchmarks time this alone). Returns the
     /// contract's `output`, then its `scores_output` when it has one.
     pub fn infer(&mut self, input: &ndarray::Array4<f32>) -> Result<Vec<RawOutput>, DetectError> {
-        let model = &self.manifest.name;
+        let model = &self.model.manifest.name;
         let fail = |message: String| DetectError::Inference {
             model: model.clone(),
             message,
         };
-        let contract = &self.manifest.contract;
+        let contract = &self.model.manifest.contract;
         let tensor = TensorRef::from_array_view(input).map_err(|e| fail(e.to_string()))?;
         let outputs = self
             .session
@@ -330,6 +468,145 @@ impl Detector {
                 })
             })
             .collect()
+    }
+
+    /// Fills the reused input tensor with `pixels` (one per batch item, all of one size).
+    fn fill(&mut self, pixels: &[&Letterboxed]) {
+        let [_, c, h, w] = pixels[0].shape();
+        let shape = (pixels.len(), c, h, w);
+        if self.tensor.dim() != shape {
+            self.tensor = ndarray::Array4::zeros(shape);
+        }
+        let contract = &self.model.manifest.contract;
+        for (i, p) in pixels.iter().enumerate() {
+            p.fill(
+                contract,
+                &mut self.tensor.index_axis_mut(ndarray::Axis(0), i),
+            );
+        }
+    }
+
+    /// Runs one letterboxed view.
+    pub fn infer_pixels(&mut self, pixels: &Letterboxed) -> Result<Vec<RawOutput>, DetectError> {
+        self.fill(&[pixels]);
+        let tensor = std::mem::replace(&mut self.tensor, ndarray::Array4::zeros((0, 0, 0, 0)));
+        let result = self.infer(&tensor);
+        self.tensor = tensor;
+        result
+    }
+
+    /// Runs several views of one size as one batch (a free batch dimension); each view's
+    /// outputs, in order.
+    pub fn infer_batch(
+        &mut self,
+        pixels: &[&Letterboxed],
+    ) -> Result<Vec<Vec<RawOutput>>, DetectError> {
+        if pixels.len() == 1 || !self.batchable {
+            return pixels.iter().map(|p| self.infer_pixels(p)).collect();
+        }
+        if pixels.iter().any(|p| p.shape() != pixels[0].shape()) {
+            return Err(DetectError::Inference {
+                model: self.model.manifest.name.clone(),
+                message: "inputs of different sizes in one batch".into(),
+            });
+        }
+        self.fill(pixels);
+        let tensor = std::mem::replace(&mut self.tensor, ndarray::Array4::zeros((0, 0, 0, 0)));
+        let outputs = self.infer(&tensor);
+        self.tensor = tensor;
+        let outputs = outputs?;
+        let n = pixels.len();
+        let mut split: Vec<Vec<RawOutput>> = (0..n).map(|_| Vec::new()).collect();
+        for out in outputs {
+            let per = out.data.len() / n;
+            let mut shape = out.shape.clone();
+            if let Some(first) = shape.first_mut() {
+                *first = 1;
+            }
+            for (i, chunk) in out.data.chunks_exact(per.max(1)).take(n).enumerate() {
+                split[i].push(RawOutput {
+                    shape: shape.clone(),
+                    data: chunk.to_vec(),
+                });
+            }
+        }
+        Ok(split)
+    }
+
+    /// Runs the model on a prepared frame: each view, then the decode and NMS.
+    pub fn run(
+        &mut self,
+        prepared: &Prepared,
+        options: &DetectOptions,
+    ) -> Result<Vec<Detection>, DetectError> {
+        let outputs = prepared
+            .views
+            .iter()
+            .map(|v| self.infer_pixels(&v.pixels))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.model.finish(prepared, outputs, options)
+    }
+}
+
+/// A model with one session of its own: the simple way to run a model on images (the CLI's
+/// tools, the benchmarks, the tests). The daemon's cameras share a [`Scheduler`] instead.
+pub struct Detector {
+    engine: Engine,
+}
+
+impl Detector {
+    /// Verifies the model file against the manifest's sha256 and builds an ONNX Runtime session.
+    pub fn load(
+        manifest: &Manifest,
+        model_dir: &Path,
+        runtime_library: &Path,
+        threads: usize,
+    ) -> Result<Self, DetectError> {
+        let model = Arc::new(Model::load(manifest, model_dir)?);
+        let engine = model.engine(
+            runtime_library,
+            SessionOptions {
+                threads,
+                execution: Execution::Cpu,
+            },
+        )?;
+        Ok(Detector { engine })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.engine.model.manifest
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.engine.model
+    }
+
+    /// The manifest's defaults as options (what a camera without `model_options` runs).
+    pub fn options(&self) -> DetectOptions {
+        self.engine.model.options()
+    }
+
+    /// Runs the model on one image with the manifest's defaults; boxes come back in the image's
+    /// pixels, after NMS.
+    pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, DetectError> {
+        let options = self.options();
+        self.detect_with(image, &options)
+    }
+
+    /// Runs the model on one image as `options` say: the whole frame at the chosen input size,
+    /// or each tile (and the whole frame), merged. Boxes in the image's pixels, after NMS.
+    pub fn detect_with(
+        &mut self,
+        image: &RgbImage,
+        options: &DetectOptions,
+    ) -> Result<Vec<Detection>, DetectError> {
+        let prepared = self.engine.model.prepare(image, options);
+        self.engine.run(&prepared, options)
+    }
+
+    /// Runs the session on a prepared input tensor (benchmarks time this alone).
+    pub fn infer(&mut self, input: &ndarray::Array4<f32>) -> Result<Vec<RawOutput>, DetectError> {
+        self.engine.infer(input)
     }
 }
 

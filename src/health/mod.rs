@@ -27,12 +27,39 @@ struct Camera {
     decode_fps: f64,
     faults: Vec<&'static str>,
     gauges: Vec<crate::vocab::Gauge>,
+    rates: Vec<crate::vocab::DetectRate>,
+    /// Frames a model skipped because the picture was still, by model.
+    gated: BTreeMap<String, u64>,
+    lag: Histogram,
+}
+
+/// Upper bounds (seconds) of the frame-lag histogram's buckets.
+const LAG_BUCKETS: [f64; 8] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0];
+
+/// A Prometheus histogram: counts per bucket (not cumulative), sum and count.
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    buckets: [u64; LAG_BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, v: f64) {
+        if let Some(i) = LAG_BUCKETS.iter().position(|&b| v <= b) {
+            self.buckets[i] += 1;
+        }
+        self.sum += v;
+        self.count += 1;
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 struct Model {
     runs: u64,
     errors: u64,
+    /// Frames dropped before they ran, by why (`superseded`, `expired`).
+    dropped: BTreeMap<&'static str, u64>,
     seconds: f64,
     last_seconds: f64,
 }
@@ -105,6 +132,9 @@ impl Health {
             decode_fps: 0.0,
             faults: Vec::new(),
             gauges: Vec::new(),
+            rates: Vec::new(),
+            gated: BTreeMap::new(),
+            lag: Histogram::default(),
         })
     }
 
@@ -120,6 +150,34 @@ impl Health {
     pub fn gauges(&self, camera: &str, gauges: Vec<crate::vocab::Gauge>) {
         let mut inner = self.inner();
         Self::camera(&mut inner, camera, Instant::now()).gauges = gauges;
+    }
+
+    /// The camera's detection rates per model, as of its last status.
+    pub fn rates(&self, camera: &str, rates: Vec<crate::vocab::DetectRate>) {
+        let mut inner = self.inner();
+        Self::camera(&mut inner, camera, Instant::now()).rates = rates;
+    }
+
+    /// A frame went through the rules `lag` after it came out of the decoder.
+    pub fn lag(&self, camera: &str, lag: Duration) {
+        let mut inner = self.inner();
+        Self::camera(&mut inner, camera, Instant::now())
+            .lag
+            .observe(lag.as_secs_f64());
+    }
+
+    /// A model skipped a frame of the camera: nothing had changed.
+    pub fn gated(&self, camera: &str, model: &str) {
+        let mut inner = self.inner();
+        let c = Self::camera(&mut inner, camera, Instant::now());
+        *c.gated.entry(model.to_owned()).or_default() += 1;
+    }
+
+    /// A frame was dropped before the model ran it (`superseded`, `expired`).
+    pub fn dropped(&self, model: &str, why: &'static str) {
+        let mut inner = self.inner();
+        let m = inner.models.entry(model.to_owned()).or_default();
+        *m.dropped.entry(why).or_default() += 1;
     }
 
     /// The camera was removed by a config reload: it no longer counts anywhere.
@@ -407,6 +465,93 @@ impl Health {
             "Duration of the latest model run.",
             models(&|m| m.last_seconds),
         );
+        metric(
+            "lookout_inference_dropped_total",
+            "counter",
+            "Frames dropped before the model ran them: superseded by a newer frame of the camera, or expired (waited past [models] deadline_s).",
+            inner
+                .models
+                .iter()
+                .flat_map(|(name, m)| {
+                    ["superseded", "expired"].into_iter().map(move |why| {
+                        (
+                            format!("{{model=\"{name}\",reason=\"{why}\"}}"),
+                            m.dropped.get(why).copied().unwrap_or(0) as f64,
+                        )
+                    })
+                })
+                .collect(),
+        );
+        metric(
+            "lookout_detect_fps",
+            "gauge",
+            "A camera's detection rate of a model (rate): wanted by the config, planned by the compute budget, effective (runs a second over the last few seconds).",
+            inner
+                .cameras
+                .iter()
+                .flat_map(|(id, c)| {
+                    c.rates.iter().flat_map(move |r| {
+                        [
+                            ("wanted", r.wanted),
+                            ("planned", r.planned),
+                            ("effective", r.effective),
+                        ]
+                        .into_iter()
+                        .map(move |(what, v)| {
+                            (
+                                format!(
+                                    "{{camera=\"{id}\",model=\"{}\",rate=\"{what}\"}}",
+                                    r.model
+                                ),
+                                v,
+                            )
+                        })
+                    })
+                })
+                .collect(),
+        );
+        metric(
+            "lookout_detect_gated_total",
+            "counter",
+            "Frames a model skipped on a camera because the picture had not changed since its last run (motion gating).",
+            inner
+                .cameras
+                .iter()
+                .flat_map(|(id, c)| {
+                    c.gated.iter().map(move |(model, n)| {
+                        (
+                            format!("{{camera=\"{id}\",model=\"{model}\"}}"),
+                            *n as f64,
+                        )
+                    })
+                })
+                .collect(),
+        );
+        {
+            let mut rows = Vec::new();
+            for (id, c) in &inner.cameras {
+                let mut cumulative = 0;
+                for (bound, n) in LAG_BUCKETS.iter().zip(c.lag.buckets) {
+                    cumulative += n;
+                    rows.push((
+                        format!("_bucket{{camera=\"{id}\",le=\"{bound}\"}}"),
+                        cumulative as f64,
+                    ));
+                }
+                rows.push((
+                    format!("_bucket{{camera=\"{id}\",le=\"+Inf\"}}"),
+                    c.lag.count as f64,
+                ));
+                rows.push((format!("_sum{{camera=\"{id}\"}}"), c.lag.sum));
+                rows.push((format!("_count{{camera=\"{id}\"}}"), c.lag.count as f64));
+            }
+            metric(
+                "lookout_frame_lag_seconds",
+                "histogram",
+                "Time from a frame leaving the decoder to the rules having judged it.",
+                rows,
+            );
+        }
         metric(
             "lookout_outbox_messages",
             "gauge",

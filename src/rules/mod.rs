@@ -149,6 +149,17 @@ struct Armed {
     schedule: Option<Schedule>,
     /// Open episodes: rule key → incident id.
     open: Vec<(u64, u64)>,
+    /// One of its kinds is urgent (someone may be in danger).
+    urgent: bool,
+}
+
+/// Which models an urgent rule of a camera reads: what the compute plan lowers last.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrgentInputs {
+    /// An urgent rule reads the object models (a person in the water).
+    pub objects: bool,
+    /// An urgent rule reads the region models (fire, smoke).
+    pub regions: bool,
 }
 
 /// All rules of one camera.
@@ -185,6 +196,8 @@ impl RuleEngine {
                     masks: Masks(r.masks.iter().filter_map(|m| zone(m)).collect()),
                     schedule: r.schedule.as_ref().map(|s| Schedule::new(s, utc_offset)),
                     open: Vec::new(),
+                    urgent: registry::rule_type(&r.kind)
+                        .is_some_and(|t| t.kinds.iter().any(|k| k.info().urgent)),
                 }),
                 Err(found) => problems.extend(found),
             }
@@ -204,6 +217,19 @@ impl RuleEngine {
             faults,
             next_incident: 1,
         })
+    }
+
+    /// Which inputs the camera's urgent rules read.
+    pub fn urgent_inputs(&self) -> UrgentInputs {
+        let mut inputs = UrgentInputs::default();
+        for armed in self.rules.iter().filter(|a| a.urgent) {
+            if armed.rule.reads_objects() {
+                inputs.objects = true;
+            } else {
+                inputs.regions = true;
+            }
+        }
+        inputs
     }
 
     /// The longest any rule takes to open an incident (see [`Rule::opening_time`]).

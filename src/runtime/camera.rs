@@ -2,6 +2,7 @@
 //! to the uplink.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,10 +11,11 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use super::perception::{Perception, Seen};
-use super::SharedDetector;
+use super::{SharedDetector, SharedPlan};
 use crate::config::{BoxIdentity, CameraConfig};
 use crate::control::{AfterPhoto, Control, Sampler};
-use crate::detect::{DetectOptions, Detection, Manifest, Tiling};
+use crate::detect::gate::{Gate, GateSettings, Thumbnail};
+use crate::detect::{DetectOptions, Detection, Manifest, Outcome, Ticket, Tiling};
 use crate::health::Health;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
 use crate::ledger;
@@ -46,14 +48,48 @@ impl CameraReport {
     }
 }
 
-/// A model on this camera with its own sampling clock.
+/// A model on this camera with its own sampling clock and motion gate.
 struct ModelSlot {
     name: String,
-    detector: SharedDetector,
-    options: DetectOptions,
+    scheduler: SharedDetector,
+    options: Arc<DetectOptions>,
+    priority: crate::config::Priority,
+    /// Frames a second the config asks for, and what the compute plan gives.
+    wanted: f64,
+    planned: f64,
     interval: Duration,
     next_due: Option<Duration>,
     tracked: bool,
+    gate: Gate,
+    /// Runs that came back since the last status (the effective rate).
+    done_in_window: u64,
+}
+
+impl ModelSlot {
+    /// Follows the compute plan's rate.
+    fn set_planned(&mut self, planned: f64) {
+        let planned = planned.clamp(1e-3, self.wanted.max(1e-3));
+        if (planned - self.planned).abs() > 1e-9 {
+            self.planned = planned;
+            self.interval = Duration::from_secs_f64(1.0 / planned);
+        }
+    }
+}
+
+/// A frame on its way through the models, waiting for its turn to go through the rules:
+/// frames are judged in the order they came, whatever order their models finish in.
+struct InFlight {
+    frame: Frame,
+    /// When it came out of the decoder.
+    arrived: Instant,
+    /// The models it was sent to (slot index) and their outcomes to come.
+    jobs: Vec<(usize, Ticket)>,
+}
+
+impl InFlight {
+    fn is_ready(&self) -> bool {
+        self.jobs.iter().all(|(_, t)| t.is_ready())
+    }
 }
 
 /// Where a camera's results go: the ledger first (durable), then a wake-up for the uplink.
@@ -72,6 +108,8 @@ pub struct Outputs {
     pub warner: Option<Arc<super::warner::Warner>>,
     /// The deployment's case codes and deadlines, for new orders.
     pub cases: crate::orders::CaseBook,
+    /// A frame that waited this long for a model's worker is dropped (`[models] deadline_s`).
+    pub deadline: Duration,
 }
 
 /// What the status reports about a camera beyond its state, kept across stream rebuilds.
@@ -82,6 +120,7 @@ struct Vitals {
     faults: Vec<Detail>,
     /// The rules' live measurements, refreshed with each periodic status.
     gauges: Vec<crate::vocab::Gauge>,
+    rates: Vec<crate::vocab::DetectRate>,
     fps: f64,
     decode_fps: f64,
 }
@@ -110,6 +149,11 @@ pub struct CameraWorker {
     cases: crate::orders::CaseBook,
     reference: Option<ReferenceSource>,
     vitals: RefCell<Vitals>,
+    /// The compute plan this camera's rates come from (`None`: what the config asks).
+    plan: Option<SharedPlan>,
+    /// The camera's id as the schedulers' lanes know it.
+    lane: Arc<str>,
+    deadline: Duration,
 }
 
 /// What outlives a stream rebuild: an RTSP drop must not end the incidents in view, so the
@@ -176,6 +220,9 @@ impl CameraWorker {
             cases: outputs.cases,
             reference: reference.flatten(),
             vitals: RefCell::new(Vitals::default()),
+            plan: None,
+            lane: Arc::from(camera.id.as_str()),
+            deadline: outputs.deadline,
             identity,
             camera,
             detectors,
@@ -187,6 +234,12 @@ impl CameraWorker {
             mode,
             stop,
         }
+    }
+
+    /// Takes this camera's detection rates from a compute plan.
+    pub fn planned_by(mut self, plan: SharedPlan) -> Self {
+        self.plan = Some(plan);
+        self
     }
 
     /// Turns an incident event into the next revision of its order, on top of the stored one,
@@ -350,6 +403,7 @@ impl CameraWorker {
             now,
         );
         self.health.gauges(&self.camera.id, v.gauges.clone());
+        self.health.rates(&self.camera.id, v.rates.clone());
         let round = |x: f64| (x * 10.0).round() / 10.0;
         self.uplink.send(UplinkMessage::Camera(CameraStatus {
             id: self.camera.id.clone(),
@@ -363,6 +417,7 @@ impl CameraWorker {
             reconnects: v.reconnects,
             faults: v.faults.clone(),
             gauges: v.gauges.clone(),
+            rates: v.rates.clone(),
             error,
         }));
     }
@@ -402,9 +457,8 @@ impl CameraWorker {
         self.detectors
             .iter()
             .map(|d| {
-                let guard = d.lock().unwrap_or_else(|p| p.into_inner());
-                let m = guard.manifest();
-                let fps = self
+                let m = d.model().manifest();
+                let wanted = self
                     .camera
                     .model_fps
                     .get(&m.name)
@@ -412,17 +466,61 @@ impl CameraWorker {
                     .unwrap_or(m.defaults.fps)
                     .min(self.camera.detect_fps);
                 // Checked when the camera was started (`detect_options` in the fleet).
-                let options = detect_options(&self.camera, m).unwrap_or_else(|_| guard.options());
-                ModelSlot {
+                let options =
+                    detect_options(&self.camera, m).unwrap_or_else(|_| d.model().options());
+                let mut slot = ModelSlot {
                     name: m.name.clone(),
-                    detector: d.clone(),
-                    options,
-                    interval: Duration::from_secs_f64(1.0 / fps),
+                    scheduler: d.clone(),
+                    options: Arc::new(options),
+                    priority: self.priority_of(m),
+                    wanted,
+                    planned: wanted,
+                    interval: Duration::from_secs_f64(1.0 / wanted),
                     next_due: None,
                     tracked: m.defaults.track,
-                }
+                    gate: Gate::default(),
+                    done_in_window: 0,
+                };
+                slot.set_planned(self.planned_rate(&m.name).unwrap_or(wanted));
+                slot
             })
             .collect()
+    }
+
+    fn priority_of(&self, manifest: &Manifest) -> crate::config::Priority {
+        let plan = self
+            .plan
+            .as_ref()
+            .map(|p| p.read().unwrap_or_else(|e| e.into_inner()));
+        plan.and_then(|p| {
+            p.rows
+                .iter()
+                .find(|r| r.camera == self.camera.id && r.model == manifest.name)
+                .map(|r| r.priority)
+        })
+        .unwrap_or(crate::config::Priority::Normal)
+    }
+
+    /// The plan's rate for one of this camera's models.
+    fn planned_rate(&self, model: &str) -> Option<f64> {
+        let plan = self.plan.as_ref()?;
+        let plan = plan.read().unwrap_or_else(|e| e.into_inner());
+        plan.rate(&self.camera.id, model)
+    }
+
+    /// How this camera gates its models: the keep-alive never lets a still object's track
+    /// lapse (half the tracker's memory at most).
+    fn gate_settings(&self) -> GateSettings {
+        let motion = &self.camera.motion;
+        GateSettings {
+            enabled: motion.enabled,
+            min_change: motion.min_change,
+            keepalive: motion
+                .keepalive_s
+                .duration()
+                .min(self.camera.tracker.max_lost_s.duration() / 2),
+            region_keepalive: motion.region_keepalive_s.duration(),
+        }
     }
 
     /// Runs until end of stream, stop, or (replay) the first stream error.
@@ -512,7 +610,9 @@ impl CameraWorker {
         }
     }
 
-    /// Pulls frames until end of stream (Ok) or a stream error (Err).
+    /// Pulls frames until end of stream (Ok) or a stream error (Err). Each frame is sent to
+    /// the models that are due and see a change, and goes through the rules once they have
+    /// answered, in order; meanwhile the next frames are decoded, prepared and sent.
     fn pump(
         &self,
         mut stream: CameraStream,
@@ -521,13 +621,7 @@ impl CameraWorker {
     ) -> anyhow::Result<()> {
         report.stream_started = Some(stream.started());
         let mut slots = self.slots();
-        let Lasting {
-            perception,
-            desk,
-            samplers,
-            last,
-            adopt_until,
-        } = lasting;
+        let gate = self.gate_settings();
         // Stream time of this stream's first frame in the continued clock (set on that frame).
         let mut pts_offset: Option<Duration> = None;
         let mut stored_reference = self.load_reference();
@@ -538,35 +632,65 @@ impl CameraWorker {
         let mut announced = false;
         let live = !matches!(SourceKind::classify(&self.camera.source), SourceKind::File);
         let mut last_frame = Instant::now();
-        loop {
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        // A replay judges every sampled frame: it waits for the models rather than let a newer
+        // frame push one out, and nothing expires. A live camera keeps going, newest frame wins.
+        let depth = slots
+            .iter()
+            .map(|s| s.scheduler.config().queue_per_camera)
+            .min()
+            .unwrap_or(1);
+        let (max_in_flight, deadline) = if self.mode == PlayMode::Replay {
+            (depth, None)
+        } else {
+            let workers = slots
+                .iter()
+                .map(|s| s.scheduler.config().workers)
+                .max()
+                .unwrap_or(1);
+            (depth + workers, Some(self.deadline))
+        };
+        let result = loop {
             if self.stop.load(Ordering::SeqCst) {
-                report.elapsed = started.elapsed();
-                return Ok(());
+                break Ok(());
             }
             self.health.beat(&self.camera.id, Instant::now());
-            let mut frame = match stream.next(Duration::from_millis(250))? {
+            // Judge the frames whose models have answered, in order; wait for the oldest when
+            // too many are on their way.
+            while let Some(front) = in_flight.front() {
+                if !front.is_ready() && in_flight.len() < max_in_flight {
+                    break;
+                }
+                let next = in_flight.pop_front().expect("front exists");
+                self.conclude(next, &mut slots, lasting, &mut stored_reference, report)?;
+            }
+            let wait = if in_flight.is_empty() {
+                Duration::from_millis(250)
+            } else {
+                // Frames on their way: look again soon for the models' answers.
+                Duration::from_millis(5)
+            };
+            let mut frame = match stream.next(wait)? {
                 StreamEvent::Frame(f) => f,
                 // A live stream can go silent without an error (a camera that stopped sending,
                 // an RTCP timeout that never fires): rebuild it.
                 StreamEvent::Idle if live && last_frame.elapsed() > NO_FRAME_TIMEOUT => {
-                    return Err(anyhow!("no frame for {} s", NO_FRAME_TIMEOUT.as_secs()));
+                    break Err(anyhow!("no frame for {} s", NO_FRAME_TIMEOUT.as_secs()));
                 }
                 StreamEvent::Idle => continue,
                 // A camera does not end: its server closed the stream (restarting?).
-                StreamEvent::Eos if live => return Err(anyhow!("the camera ended the stream")),
-                StreamEvent::Eos => {
-                    report.elapsed = started.elapsed();
-                    return Ok(());
-                }
+                StreamEvent::Eos if live => break Err(anyhow!("the camera ended the stream")),
+                StreamEvent::Eos => break Ok(()),
             };
+            let arrived = Instant::now();
             crash_point(&self.camera.id);
-            let offset = *pts_offset.get_or_insert_with(|| match last {
+            let offset = *pts_offset.get_or_insert_with(|| match lasting.last {
                 // After the last frame of the previous stream, by the time the camera was gone.
-                Some((pts, at)) => (*pts + at.elapsed()).saturating_sub(frame.pts),
+                Some((pts, at)) => (pts + at.elapsed()).saturating_sub(frame.pts),
                 None => Duration::ZERO,
             });
             frame.pts += offset;
-            *last = Some((frame.pts, Instant::now()));
+            lasting.last = Some((frame.pts, Instant::now()));
             last_frame = Instant::now();
             self.health.frame(&self.camera.id, last_frame);
             self.vitals.borrow_mut().last_frame = Some(last_frame);
@@ -579,54 +703,202 @@ impl CameraWorker {
             if window_start.elapsed() >= STATUS_EVERY {
                 let secs = window_start.elapsed().as_secs_f64();
                 let decoded = stream.decoded();
+                let rates = slots
+                    .iter_mut()
+                    .map(|slot| {
+                        if let Some(planned) = self.planned_rate(&slot.name) {
+                            slot.set_planned(planned);
+                        }
+                        let effective = slot.done_in_window as f64 / secs;
+                        slot.done_in_window = 0;
+                        let round = |x: f64| (x * 100.0).round() / 100.0;
+                        crate::vocab::DetectRate {
+                            model: slot.name.clone(),
+                            priority: slot.priority.as_str().to_owned(),
+                            wanted: round(slot.wanted),
+                            planned: round(slot.planned),
+                            effective: round(effective),
+                        }
+                    })
+                    .collect();
                 {
                     let mut v = self.vitals.borrow_mut();
                     v.fps = window_frames as f64 / secs;
                     v.decode_fps = decoded.saturating_sub(window_decoded) as f64 / secs;
-                    v.gauges = perception.rules().gauges();
+                    v.gauges = lasting.perception.rules().gauges();
+                    v.rates = rates;
                 }
                 self.status(CameraState::Online, None);
                 window_start = Instant::now();
                 window_frames = 0;
                 window_decoded = decoded;
             }
-            if let Some(image) = stored_reference.take() {
-                perception
-                    .rules_mut()
-                    .set_reference(Reference::new(&fit_to(&image, &frame)));
+            let jobs = self.send(&frame, &mut slots, &gate, deadline);
+            in_flight.push_back(InFlight {
+                frame,
+                arrived,
+                jobs,
+            });
+        };
+        // The frames on their way are judged before the stream goes (at its end, a stop, or a
+        // failure): what the models saw is not thrown away.
+        while let Some(next) = in_flight.pop_front() {
+            self.conclude(next, &mut slots, lasting, &mut stored_reference, report)?;
+        }
+        report.elapsed = started.elapsed();
+        result
+    }
+
+    /// Sends a frame to each model that is due on it and sees a change since its last run (or
+    /// whose keep-alive is due): cut and letterboxed here, run by the model's workers.
+    fn send(
+        &self,
+        frame: &Frame,
+        slots: &mut [ModelSlot],
+        gate: &GateSettings,
+        deadline: Option<Duration>,
+    ) -> Vec<(usize, Ticket)> {
+        let mut thumb: Option<Thumbnail> = None;
+        let mut jobs = Vec::new();
+        for (i, slot) in slots.iter_mut().enumerate() {
+            // Frame times jitter around the sampling grid (12.5 fps sampled at 2/s gives gaps of
+            // 0.48 and 0.56 s): a frame within a quarter interval of its due time counts as due.
+            let slack = slot.interval / 4;
+            if slot.next_due.is_some_and(|due| frame.pts + slack < due) {
+                continue;
             }
-            let seen = self.detect(&frame, &mut slots, report);
-            let events = perception.step(&frame, &seen);
-            if tracing::enabled!(tracing::Level::TRACE) {
-                trace_frame(
-                    &self.camera.id,
-                    &frame,
-                    &seen.objects,
-                    perception.tracks(),
-                    seen.regions.as_deref(),
-                );
+            let next = slot.next_due.map_or(frame.pts, |due| due) + slot.interval;
+            slot.next_due = Some(if next <= frame.pts {
+                frame.pts + slot.interval
+            } else {
+                next
+            });
+            if gate.enabled {
+                let t = thumb.get_or_insert_with(|| Thumbnail::of(&frame.image));
+                let decision = slot.gate.decide(gate, slot.tracked, t, frame.pts);
+                tracing::debug!(camera = %self.camera.id, model = %slot.name, pts = frame.pts.as_secs_f64(), ?decision, share = slot.gate.share(t), "Gate.");
+                if !decision.runs() {
+                    self.health.gated(&self.camera.id, &slot.name);
+                    continue;
+                }
+                slot.gate.ran(t, frame.pts);
             }
-            let mut faults_changed = false;
-            for event in events {
-                faults_changed |= event.incident.kind == crate::rules::CAMERA_FAULT;
-                if self.commit(desk, &event, &frame)? {
-                    report.orders += 1;
+            let prepared = slot.scheduler.model().prepare(&frame.image, &slot.options);
+            let ticket =
+                slot.scheduler
+                    .submit(&self.lane, prepared, slot.options.clone(), deadline);
+            jobs.push((i, ticket));
+        }
+        jobs
+    }
+
+    /// A frame whose models have answered (or will, soon: this waits) goes through the tracker,
+    /// the rules, the order desk and the camera re-checks.
+    fn conclude(
+        &self,
+        in_flight: InFlight,
+        slots: &mut [ModelSlot],
+        lasting: &mut Lasting,
+        stored_reference: &mut Option<image::RgbImage>,
+        report: &mut CameraReport,
+    ) -> anyhow::Result<()> {
+        let InFlight {
+            frame,
+            arrived,
+            jobs,
+        } = in_flight;
+        let seen = self.collect(jobs, slots, report);
+        let Lasting {
+            perception,
+            desk,
+            samplers,
+            adopt_until,
+            ..
+        } = lasting;
+        if let Some(image) = stored_reference.take() {
+            perception
+                .rules_mut()
+                .set_reference(Reference::new(&fit_to(&image, &frame)));
+        }
+        let events = perception.step(&frame, &seen);
+        if tracing::enabled!(tracing::Level::TRACE) {
+            trace_frame(
+                &self.camera.id,
+                &frame,
+                &seen.objects,
+                perception.tracks(),
+                seen.regions.as_deref(),
+            );
+        }
+        let mut faults_changed = false;
+        for event in events {
+            faults_changed |= event.incident.kind == crate::rules::CAMERA_FAULT;
+            if self.commit(desk, &event, &frame)? {
+                report.orders += 1;
+            }
+        }
+        self.health.lag(&self.camera.id, arrived.elapsed());
+        if desk.adoptable() > 0
+            && frame.pts
+                >= *adopt_until
+                    .get_or_insert_with(|| frame.pts + adoption_grace(perception.rules()))
+        {
+            self.release_unclaimed(desk, &frame)?;
+        }
+        self.capture_reference(perception.rules_mut(), &frame);
+        // The open faults change only when a fault opens or clears: the status follows then.
+        if faults_changed {
+            self.vitals.borrow_mut().faults = perception.rules().camera_faults().0;
+            self.status(CameraState::Online, None);
+        }
+        self.verify(samplers, perception.rules(), &frame, perception.tracks())
+    }
+
+    /// The models' answers for one frame: the object detections for the tracker, the region
+    /// detections (when a region model ran), and whether an object model ran.
+    fn collect(
+        &self,
+        jobs: Vec<(usize, Ticket)>,
+        slots: &mut [ModelSlot],
+        report: &mut CameraReport,
+    ) -> Seen {
+        let mut objects = Vec::new();
+        let mut regions: Option<Vec<Detection>> = None;
+        let mut tracked_ran = false;
+        for (i, ticket) in jobs {
+            let slot = &mut slots[i];
+            match ticket.wait() {
+                Outcome::Done {
+                    detections, took, ..
+                } => {
+                    self.health.inference(&slot.name, took, true);
+                    report.inferences += 1;
+                    slot.done_in_window += 1;
+                    if slot.tracked {
+                        tracked_ran = true;
+                        objects.extend(detections);
+                    } else {
+                        regions.get_or_insert_with(Vec::new).extend(detections);
+                    }
+                }
+                Outcome::Failed(e) => {
+                    self.health.inference(&slot.name, Duration::ZERO, false);
+                    report.inferences += 1;
+                    report.inference_errors += 1;
+                    tracing::warn!(camera = %self.camera.id, error = %e, "Inference failed on a frame.");
+                }
+                Outcome::Dropped(why) => {
+                    self.health.dropped(&slot.name, why.as_str());
+                    // The model did not see this frame: its next due frame runs whatever
+                    // changed.
+                    slot.gate.forget();
                 }
             }
-            if desk.adoptable() > 0
-                && frame.pts
-                    >= *adopt_until
-                        .get_or_insert_with(|| frame.pts + adoption_grace(perception.rules()))
-            {
-                self.release_unclaimed(desk, &frame)?;
-            }
-            self.capture_reference(perception.rules_mut(), &frame);
-            // The open faults change only when a fault opens or clears: the status follows then.
-            if faults_changed {
-                self.vitals.borrow_mut().faults = perception.rules().camera_faults().0;
-                self.status(CameraState::Online, None);
-            }
-            self.verify(samplers, perception.rules(), &frame, perception.tracks())?;
+        }
+        Seen {
+            objects,
+            regions,
+            objects_ran: tracked_ran,
         }
     }
 
@@ -671,53 +943,6 @@ impl CameraWorker {
             Err(e) => {
                 tracing::warn!(camera = %self.camera.id, error = %e, "Cannot store the reference view; using it for this run only.")
             }
-        }
-    }
-
-    /// Runs each model that is due on this frame. Returns the detections for the tracker, the
-    /// region detections (when a region model ran), and whether a tracked model ran.
-    fn detect(&self, frame: &Frame, slots: &mut [ModelSlot], report: &mut CameraReport) -> Seen {
-        let mut objects = Vec::new();
-        let mut regions: Option<Vec<Detection>> = None;
-        let mut tracked_ran = false;
-        for slot in slots.iter_mut() {
-            // Frame times jitter around the sampling grid (12.5 fps sampled at 2/s gives gaps of
-            // 0.48 and 0.56 s): a frame within a quarter interval of its due time counts as due.
-            let slack = slot.interval / 4;
-            if slot.next_due.is_some_and(|due| frame.pts + slack < due) {
-                continue;
-            }
-            let next = slot.next_due.map_or(frame.pts, |due| due) + slot.interval;
-            slot.next_due = Some(if next <= frame.pts {
-                frame.pts + slot.interval
-            } else {
-                next
-            });
-            let (result, took) = {
-                let mut detector = slot.detector.lock().unwrap_or_else(|p| p.into_inner());
-                // Timed once the model is ours: waiting for another camera is not inference.
-                let began = Instant::now();
-                let result = detector.detect_with(&frame.image, &slot.options);
-                (result, began.elapsed())
-            };
-            self.health.inference(&slot.name, took, result.is_ok());
-            report.inferences += 1;
-            match result {
-                Ok(dets) if slot.tracked => {
-                    tracked_ran = true;
-                    objects.extend(dets);
-                }
-                Ok(dets) => regions.get_or_insert_with(Vec::new).extend(dets),
-                Err(e) => {
-                    report.inference_errors += 1;
-                    tracing::warn!(camera = %self.camera.id, error = %e, "Inference failed on a frame.");
-                }
-            }
-        }
-        Seen {
-            objects,
-            regions,
-            objects_ran: tracked_ran,
         }
     }
 }

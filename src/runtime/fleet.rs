@@ -40,6 +40,8 @@ pub(super) struct Fleet {
     config: Config,
     shared: Shared,
     models: BTreeMap<String, Result<SharedDetector, String>>,
+    /// The compute plan of the cameras of `config`, read by the workers as it changes.
+    plan: super::SharedPlan,
     running: BTreeMap<String, Running>,
     /// Cameras whose worker ended by itself (a file at its end), with the config it ran.
     finished: BTreeMap<String, CameraConfig>,
@@ -90,7 +92,14 @@ impl Fleet {
         shared: Shared,
         models: BTreeMap<String, Result<SharedDetector, String>>,
     ) -> Self {
+        let plan = super::budget::plan_config(&config, &config.cameras, &models);
+        if plan.degraded() {
+            tracing::warn!(plan = %plan.table(), "Over the compute budget: detection rates lowered by priority.");
+        } else {
+            tracing::info!(plan = %plan.table(), "Compute plan.");
+        }
         Fleet {
+            plan: Arc::new(std::sync::RwLock::new(plan)),
             config,
             shared,
             models,
@@ -116,8 +125,7 @@ impl Fleet {
             .iter()
             .map(|name| match self.models.get(name) {
                 Some(Ok(d)) => {
-                    let guard = d.lock().unwrap_or_else(|p| p.into_inner());
-                    super::camera::detect_options(camera, guard.manifest())?;
+                    super::camera::detect_options(camera, d.model().manifest())?;
                     Ok(d.clone())
                 }
                 Some(Err(e)) => Err(e.clone()),
@@ -151,10 +159,12 @@ impl Fleet {
                 state_dir: self.shared.state_dir.clone(),
                 warner: self.shared.warner.clone(),
                 cases: crate::orders::CaseBook::new(&self.config),
+                deadline: self.config.models.deadline_s.duration(),
             },
             self.shared.mode,
             stop.clone(),
-        );
+        )
+        .planned_by(self.plan.clone());
         let handle = std::thread::Builder::new()
             .name(format!("cam-{}", camera.id))
             .spawn(move || worker.run())
@@ -217,6 +227,7 @@ impl Fleet {
             reconnects: 0,
             faults: Vec::new(),
             gauges: Vec::new(),
+            rates: Vec::new(),
             error: Some(format!(
                 "the camera's worker crashed ({why}); it is restarted"
             )),
@@ -331,11 +342,16 @@ impl Fleet {
             .cloned()
             .collect();
         if !missing.is_empty() {
-            for (name, model) in load_models(&applied, &missing)? {
+            for (name, model) in load_models(&applied, &missing, self.shared.mode)? {
                 self.models.entry(name).or_insert(model);
             }
         }
         self.config = applied;
+        let plan = super::budget::plan_config(&self.config, &self.config.cameras, &self.models);
+        if plan.degraded() {
+            tracing::warn!(plan = %plan.table(), "Over the compute budget: detection rates lowered by priority.");
+        }
+        *self.plan.write().unwrap_or_else(|p| p.into_inner()) = plan;
         self.finished
             .retain(|id, _| wanted.contains_key(id.as_str()));
         // A camera waiting out its crash back-off restarts with its new settings, if any; one

@@ -5,6 +5,7 @@
 //! runtime (one worker) hosts the uplink task and the signal handler; GStreamer has its own
 //! streaming threads inside each pipeline; the embedded broker, when used, has its own thread.
 
+pub mod budget;
 mod camera;
 mod fleet;
 mod perception;
@@ -14,13 +15,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 
 use crate::config::{CameraConfig, Config};
 use crate::control::Control;
-use crate::detect::{Detector, ManifestSet};
+use crate::detect::{ManifestSet, Model, Scheduler, SchedulerConfig, SessionOptions};
 use crate::health::{self, Health};
 use crate::ingest::PlayMode;
 use crate::ledger::Ledger;
@@ -83,13 +85,19 @@ pub struct RunReport {
     pub metrics: Option<std::net::SocketAddr>,
 }
 
-pub type SharedDetector = Arc<Mutex<Detector>>;
+/// A model's inference scheduler, shared by the cameras that run it.
+pub type SharedDetector = Arc<Scheduler>;
 
-/// Loads every model the selected cameras use, once each. A camera whose models fail to load is
-/// reported with the reason instead.
+/// The compute plan, replaced on a reload; each camera worker reads its rates from it.
+pub type SharedPlan = Arc<std::sync::RwLock<budget::Plan>>;
+
+/// Loads every model the selected cameras use, once each, each behind its scheduler with its
+/// workers started and its cost measured. A camera whose models fail to load is reported with
+/// the reason instead.
 fn load_models(
     config: &Config,
     cameras: &[CameraConfig],
+    mode: PlayMode,
 ) -> anyhow::Result<BTreeMap<String, Result<SharedDetector, String>>> {
     let mut loaded = BTreeMap::new();
     if cameras.is_empty() {
@@ -102,18 +110,95 @@ fn load_models(
         }
         let result = match manifests.get(name) {
             None => Err(manifests.missing(name, &config.models.manifests)),
-            Some(m) => Detector::load(
-                m,
-                &config.models.dir,
-                &config.models.onnxruntime,
-                config.models.threads,
-            )
-            .map(|d| Arc::new(Mutex::new(d)))
-            .map_err(|e| e.to_string()),
+            Some(m) => load_scheduler(config, cameras, m, mode).map_err(|e| e.to_string()),
         };
         loaded.insert(name.clone(), result);
     }
     Ok(loaded)
+}
+
+/// One model: its file checked, a first session warmed up and the cost of a view measured on
+/// it, then as many sessions as it gets workers, and the workers started.
+///
+/// Workers (`[models] workers = 0`): a replay gets one per core (it goes as fast as it can); a
+/// live run as many as the cameras' wanted load of this model needs, up to one per core — each
+/// session holds its own activations (~150 MB for the fire model), so a model that needs less
+/// than a core does not get two.
+fn load_scheduler(
+    config: &Config,
+    cameras: &[CameraConfig],
+    manifest: &crate::detect::Manifest,
+    mode: PlayMode,
+) -> Result<SharedDetector, crate::detect::DetectError> {
+    let m = &config.models;
+    let model = Arc::new(Model::load(manifest, &m.dir)?);
+    let options = SessionOptions {
+        threads: m.threads,
+        execution: m.execution,
+    };
+    let mut first = model.engine(&m.onnxruntime, options)?;
+    let (w, h) = budget::calibration_size(manifest);
+    let input = ndarray::Array4::<f32>::zeros((1, 3, h as usize, w as usize));
+    // The first run of a session allocates and plans: it is not what a frame costs.
+    first.infer(&input)?;
+    let mut cost = Duration::MAX;
+    for _ in 0..3 {
+        let began = Instant::now();
+        first.infer(&input)?;
+        cost = cost.min(began.elapsed());
+    }
+    let cores = budget::physical_cores();
+    let workers = match (m.workers, mode) {
+        (0, PlayMode::Replay) => cores,
+        (0, PlayMode::Live) => {
+            let load: f64 = cameras
+                .iter()
+                .filter(|c| c.models.contains(&manifest.name))
+                .filter_map(|c| budget::demand(config, c, manifest))
+                .map(|d| d.wanted * d.views * cost.as_secs_f64())
+                .sum();
+            ((load / 0.9).ceil() as usize).clamp(1, cores)
+        }
+        (n, _) => n,
+    };
+    let mut engines = vec![first];
+    while engines.len() < workers {
+        let mut engine = model.engine(&m.onnxruntime, options)?;
+        engine.infer(&input)?;
+        engines.push(engine);
+    }
+    let scheduler = Scheduler::start(
+        model,
+        engines,
+        SchedulerConfig {
+            workers,
+            batch: m.batch,
+            queue_per_camera: m.queue_per_camera,
+        },
+    )?;
+    scheduler.set_view_cost(cost);
+    tracing::info!(
+        model = %manifest.name,
+        workers,
+        threads = m.threads,
+        execution = m.execution.as_str(),
+        batch = scheduler.config().batch,
+        view_ms = format!("{:.1}", cost.as_secs_f64() * 1000.0),
+        "Model loaded."
+    );
+    Ok(Arc::new(scheduler))
+}
+
+/// The compute plan of a config's cameras, with the models loaded and measured as a run would
+/// (`lookout plan`, `doctor`).
+pub fn plan(config: &Config) -> anyhow::Result<budget::Plan> {
+    let models = load_models(config, &config.cameras, PlayMode::Live)?;
+    for (name, m) in &models {
+        if let Err(e) = m {
+            return Err(anyhow!("model {name}: {e}"));
+        }
+    }
+    Ok(budget::plan_config(config, &config.cameras, &models))
 }
 
 /// Runs the config until every camera ends (files) or `options.stop` is set.
@@ -147,7 +232,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         }
     }
     crate::ingest::init_gstreamer().context("GStreamer")?;
-    let models = load_models(config, &cameras)?;
+    let models = load_models(config, &cameras, options.mode)?;
     if options.strict {
         for camera in &cameras {
             for name in &camera.models {

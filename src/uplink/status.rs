@@ -41,6 +41,9 @@ pub struct CameraStatus {
     /// crossings each way), as of the last status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gauges: Vec<crate::vocab::Gauge>,
+    /// Detection rates per model: wanted, planned by the compute budget, effective.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<crate::vocab::DetectRate>,
     /// Why the camera is offline, when it is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,

@@ -35,3 +35,15 @@ impl Gauge {
         }
     }
 }
+
+/// A camera's detection rate of one model: what it asked for, what the compute plan gave it,
+/// and what it got (frames the model ran on, a second, over the last few seconds). `effective`
+/// below `planned` is motion gating at work (a still picture) or a box behind its plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectRate {
+    pub model: String,
+    pub priority: String,
+    pub wanted: f64,
+    pub planned: f64,
+    pub effective: f64,
+}

@@ -8,7 +8,7 @@ mod seconds;
 mod severity;
 mod time;
 
-pub use gauge::Gauge;
+pub use gauge::{DetectRate, Gauge};
 pub use kind::{Detail, DetailInfo, IncidentKind, KindInfo, KINDS};
 pub use seconds::{Seconds, MAX_SECONDS};
 pub use severity::Severity;
