@@ -93,7 +93,7 @@ fn main() {
         );
         let m = measure_run(&paths, &config, window, n);
         println!(
-            "[8 cameras saturated, gating {}] {:.1} inferences/s, {:.1} frames judged/s, {:.2} frames judged per inference, dropped {:.0}, lag p99 <= {} s, RSS {:.0} MB",
+            "[{n} cameras saturated, gating {}] {:.1} inferences/s, {:.1} frames judged/s, {:.2} frames judged per inference, dropped {:.0}, lag p99 <= {} s, RSS {:.0} MB",
             if gating { "on" } else { "off" },
             m.inferences_per_s,
             m.frames_per_s,
@@ -159,6 +159,7 @@ fn physical_limit(paths: &Paths, manifest: &Manifest, cores: usize, secs: f64) -
     let options = SessionOptions {
         threads: 1,
         execution: lookout::detect::Execution::Cpu,
+        arena: true,
     };
     let mut engines: Vec<_> = (0..cores)
         .map(|_| model.engine(&paths.onnxruntime, options).expect("session"))

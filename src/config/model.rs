@@ -419,6 +419,10 @@ pub struct ModelsConfig {
     /// No camera's rate is planned below this (frames per second), however over budget.
     #[serde(default = "default_min_fps")]
     pub min_fps: f64,
+    /// ONNX Runtime's CPU memory arena: sessions run 8–17 % faster with it but keep their peak
+    /// activations (on 16 cameras with the fire model: ~180 MB more).
+    #[serde(default = "default_true")]
+    pub memory_arena: bool,
 }
 
 /// How ONNX Runtime runs a model's sessions.
@@ -550,6 +554,7 @@ impl Default for ModelsConfig {
             execution: Execution::default(),
             budget: default_budget(),
             min_fps: default_min_fps(),
+            memory_arena: true,
         }
     }
 }

@@ -135,6 +135,8 @@ pub struct SessionOptions {
     /// Intra-op threads of the session.
     pub threads: usize,
     pub execution: Execution,
+    /// ONNX Runtime's CPU memory arena (faster, keeps each session's peak activations).
+    pub arena: bool,
 }
 
 /// What a model is, whatever runs it: its manifest, class labels, and the checked file. Shared
@@ -353,8 +355,11 @@ impl Model {
         };
         let env = environment(runtime_library)?;
         let path = &self.path;
-        let providers =
-            execution_providers(options.execution, path.parent().unwrap_or(Path::new(".")));
+        let providers = execution_providers(
+            options.execution,
+            options.arena,
+            path.parent().unwrap_or(Path::new(".")),
+        );
         let session = Session::builder(&env)
             .and_then(|b| Ok(b.with_intra_threads(options.threads.max(1))?))
             .and_then(|b| Ok(b.with_execution_providers(&providers)?))
@@ -397,13 +402,14 @@ impl Model {
 /// silently (a box configured for its GPU that runs on its CPU is over budget without a word).
 fn execution_providers(
     execution: Execution,
+    arena: bool,
     cache: &Path,
 ) -> Vec<ort::ep::ExecutionProviderDispatch> {
-    use ort::ep::{TensorRT, CUDA};
+    use ort::ep::{TensorRT, CPU, CUDA};
     match execution {
-        // The CPU arena stays on: it keeps each session's peak activations (~150 MB for the fire
-        // model's 640×640 YOLOv8), but without it that model runs at half speed (measured).
-        Execution::Cpu => Vec::new(),
+        // The arena keeps each session's peak activations (~150 MB for the fire model's 640×640
+        // YOLOv8); without it sessions run 8–17 % slower (docs/performance.md).
+        Execution::Cpu => vec![CPU::default().with_arena_allocator(arena).build()],
         Execution::Cuda => vec![CUDA::default().build().error_on_failure()],
         Execution::Tensorrt => vec![
             TensorRT::default()
@@ -568,6 +574,7 @@ impl Detector {
             SessionOptions {
                 threads,
                 execution: Execution::Cpu,
+                arena: true,
             },
         )?;
         Ok(Detector { engine })

@@ -135,6 +135,7 @@ fn load_scheduler(
     let options = SessionOptions {
         threads: m.threads,
         execution: m.execution,
+        arena: m.memory_arena,
     };
     let mut first = model.engine(&m.onnxruntime, options)?;
     let (w, h) = budget::calibration_size(manifest);
