@@ -254,3 +254,46 @@ fn a_bad_ground_truth_file_is_named_and_a_missing_clip_scores_as_missed() {
     assert_one_line_error(&o, &["0 of 1 expected orders found"]);
     assert_eq!(o.code, 1);
 }
+
+/// The scheduler's, the plan's and the gate's settings out of range: each named at its key, all
+/// at once, before anything runs.
+#[test]
+fn scheduler_budget_and_motion_settings_out_of_range_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        "test:smpte",
+        &model_dir().display().to_string(),
+        "",
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "threads = 1\n",
+        "threads = 1\nbatch = 0\nbudget = 1.5\nmin_fps = 0.0\nworkers = 100\nexecution = \"gpu\"\n",
+    ) + "motion = { min_change = 2.0 }\n";
+    std::fs::write(&cfg, &text).unwrap();
+    let o = lookout(&["plan", "--config", &cfg]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("execution: unknown variant `gpu`"),
+        "{}",
+        o.stderr
+    );
+    let text = text.replace("execution = \"gpu\"\n", "");
+    std::fs::write(&cfg, &text).unwrap();
+    let o = lookout(&["plan", "--config", &cfg]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    for needle in [
+        "models.batch",
+        "models.budget",
+        "models.min_fps",
+        "models.workers",
+        "cameras[0].motion.min_change",
+    ] {
+        assert!(
+            o.stderr.contains(needle),
+            "{needle:?} missing from:\n{}",
+            o.stderr
+        );
+    }
+}
