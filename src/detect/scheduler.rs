@@ -125,30 +125,6 @@ impl Ticket {
                 .unwrap_or_else(|p| p.into_inner());
         }
     }
-
-    /// Waits up to `timeout` for the outcome; the ticket back when it is not there yet.
-    pub fn wait_for(self, timeout: Duration) -> Result<Outcome, Ticket> {
-        let until = Instant::now() + timeout;
-        {
-            let mut guard = lock(&self.reply.outcome);
-            loop {
-                if let Some(outcome) = guard.take() {
-                    return Ok(outcome);
-                }
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                guard = self
-                    .reply
-                    .ready
-                    .wait_timeout(guard, left)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
-            }
-        }
-        Err(self)
-    }
 }
 
 struct Job {
@@ -379,16 +355,6 @@ impl Scheduler {
             old.reply.put(Outcome::Dropped(Dropped::Superseded));
         }
         Ticket { reply }
-    }
-
-    /// Runs a prepared frame and waits for its detections (no deadline).
-    pub fn run(
-        &self,
-        camera: &Arc<str>,
-        prepared: Prepared,
-        options: Arc<DetectOptions>,
-    ) -> Outcome {
-        self.submit(camera, prepared, options, None).wait()
     }
 
     pub fn stats(&self) -> SchedulerStats {
