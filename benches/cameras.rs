@@ -159,7 +159,7 @@ fn physical_limit(paths: &Paths, manifest: &Manifest, cores: usize, secs: f64) -
     let options = SessionOptions {
         threads: 1,
         execution: lookout::detect::Execution::Cpu,
-        arena: true,
+        arena: lookout::detect::MemoryArena::Keep,
     };
     let mut engines: Vec<_> = (0..cores)
         .map(|_| model.engine(&paths.onnxruntime, options).expect("session"))

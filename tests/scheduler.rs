@@ -21,7 +21,7 @@ fn engines(model: &Arc<Model>, n: usize) -> Vec<Engine> {
     let options = SessionOptions {
         threads: 1,
         execution: Execution::Cpu,
-        arena: true,
+        arena: lookout::detect::MemoryArena::Keep,
     };
     (0..n)
         .map(|_| model.engine(&runtime_library(), options).expect("session"))

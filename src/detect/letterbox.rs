@@ -73,6 +73,17 @@ pub fn letterbox(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Array4<f3
 /// contract's pad value (bilinear, like OpenCV's `INTER_LINEAR` the models were trained with, and
 /// rounded to 8 bits as OpenCV's resize of an 8-bit image is).
 pub fn letterbox_rgb(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Letterboxed, Letterbox) {
+    letterbox_rgb_into(image, c, size, Vec::new())
+}
+
+/// As [`letterbox_rgb`], writing into `buffer` (a spare one from an earlier frame: the hot path
+/// then allocates nothing).
+pub fn letterbox_rgb_into(
+    image: &RgbImage,
+    c: &Contract,
+    size: (u32, u32),
+    mut buffer: Vec<u8>,
+) -> (Letterboxed, Letterbox) {
     let (iw, ih) = (image.width() as usize, image.height() as usize);
     let (tw, th) = (size.0 as usize, size.1 as usize);
     let r = (tw as f32 / iw as f32).min(th as f32 / ih as f32);
@@ -87,7 +98,9 @@ pub fn letterbox_rgb(image: &RgbImage, c: &Contract, size: (u32, u32)) -> (Lette
         ),
     };
     let pad = c.pad_value;
-    let mut out = vec![pad; th * tw * 3];
+    buffer.clear();
+    buffer.resize(th * tw * 3, pad);
+    let mut out = buffer;
     // Source sample positions, computed once per column and row.
     let sx = iw as f32 / nw as f32;
     let sy = ih as f32 / nh as f32;

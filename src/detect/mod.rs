@@ -17,7 +17,7 @@ mod tiles;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
 use ort::session::Session;
@@ -25,7 +25,7 @@ use ort::value::TensorRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use letterbox::{letterbox, letterbox_rgb, Letterbox, Letterboxed};
+pub use letterbox::{letterbox, letterbox_rgb, letterbox_rgb_into, Letterbox, Letterboxed};
 pub use manifest::{Manifest, ManifestSet};
 pub use nms::nms;
 pub use runtime::environment;
@@ -127,7 +127,7 @@ pub struct Detection {
     pub model: Arc<str>,
 }
 
-pub use crate::config::Execution;
+pub use crate::config::{Execution, MemoryArena};
 
 /// How one session of a model is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +135,8 @@ pub struct SessionOptions {
     /// Intra-op threads of the session.
     pub threads: usize,
     pub execution: Execution,
-    /// ONNX Runtime's CPU memory arena (faster, keeps each session's peak activations).
-    pub arena: bool,
+    /// What the session does with ONNX Runtime's CPU memory arena.
+    pub arena: MemoryArena,
 }
 
 /// What a model is, whatever runs it: its manifest, class labels, and the checked file. Shared
@@ -146,7 +146,15 @@ pub struct Model {
     name: Arc<str>,
     labels: HashMap<usize, Arc<str>>,
     path: PathBuf,
+    /// Letterbox buffers of frames the workers are done with, for the next frames to fill.
+    spare: Mutex<Vec<Vec<u8>>>,
+    /// The weights as ONNX Runtime repacks them for its kernels, shared by every session of
+    /// the model instead of each keeping its own copy (made with the first session).
+    prepacked: std::sync::OnceLock<ort::session::builder::PrepackedWeights>,
 }
+
+/// Spare letterbox buffers a model keeps (each one input's worth: 0.5 MB at 416×416).
+const SPARE_BUFFERS: usize = 8;
 
 /// A frame made ready for a model on the submitting camera's thread: each view cut out and
 /// letterboxed into an input tensor.
@@ -200,6 +208,8 @@ impl Model {
             manifest: manifest.clone(),
             labels,
             path,
+            spare: Mutex::new(Vec::new()),
+            prepacked: std::sync::OnceLock::new(),
         })
     }
 
@@ -243,12 +253,13 @@ impl Model {
             .map(|view| {
                 let size = contract.input_size(view.w, view.h, options.input_size);
                 let whole = view.w == w && view.h == h;
+                let buffer = self.spare_buffer();
                 let (pixels, letterbox) = if whole {
-                    letterbox_rgb(image, contract, size)
+                    letterbox_rgb_into(image, contract, size, buffer)
                 } else {
                     let cropped =
                         image::imageops::crop_imm(image, view.x, view.y, view.w, view.h).to_image();
-                    letterbox_rgb(&cropped, contract, size)
+                    letterbox_rgb_into(&cropped, contract, size, buffer)
                 };
                 PreparedView {
                     pixels,
@@ -265,24 +276,41 @@ impl Model {
         }
     }
 
+    /// Takes back a prepared frame's buffers once its views have been run, so the next frame's
+    /// letterbox reuses them instead of allocating.
+    pub fn recycle(&self, prepared: Prepared) {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        for view in prepared.views {
+            if spare.len() >= SPARE_BUFFERS {
+                break;
+            }
+            spare.push(view.pixels.rgb);
+        }
+    }
+
+    fn spare_buffer(&self) -> Vec<u8> {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        spare.pop().unwrap_or_default()
+    }
+
     /// Turns the raw outputs of a prepared frame's views (in view order) into detections in
     /// frame pixels, after NMS (and the merge across tiles).
     pub fn finish(
         &self,
         prepared: &Prepared,
-        outputs: Vec<Vec<RawOutput>>,
+        outputs: &[Vec<RawOutput>],
         options: &DetectOptions,
     ) -> Result<Vec<Detection>, DetectError> {
         let iou = self.manifest.defaults.nms_iou;
         if !prepared.tiled {
             let mut dets = Vec::new();
-            for (view, raw) in prepared.views.iter().zip(&outputs) {
+            for (view, raw) in prepared.views.iter().zip(outputs) {
                 dets.extend(self.view_detections(view, raw, options)?);
             }
             return Ok(nms(dets, iou));
         }
         let mut found = Vec::new();
-        for (i, (view, raw)) in prepared.views.iter().zip(&outputs).enumerate() {
+        for (i, (view, raw)) in prepared.views.iter().zip(outputs).enumerate() {
             for det in self.view_detections(view, raw, options)? {
                 found.push(tiles::Found::new(det, i, &view.view));
             }
@@ -360,8 +388,12 @@ impl Model {
             options.arena,
             path.parent().unwrap_or(Path::new(".")),
         );
+        let prepacked = self
+            .prepacked
+            .get_or_init(ort::session::builder::PrepackedWeights::new);
         let session = Session::builder(&env)
             .and_then(|b| Ok(b.with_intra_threads(options.threads.max(1))?))
+            .and_then(|b| Ok(b.with_prepacked_weights(prepacked)?))
             .and_then(|b| Ok(b.with_execution_providers(&providers)?))
             .and_then(|mut b| b.commit_from_file(path))
             .map_err(|e| {
@@ -389,11 +421,32 @@ impl Model {
                 )));
             }
         }
+        // Shrinking hands the arena's free chunks back after every run; an idle session then
+        // holds its weights, not its peak activations (docs/performance.md).
+        let shrink = match options.arena {
+            MemoryArena::Shrink => true,
+            MemoryArena::Auto => {
+                let (w, h) = self.manifest.contract.input_size(1920, 1080, None);
+                u64::from(w) * u64::from(h) >= SHRINK_FROM_PIXELS
+            }
+            MemoryArena::Keep | MemoryArena::Off => false,
+        };
+        let run_options = match shrink && options.execution == Execution::Cpu {
+            true => {
+                let mut o = ort::session::RunOptions::new().map_err(|e| err(e.to_string()))?;
+                o.set("memory.enable_memory_arena_shrinkage", "cpu:0")
+                    .map_err(|e| err(e.to_string()))?;
+                Some(o)
+            }
+            false => None,
+        };
         Ok(Engine {
             model: self.clone(),
             session,
             batchable,
             tensor: ndarray::Array4::zeros((0, 0, 0, 0)),
+            spare_outputs: Vec::new(),
+            run_options,
         })
     }
 }
@@ -402,14 +455,16 @@ impl Model {
 /// silently (a box configured for its GPU that runs on its CPU is over budget without a word).
 fn execution_providers(
     execution: Execution,
-    arena: bool,
+    arena: MemoryArena,
     cache: &Path,
 ) -> Vec<ort::ep::ExecutionProviderDispatch> {
     use ort::ep::{TensorRT, CPU, CUDA};
     match execution {
         // The arena keeps each session's peak activations (~150 MB for the fire model's 640×640
         // YOLOv8); without it sessions run 8–17 % slower (docs/performance.md).
-        Execution::Cpu => vec![CPU::default().with_arena_allocator(arena).build()],
+        Execution::Cpu => vec![CPU::default()
+            .with_arena_allocator(arena != MemoryArena::Off)
+            .build()],
         Execution::Cuda => vec![CUDA::default().build().error_on_failure()],
         Execution::Tensorrt => vec![
             TensorRT::default()
@@ -432,6 +487,29 @@ pub struct Engine {
     batchable: bool,
     /// The input tensor, reused from frame to frame (reallocated only when the shape changes).
     tensor: ndarray::Array4<f32>,
+    /// Buffers of decoded outputs, for the next runs' outputs to be copied into.
+    spare_outputs: Vec<Vec<f32>>,
+    /// After each run when the arena shrinks (`MemoryArena::Shrink`).
+    run_options: Option<ort::session::RunOptions>,
+}
+
+/// `MemoryArena::Auto` shrinks the arena of models whose input has at least this many pixels:
+/// the fire model's 640×640 arena holds ~140 MB between runs and shrinking it costs 8 % a run;
+/// YOLOX-Nano's 416×416 one ~16 MB, for 21 % (docs/performance.md).
+const SHRINK_FROM_PIXELS: u64 = 512 * 512;
+
+/// Returns malloc's free pages to the system (glibc), so what the arenas shrank leaves RSS.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::ffi::c_int;
+        }
+        // SAFETY: malloc_trim only releases free heap pages; it takes the allocator's locks.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
 }
 
 impl Engine {
@@ -454,10 +532,18 @@ impl Engine {
         };
         let contract = &self.model.manifest.contract;
         let tensor = TensorRef::from_array_view(input).map_err(|e| fail(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![contract.input.as_str() => tensor])
-            .map_err(|e| fail(e.to_string()))?;
+        let inputs = ort::inputs![contract.input.as_str() => tensor];
+        let outputs = match &self.run_options {
+            Some(o) => self.session.run_with_options(inputs, o),
+            None => self.session.run(inputs),
+        }
+        .map_err(|e| fail(e.to_string()))?;
+        if self.run_options.is_some() {
+            // The arena's chunks go back to malloc, which keeps them (fragmented over its
+            // arenas: measured, RSS then grows past `keep`'s) unless told to return the free
+            // pages to the system.
+            release_free_memory();
+        }
         let names =
             std::iter::once(contract.output.as_str()).chain(contract.scores_output.as_deref());
         names
@@ -468,9 +554,13 @@ impl Engine {
                 let (shape, data) = value
                     .try_extract_tensor::<f32>()
                     .map_err(|e| fail(format!("output {name:?}: {e}")))?;
+                // Into a buffer of an earlier run: YOLOX's output is 1.2 MB a frame.
+                let mut copy = self.spare_outputs.pop().unwrap_or_default();
+                copy.clear();
+                copy.extend_from_slice(data);
                 Ok(RawOutput {
                     shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
-                    data: data.to_vec(),
+                    data: copy,
                 })
             })
             .collect()
@@ -550,7 +640,19 @@ impl Engine {
             .iter()
             .map(|v| self.infer_pixels(&v.pixels))
             .collect::<Result<Vec<_>, _>>()?;
-        self.model.finish(prepared, outputs, options)
+        let detections = self.model.finish(prepared, &outputs, options);
+        self.recycle(outputs.into_iter().flatten());
+        detections
+    }
+
+    /// Keeps the buffers of outputs that have been decoded for the next runs' outputs.
+    pub fn recycle(&mut self, outputs: impl IntoIterator<Item = RawOutput>) {
+        for out in outputs {
+            if self.spare_outputs.len() >= SPARE_BUFFERS {
+                break;
+            }
+            self.spare_outputs.push(out.data);
+        }
     }
 }
 
@@ -574,7 +676,7 @@ impl Detector {
             SessionOptions {
                 threads,
                 execution: Execution::Cpu,
-                arena: true,
+                arena: MemoryArena::default(),
             },
         )?;
         Ok(Detector { engine })
@@ -608,7 +710,9 @@ impl Detector {
         options: &DetectOptions,
     ) -> Result<Vec<Detection>, DetectError> {
         let prepared = self.engine.model.prepare(image, options);
-        self.engine.run(&prepared, options)
+        let detections = self.engine.run(&prepared, options);
+        self.engine.model.recycle(prepared);
+        detections
     }
 
     /// Runs the session on a prepared input tensor (benchmarks time this alone).

@@ -469,6 +469,7 @@ fn work(mut engine: Engine, shared: &Shared) {
                 }
             };
             job.reply.put(outcome);
+            engine.model().recycle(job.prepared);
         }
     }
 }
@@ -484,9 +485,10 @@ fn run_jobs(engine: &mut Engine, jobs: &[Job]) -> Vec<Result<Vec<Detection>, Det
             .iter()
             .zip(outputs)
             .map(|(job, out)| {
-                engine
-                    .model()
-                    .finish(&job.prepared, vec![out], &job.options)
+                let outputs = [out];
+                let detections = engine.model().finish(&job.prepared, &outputs, &job.options);
+                engine.recycle(outputs.into_iter().flatten());
+                detections
             })
             .collect(),
         Err(e) => {

@@ -6,7 +6,10 @@
 //! frames in the `appsink` (newest frame wins, a slow detector never stalls the decoder); replays
 //! apply back-pressure instead, so every sampled frame of a file is seen.
 
+mod pool;
 mod stream;
+
+pub use pool::FramePool;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +18,8 @@ use chrono::{DateTime, Utc};
 use image::RgbImage;
 
 pub use stream::{
-    diagnose, init as init_gstreamer, CameraStream, IngestError, PlayMode, SourceInfo, StreamEvent,
+    decoder_threads, diagnose, init as init_gstreamer, CameraStream, IngestError, PlayMode,
+    SourceInfo, StreamEvent,
 };
 
 pub use crate::config::{SourceKind, TEST_PATTERNS};

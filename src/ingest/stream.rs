@@ -10,8 +10,8 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
-use image::RgbImage;
 
+use super::pool::{self, FramePool};
 use super::{Frame, SourceKind};
 use crate::config::{CameraConfig, Codec, Transport};
 
@@ -133,11 +133,23 @@ pub struct CameraStream {
     seq: u64,
     /// Frames out of the decoder, sampled or not.
     decoded: Arc<AtomicU64>,
+    pool: FramePool,
 }
 
 impl CameraStream {
     /// Builds and starts the pipeline for `camera`, sampling at `fps` frames per second.
     pub fn open(camera: &CameraConfig, fps: f64, mode: PlayMode) -> Result<Self, IngestError> {
+        Self::open_with_threads(camera, fps, mode, MAX_DECODER_THREADS)
+    }
+
+    /// As [`CameraStream::open`], with at most `decoder_threads` threads in a software decoder
+    /// (see [`decoder_threads`]).
+    pub fn open_with_threads(
+        camera: &CameraConfig,
+        fps: f64,
+        mode: PlayMode,
+        decoder_threads: i32,
+    ) -> Result<Self, IngestError> {
         init()?;
         let id = camera.id.clone();
         let template = template_for(camera);
@@ -148,7 +160,7 @@ impl CameraStream {
                 camera: id.clone(),
                 message: "template is not a pipeline".into(),
             })?;
-        limit_decoder_threads(&pipeline);
+        limit_decoder_threads(&pipeline, decoder_threads.clamp(1, MAX_DECODER_THREADS));
         let named = |name: &str| {
             pipeline.by_name(name).ok_or_else(|| IngestError::Template {
                 camera: id.clone(),
@@ -210,6 +222,7 @@ impl CameraStream {
             started: Utc::now(),
             seq: 0,
             decoded,
+            pool: FramePool::new(pool::DEFAULT_CAPACITY),
         };
         if stream.pipeline.set_state(gst::State::Playing).is_err() {
             // The bus says why (missing file, unreachable host, …).
@@ -313,11 +326,12 @@ impl CameraStream {
         let stride = vframe.plane_stride()[0] as usize;
         let data = vframe.plane_data(0).ok()?;
         let row = w as usize * 3;
-        let mut rgb = Vec::with_capacity(row * h as usize);
-        for y in 0..h as usize {
-            rgb.extend_from_slice(data.get(y * stride..y * stride + row)?);
-        }
-        let image = RgbImage::from_raw(w, h, rgb)?;
+        let image = self.pool.frame(w, h, |rgb| {
+            for (y, out) in rgb.chunks_exact_mut(row).enumerate() {
+                out.copy_from_slice(data.get(y * stride..y * stride + row)?);
+            }
+            Some(())
+        })?;
         let pts = Duration::from_nanos(buffer.pts().map_or(0, |t| t.nseconds()));
         let captured_at = self.started + chrono::Duration::from_std(pts).unwrap_or_default();
         let frame = Frame {
@@ -325,7 +339,7 @@ impl CameraStream {
             seq: self.seq,
             pts,
             captured_at,
-            image: Arc::new(image),
+            image,
         };
         self.seq += 1;
         Some(frame)
@@ -338,22 +352,30 @@ impl Drop for CameraStream {
     }
 }
 
-/// Drops buffers that are not due at `fps` before they reach the colour conversion. Returns the
-/// count of decoded buffers that reached it.
 /// Software decoders (libav's) default to one frame thread per core, each with its own frame
-/// buffers: on a box of 16 cameras that is ~10 MB a camera held for nothing, and frame
-/// threads add a frame of latency each (a 12-core Jetson Orin: 12 frame threads per camera).
-/// Two threads decode a 1080p H.264 camera in real time (measured here: eight 640×360–848×478
-/// streams cost the same CPU with one thread as with two).
-const DECODER_THREADS: i32 = 2;
+/// buffers and a frame of latency (a 12-core Jetson Orin: 12 frame threads per camera). Two
+/// threads decode a 1080p H.264 camera in real time.
+const MAX_DECODER_THREADS: i32 = 2;
 
-fn limit_decoder_threads(pipeline: &gst::Pipeline) {
-    let limit = |element: &gst::Element| {
+/// Threads for each camera's software decoder on a box of `cores` cores serving `cameras`
+/// cameras: two while there are cores to spare, one once the cameras outnumber the cores —
+/// then the cameras decode side by side anyway, and each extra thread only holds frames.
+/// Measured with GStreamer alone on 16 of the shared clips: one thread each holds 198 MB,
+/// two 286 MB (5.5 MB a camera), for the same CPU.
+pub fn decoder_threads(cameras: usize, cores: usize) -> i32 {
+    let spare = cores / cameras.max(1);
+    i32::try_from(spare)
+        .unwrap_or(i32::MAX)
+        .clamp(1, MAX_DECODER_THREADS)
+}
+
+fn limit_decoder_threads(pipeline: &gst::Pipeline, threads: i32) {
+    let limit = move |element: &gst::Element| {
         let is_libav = element
             .factory()
             .is_some_and(|f| f.name().starts_with("avdec_"));
         if is_libav && element.find_property("max-threads").is_some() {
-            element.set_property("max-threads", DECODER_THREADS);
+            element.set_property("max-threads", threads);
         }
     };
     let mut it = pipeline.iterate_recurse();
@@ -364,6 +386,8 @@ fn limit_decoder_threads(pipeline: &gst::Pipeline) {
     pipeline.connect_deep_element_added(move |_, _, element| limit(element));
 }
 
+/// Drops buffers that are not due at `fps` before they reach the colour conversion. Returns the
+/// count of decoded buffers that reached it.
 fn install_sampler(element: &gst::Element, fps: f64) -> Arc<AtomicU64> {
     let decoded = Arc::new(AtomicU64::new(0));
     let Some(pad) = element.static_pad("sink") else {

@@ -110,6 +110,8 @@ pub struct Outputs {
     pub cases: crate::orders::CaseBook,
     /// A frame that waited this long for a model's worker is dropped (`[models] deadline_s`).
     pub deadline: Duration,
+    /// Threads for the camera's software decoder ([`crate::ingest::decoder_threads`]).
+    pub decoder_threads: i32,
 }
 
 /// What the status reports about a camera beyond its state, kept across stream rebuilds.
@@ -154,6 +156,7 @@ pub struct CameraWorker {
     /// The camera's id as the schedulers' lanes know it.
     lane: Arc<str>,
     deadline: Duration,
+    decoder_threads: i32,
 }
 
 /// What outlives a stream rebuild: an RTSP drop must not end the incidents in view, so the
@@ -223,6 +226,7 @@ impl CameraWorker {
             plan: None,
             lane: Arc::from(camera.id.as_str()),
             deadline: outputs.deadline,
+            decoder_threads: outputs.decoder_threads,
             identity,
             camera,
             detectors,
@@ -576,9 +580,14 @@ impl CameraWorker {
                 return Ok(report);
             }
             let frames_before = report.frames;
-            let result = CameraStream::open(&self.camera, self.camera.detect_fps, self.mode)
-                .map_err(anyhow::Error::from)
-                .and_then(|stream| self.pump(stream, &mut lasting, &mut report));
+            let result = CameraStream::open_with_threads(
+                &self.camera,
+                self.camera.detect_fps,
+                self.mode,
+                self.decoder_threads,
+            )
+            .map_err(anyhow::Error::from)
+            .and_then(|stream| self.pump(stream, &mut lasting, &mut report));
             {
                 let mut v = self.vitals.borrow_mut();
                 v.fps = 0.0;

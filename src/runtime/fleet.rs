@@ -160,6 +160,10 @@ impl Fleet {
                 warner: self.shared.warner.clone(),
                 cases: crate::orders::CaseBook::new(&self.config),
                 deadline: self.config.models.deadline_s.duration(),
+                decoder_threads: crate::ingest::decoder_threads(
+                    self.config.cameras.len(),
+                    super::budget::physical_cores(),
+                ),
             },
             self.shared.mode,
             stop.clone(),
