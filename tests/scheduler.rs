@@ -215,3 +215,39 @@ fn workers_find_what_a_detector_of_its_own_finds() {
     }
     assert_eq!(scheduler.stats().runs, 6);
 }
+
+/// A replay's submissions wait for room in their lane instead of pushing a frame out: more
+/// frames on their way than the lane holds all run.
+#[test]
+fn a_replays_frames_wait_for_room_and_none_is_pushed_out() {
+    let model = model("yolox_nano_coco");
+    let scheduler = Scheduler::start(
+        model.clone(),
+        engines(&model, 1),
+        SchedulerConfig {
+            workers: 1,
+            batch: 1,
+            queue_per_camera: 1,
+        },
+    )
+    .expect("scheduler");
+    let image = picture();
+    let options = Arc::new(model.options());
+    let camera: Arc<str> = Arc::from("replay");
+    // Sent as fast as the lane takes them: six frames through a lane one deep.
+    let tickets: Vec<_> = (0..6)
+        .map(|_| {
+            scheduler.submit_waiting(&camera, model.prepare(&image, &options), options.clone())
+        })
+        .collect();
+    for ticket in tickets {
+        match ticket.wait() {
+            Outcome::Done { detections, .. } => {
+                assert!(!detections.is_empty(), "the dog picture has objects")
+            }
+            other => panic!("a replay's frame did not run: {other:?}"),
+        }
+    }
+    let stats = scheduler.stats();
+    assert_eq!((stats.runs, stats.superseded, stats.expired), (6, 0, 0));
+}

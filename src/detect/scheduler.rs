@@ -72,6 +72,15 @@ impl Dropped {
     }
 }
 
+/// What a submission does when its camera's lane is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Full {
+    /// Newest frame wins: the lane's oldest waiting frame is dropped.
+    PushOut,
+    /// Wait until a worker takes from the lane.
+    Wait,
+}
+
 /// What became of a submitted frame.
 #[derive(Debug)]
 pub enum Outcome {
@@ -232,6 +241,8 @@ struct Counters {
 struct Shared {
     queue: Mutex<Queue>,
     work: Condvar,
+    /// Signalled when a worker takes frames (a lane has room again) or the scheduler stops.
+    room: Condvar,
     counters: Counters,
     config: SchedulerConfig,
 }
@@ -261,6 +272,7 @@ impl Scheduler {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
+            room: Condvar::new(),
             counters: Counters::default(),
             config: SchedulerConfig {
                 workers: engines.len(),
@@ -311,6 +323,30 @@ impl Scheduler {
         options: Arc<DetectOptions>,
         deadline: Option<Duration>,
     ) -> Ticket {
+        self.enqueue(camera, prepared, options, deadline, Full::PushOut)
+    }
+
+    /// Queues a camera's frame without pushing out any: when the camera's lane is full, waits
+    /// until a worker takes from it. A replay judges every sampled frame, and keeps more frames
+    /// on their way than the lane holds so that a worker never waits for the camera to prepare
+    /// the next one.
+    pub fn submit_waiting(
+        &self,
+        camera: &Arc<str>,
+        prepared: Prepared,
+        options: Arc<DetectOptions>,
+    ) -> Ticket {
+        self.enqueue(camera, prepared, options, None, Full::Wait)
+    }
+
+    fn enqueue(
+        &self,
+        camera: &Arc<str>,
+        prepared: Prepared,
+        options: Arc<DetectOptions>,
+        deadline: Option<Duration>,
+        full: Full,
+    ) -> Ticket {
         let reply = Arc::new(Reply::default());
         let now = Instant::now();
         let job = Job {
@@ -320,25 +356,36 @@ impl Scheduler {
             deadline: deadline.map(|d| now + d),
             reply: reply.clone(),
         };
+        let depth = self.shared.config.queue_per_camera;
         let pushed_out = {
             let mut queue = lock(&self.shared.queue);
-            if queue.stopped {
-                drop(queue);
-                reply.put(Outcome::Dropped(Dropped::Stopped));
-                return Ticket { reply };
-            }
-            let i = match queue.lanes.iter().position(|l| l.camera == *camera) {
-                Some(i) => i,
-                None => {
-                    queue.lanes.push(Lane {
-                        camera: camera.clone(),
-                        jobs: VecDeque::new(),
-                    });
-                    queue.lanes.len() - 1
+            let i = loop {
+                if queue.stopped {
+                    drop(queue);
+                    reply.put(Outcome::Dropped(Dropped::Stopped));
+                    return Ticket { reply };
                 }
+                let i = match queue.lanes.iter().position(|l| l.camera == *camera) {
+                    Some(i) => i,
+                    None => {
+                        queue.lanes.push(Lane {
+                            camera: camera.clone(),
+                            jobs: VecDeque::new(),
+                        });
+                        queue.lanes.len() - 1
+                    }
+                };
+                if full == Full::PushOut || queue.lanes[i].jobs.len() < depth {
+                    break i;
+                }
+                queue = self
+                    .shared
+                    .room
+                    .wait(queue)
+                    .unwrap_or_else(|p| p.into_inner());
             };
             let lane = &mut queue.lanes[i].jobs;
-            let pushed_out = if lane.len() >= self.shared.config.queue_per_camera {
+            let pushed_out = if lane.len() >= depth {
                 lane.pop_front()
             } else {
                 None
@@ -401,6 +448,7 @@ impl Drop for Scheduler {
             job.reply.put(Outcome::Dropped(Dropped::Stopped));
         }
         self.shared.work.notify_all();
+        self.shared.room.notify_all();
         for handle in self.workers.drain(..) {
             let _ = handle.join();
         }
@@ -428,6 +476,8 @@ fn work(mut engine: Engine, shared: &Shared) {
                 queue = shared.work.wait(queue).unwrap_or_else(|p| p.into_inner());
             }
         };
+        // Taking (or expiring) frames made room in their lanes for waiting submissions.
+        shared.room.notify_all();
         for job in expired {
             c.expired.fetch_add(1, Ordering::Relaxed);
             job.reply.put(Outcome::Dropped(Dropped::Expired));

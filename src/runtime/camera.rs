@@ -642,22 +642,24 @@ impl CameraWorker {
         let live = !matches!(SourceKind::classify(&self.camera.source), SourceKind::File);
         let mut last_frame = Instant::now();
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
-        // A replay judges every sampled frame: it waits for the models rather than let a newer
-        // frame push one out, and nothing expires. A live camera keeps going, newest frame wins.
+        // Frames on their way: enough that every worker has one and the lanes hold the next
+        // ones, so no worker waits for this thread to decode and prepare a frame. A replay
+        // judges every sampled frame: its submissions wait for room in the lane rather than
+        // push a frame out, and nothing expires. A live camera keeps going, newest frame wins.
         let depth = slots
             .iter()
             .map(|s| s.scheduler.config().queue_per_camera)
             .min()
             .unwrap_or(1);
-        let (max_in_flight, deadline) = if self.mode == PlayMode::Replay {
-            (depth, None)
-        } else {
-            let workers = slots
-                .iter()
-                .map(|s| s.scheduler.config().workers)
-                .max()
-                .unwrap_or(1);
-            (depth + workers, Some(self.deadline))
+        let workers = slots
+            .iter()
+            .map(|s| s.scheduler.config().workers)
+            .max()
+            .unwrap_or(1);
+        let max_in_flight = depth + workers;
+        let deadline = match self.mode {
+            PlayMode::Replay => None,
+            _ => Some(self.deadline),
         };
         let result = loop {
             if self.stop.load(Ordering::SeqCst) {
@@ -793,9 +795,13 @@ impl CameraWorker {
                 slot.gate.ran(t, frame.pts);
             }
             let prepared = slot.scheduler.model().prepare(&frame.image, &slot.options);
-            let ticket =
-                slot.scheduler
-                    .submit(&self.lane, prepared, slot.options.clone(), deadline);
+            let options = slot.options.clone();
+            let ticket = match deadline {
+                None => slot.scheduler.submit_waiting(&self.lane, prepared, options),
+                Some(_) => slot
+                    .scheduler
+                    .submit(&self.lane, prepared, options, deadline),
+            };
             jobs.push((i, ticket));
         }
         jobs

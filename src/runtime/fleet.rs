@@ -24,6 +24,15 @@ struct Running {
     handle: JoinHandle<anyhow::Result<CameraReport>>,
 }
 
+/// What wakes the run loop before its next look at the fleet.
+pub(super) enum Wake {
+    /// Reload the config (the reason: a signal's name).
+    Reload(&'static str),
+    /// A camera's worker ended: reap it now (a replay ends with its file, not up to a tick
+    /// later).
+    CameraEnded,
+}
+
 /// What the camera workers share, and how each is run.
 pub(super) struct Shared {
     pub uplink: UplinkSender,
@@ -34,6 +43,7 @@ pub(super) struct Shared {
     pub state_dir: Option<PathBuf>,
     pub strict: bool,
     pub warner: Option<Arc<super::warner::Warner>>,
+    pub wake: std::sync::mpsc::Sender<Wake>,
 }
 
 pub(super) struct Fleet {
@@ -169,9 +179,20 @@ impl Fleet {
             stop.clone(),
         )
         .planned_by(self.plan.clone());
+        let wake = self.shared.wake.clone();
         let handle = std::thread::Builder::new()
             .name(format!("cam-{}", camera.id))
-            .spawn(move || worker.run())
+            .spawn(move || {
+                // Wakes the run loop however the worker ends, a panic included.
+                struct Ended(std::sync::mpsc::Sender<Wake>);
+                impl Drop for Ended {
+                    fn drop(&mut self) {
+                        let _ = self.0.send(Wake::CameraEnded);
+                    }
+                }
+                let _ended = Ended(wake);
+                worker.run()
+            })
             .context("cannot start a camera thread")?;
         self.running.insert(
             camera.id.clone(),

@@ -392,9 +392,9 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         }
         stop.store(true, Ordering::SeqCst);
     });
-    let (reload_tx, reload_rx) = std::sync::mpsc::channel::<&'static str>();
+    let (wake_tx, wake_rx) = std::sync::mpsc::channel::<fleet::Wake>();
     if options.config_path.is_some() {
-        runtime.spawn(forward_hangups(reload_tx));
+        runtime.spawn(forward_hangups(wake_tx.clone()));
     }
 
     // Only the box itself warns on site: a replay or the demo stays quiet.
@@ -421,6 +421,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             state_dir: options.state_dir.clone(),
             strict: options.strict,
             warner,
+            wake: wake_tx,
         },
         models,
     );
@@ -441,7 +442,10 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
         if fleet.len() == 0 {
             break;
         }
-        let signalled = reload_rx.recv_timeout(Duration::from_millis(200)).ok();
+        let signalled = match wake_rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(fleet::Wake::Reload(why)) => Some(why),
+            Ok(fleet::Wake::CameraEnded) | Err(_) => None,
+        };
         let changed = watcher.as_mut().is_some_and(|w| w.changed());
         if let (Some(w), Some(why)) = (
             watcher.as_mut(),
@@ -580,7 +584,7 @@ fn reload(fleet: &mut fleet::Fleet, watcher: &mut ConfigWatcher, why: &str) {
 }
 
 /// Turns SIGHUP into reload requests for the main thread.
-async fn forward_hangups(tx: std::sync::mpsc::Sender<&'static str>) {
+async fn forward_hangups(tx: std::sync::mpsc::Sender<fleet::Wake>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -588,7 +592,7 @@ async fn forward_hangups(tx: std::sync::mpsc::Sender<&'static str>) {
             return;
         };
         while hup.recv().await.is_some() {
-            if tx.send("SIGHUP").is_err() {
+            if tx.send(fleet::Wake::Reload("SIGHUP")).is_err() {
                 return;
             }
         }
