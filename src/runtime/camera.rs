@@ -112,6 +112,9 @@ pub struct Outputs {
     pub deadline: Duration,
     /// Threads for the camera's software decoder ([`crate::ingest::decoder_threads`]).
     pub decoder_threads: i32,
+    /// Where on each model's sampling grid a live camera starts, as a share of the interval
+    /// in [0, 1): the fleet spreads its cameras evenly.
+    pub phase: f64,
 }
 
 /// What the status reports about a camera beyond its state, kept across stream rebuilds.
@@ -157,6 +160,7 @@ pub struct CameraWorker {
     lane: Arc<str>,
     deadline: Duration,
     decoder_threads: i32,
+    phase: f64,
 }
 
 /// What outlives a stream rebuild: an RTSP drop must not end the incidents in view, so the
@@ -227,6 +231,7 @@ impl CameraWorker {
             lane: Arc::from(camera.id.as_str()),
             deadline: outputs.deadline,
             decoder_threads: outputs.decoder_threads,
+            phase: outputs.phase.clamp(0.0, 1.0),
             identity,
             camera,
             detectors,
@@ -486,6 +491,14 @@ impl CameraWorker {
                     done_in_window: 0,
                 };
                 slot.set_planned(self.planned_rate(&m.name).unwrap_or(wanted));
+                if self.mode == PlayMode::Live {
+                    // Cameras that start together would send their frames to a model at the
+                    // same instants: sixteen fire-model frames at once wait 16 × 150 ms for
+                    // one worker and most expire. Each camera's sampling grid is shifted by
+                    // its own share of the interval, so the load arrives spread out. A replay
+                    // keeps phase 0: its frames, and so its orders, stay the same.
+                    slot.next_due = Some(slot.interval.mul_f64(self.phase));
+                }
                 slot
             })
             .collect()

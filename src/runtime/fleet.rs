@@ -174,6 +174,12 @@ impl Fleet {
                     self.config.cameras.len(),
                     super::budget::physical_cores(),
                 ),
+                phase: self
+                    .config
+                    .cameras
+                    .iter()
+                    .position(|c| c.id == camera.id)
+                    .map_or(0.0, |i| i as f64 / self.config.cameras.len() as f64),
             },
             self.shared.mode,
             stop.clone(),
