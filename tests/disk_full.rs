@@ -146,9 +146,15 @@ fn a_full_disk_costs_the_oldest_photos_never_an_order() {
         min_free >= 2 << 20,
         "the reserve held (free space never under half of min_free_mb): {min_free}"
     );
-    // The broker comes back: every order, and the newest photos, arrive.
-    let broker = Mosquitto::start_on(port);
-    let sub = Subscriber::start(broker.port, "lookout/v1/demo-district/box-001/orders/#");
+    // The broker comes back: every order, and the newest photos, arrive. The ledger stays
+    // locked until the subscriber is subscribed: the uplink, retrying, may connect first, but
+    // it reads the outbox under that lock, so nothing goes out before anyone listens.
+    let (_broker, sub) = {
+        let _no_publishing_yet = lookout::ledger::lock(&ledger);
+        let broker = Mosquitto::start_on(port);
+        let sub = Subscriber::start(broker.port, "lookout/v1/demo-district/box-001/orders/#");
+        (broker, sub)
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
     while lookout::ledger::lock(&ledger).outbox_len().unwrap() > 0 {
         assert!(Instant::now() < deadline, "the outbox did not drain");
