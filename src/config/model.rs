@@ -1130,3 +1130,30 @@ pub struct RuleConfig {
 fn default_true() -> bool {
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryArena;
+
+    fn arena(value: &str) -> Result<MemoryArena, String> {
+        let text = format!("[box]\nsite = \"s\"\nid = \"b\"\n[models]\nmemory_arena = {value}\n");
+        crate::config::parse(&text, std::path::Path::new("arena.toml"))
+            .map(|c| c.models.memory_arena)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn memory_arena_takes_its_words_and_the_old_booleans_and_names_a_wrong_one() {
+        assert_eq!(arena("\"auto\""), Ok(MemoryArena::Auto));
+        assert_eq!(arena("\"keep\""), Ok(MemoryArena::Keep));
+        assert_eq!(arena("\"shrink\""), Ok(MemoryArena::Shrink));
+        assert_eq!(arena("\"off\""), Ok(MemoryArena::Off));
+        assert_eq!(arena("true"), Ok(MemoryArena::Keep));
+        assert_eq!(arena("false"), Ok(MemoryArena::Off));
+        let wrong = arena("\"tiny\"").expect_err("an unknown word is refused");
+        assert!(
+            wrong.contains("memory_arena") && wrong.contains("tiny"),
+            "{wrong}"
+        );
+    }
+}
