@@ -28,6 +28,20 @@ fn engines(model: &Arc<Model>, n: usize) -> Vec<Engine> {
         .collect()
 }
 
+/// A scheduler of `model` with `workers` sessions of their own.
+fn start(model: &Arc<Model>, workers: usize, batch: usize, queue_per_camera: usize) -> Scheduler {
+    Scheduler::start(
+        model.clone(),
+        engines(model, workers),
+        SchedulerConfig {
+            workers,
+            batch,
+            queue_per_camera,
+        },
+    )
+    .expect("scheduler")
+}
+
 fn picture() -> image::RgbImage {
     image::open(media("images/dog.jpg"))
         .expect("image")
@@ -41,18 +55,7 @@ fn picture() -> image::RgbImage {
 #[test]
 fn a_flooding_camera_never_starves_a_slow_one() {
     let model = model("fire_smoke_yolov8");
-    let scheduler = Arc::new(
-        Scheduler::start(
-            model.clone(),
-            engines(&model, 1),
-            SchedulerConfig {
-                workers: 1,
-                batch: 1,
-                queue_per_camera: 2,
-            },
-        )
-        .expect("scheduler"),
-    );
+    let scheduler = Arc::new(start(&model, 1, 1, 2));
     let image = picture();
     let options = Arc::new(model.options());
     let flood: Arc<str> = Arc::from("flood");
@@ -129,16 +132,7 @@ fn a_flooding_camera_never_starves_a_slow_one() {
 #[test]
 fn frames_past_their_deadline_are_dropped_and_counted() {
     let model = model("fire_smoke_yolov8");
-    let scheduler = Scheduler::start(
-        model.clone(),
-        engines(&model, 1),
-        SchedulerConfig {
-            workers: 1,
-            batch: 1,
-            queue_per_camera: 8,
-        },
-    )
-    .expect("scheduler");
+    let scheduler = start(&model, 1, 1, 8);
     let image = picture();
     let options = Arc::new(model.options());
     // The fire model takes ~150 ms a frame: of four frames sent at once with a 50 ms deadline,
@@ -172,16 +166,7 @@ fn frames_past_their_deadline_are_dropped_and_counted() {
 #[test]
 fn workers_find_what_a_detector_of_its_own_finds() {
     let model = model("yolox_nano_coco_dyn");
-    let scheduler = Scheduler::start(
-        model.clone(),
-        engines(&model, 2),
-        SchedulerConfig {
-            workers: 2,
-            batch: 4,
-            queue_per_camera: 2,
-        },
-    )
-    .expect("scheduler");
+    let scheduler = start(&model, 2, 4, 2);
     // No shared model has a free batch size: batching is off, whatever was asked.
     assert!(!scheduler.batchable());
     assert_eq!(scheduler.config().batch, 1);
@@ -221,16 +206,7 @@ fn workers_find_what_a_detector_of_its_own_finds() {
 #[test]
 fn a_replays_frames_wait_for_room_and_none_is_pushed_out() {
     let model = model("yolox_nano_coco");
-    let scheduler = Scheduler::start(
-        model.clone(),
-        engines(&model, 1),
-        SchedulerConfig {
-            workers: 1,
-            batch: 1,
-            queue_per_camera: 1,
-        },
-    )
-    .expect("scheduler");
+    let scheduler = start(&model, 1, 1, 1);
     let image = picture();
     let options = Arc::new(model.options());
     let camera: Arc<str> = Arc::from("replay");
