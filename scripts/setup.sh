@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a Debian bookworm box with Rust:
-#   1. apt packages (GStreamer dev + plugins, RTSP server, Mosquitto, ALSA output, espeak-ng),
+#   1. apt packages (GStreamer dev + plugins, RTSP server, Mosquitto, ALSA output, espeak-ng,
+#      a CJK font for the evidence photos),
 #   2. the ONNX Runtime shared library from the `onnxruntime` PyPI wheel into .runtime/onnxruntime/,
 #   3. the models named by models/*.toml (copied from LOOKOUT_MODEL_MIRROR or ../shared/models when
 #      present, downloaded otherwise; sha256 always verified).
@@ -20,10 +21,18 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-rtsp
   mosquitto mosquitto-clients
   gstreamer1.0-alsa espeak-ng
+  # The evidence photos' captions and labels: a font with Chinese glyphs (src/evidence).
+  fonts-wqy-microhei
   unzip curl ca-certificates python3-pip
   # systemd-analyze, for the unit's security rating (scripts/check-unit.sh); no daemon needed.
   systemd
 )
+
+# node and npm run the official AsyncAPI parser on the MQTT contract (scripts/check-api.sh).
+# A box that already has a node (e.g. NodeSource's, which bundles npm) keeps it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  APT_PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

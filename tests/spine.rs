@@ -41,6 +41,75 @@ fn replay_example(example: &str, camera: &str, clip: &str, broker: &Mosquitto) -
         .collect()
 }
 
+fn mean_difference(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    let total: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y) as u64)
+        .sum();
+    total as f64 / a.as_raw().len() as f64
+}
+
+/// The published photo is the full camera frame under a caption band, and the band shows the
+/// order's own facts drawn with the CJK font: it matches the band rendered from the published
+/// document (JPEG noise aside) far better than a blank band or one with another order id. The
+/// photo is kept under `target/evidence-photos/` (PNG) for a person to look at.
+fn check_caption(img: &image::RgbImage, order: &Value, evidence: &Value, frame: (u32, u32)) {
+    let photographer = lookout::evidence::Photographer::shared_default();
+    let caption = lookout::evidence::Caption {
+        at: chrono::DateTime::parse_from_rfc3339(evidence["captured_at"].as_str().unwrap())
+            .unwrap()
+            .into(),
+        offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+        site: order["site"].as_str().unwrap().into(),
+        box_id: order["box"].as_str().unwrap().into(),
+        camera: order["camera"]["name"].as_str().unwrap().into(),
+        kind: lookout::vocab::IncidentKind::from_name(order["kind"].as_str().unwrap()).unwrap(),
+        severity: serde_json::from_value(order["severity"].clone()).unwrap(),
+        order_id: order["id"].as_str().unwrap().into(),
+        revision: order["revision"].as_u64().unwrap() as u32,
+        moment: "opened".into(),
+    };
+    assert!(
+        caption.camera.contains("北山"),
+        "the camera's Chinese name: {}",
+        caption.camera
+    );
+    let reference = photographer
+        .caption_band(&caption, frame.0, frame.1)
+        .expect("the set-up installs a CJK font");
+    assert_eq!(
+        (img.width(), img.height()),
+        (frame.0, frame.1 + reference.height()),
+        "full camera frame under the caption band"
+    );
+    let band = image::imageops::crop_imm(img, 0, 0, frame.0, reference.height()).to_image();
+    let blank = image::RgbImage::from_pixel(band.width(), band.height(), image::Rgb([16, 16, 16]));
+    let other = lookout::evidence::Caption {
+        order_id: "ffffffff-ffff-7fff-bfff-ffffffffffff".into(),
+        ..caption.clone()
+    };
+    let wrong = photographer.caption_band(&other, frame.0, frame.1).unwrap();
+    let (to_reference, to_blank, to_wrong) = (
+        mean_difference(&band, &reference),
+        mean_difference(&band, &blank),
+        mean_difference(&band, &wrong),
+    );
+    assert!(
+        to_reference < 4.0 && to_blank > 3.0 * to_reference && to_wrong > to_reference + 0.5,
+        "caption band vs rendered reference {to_reference:.2}, vs blank {to_blank:.2}, vs another id {to_wrong:.2}"
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/evidence-photos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = format!(
+        "{}-{}.png",
+        order["camera"]["id"].as_str().unwrap(),
+        order["kind"].as_str().unwrap()
+    );
+    img.save(dir.join(name)).unwrap();
+}
+
 #[test]
 fn forest_fire_clip_raises_a_fire_order_with_matching_jpeg_evidence() {
     let broker = Mosquitto::start();
@@ -114,8 +183,9 @@ fn forest_fire_clip_raises_a_fire_order_with_matching_jpeg_evidence() {
         evidence["sha256"].as_str().unwrap()
     );
     let img = image::load_from_memory_with_format(&photo.payload, image::ImageFormat::Jpeg)
-        .expect("valid JPEG");
-    assert_eq!((img.width(), img.height()), (480, 854), "full camera frame");
+        .expect("valid JPEG")
+        .to_rgb8();
+    check_caption(&img, &fire, evidence, (480, 854));
     // Everything the box published (status, orders, photos) matches docs/schemas.
     let checked = ApiSchemas::load().check_all(&sub.snapshot());
     assert!(checked >= 4, "{checked} messages checked");

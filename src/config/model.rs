@@ -28,6 +28,9 @@ pub struct Config {
     /// Where the box keeps its state.
     #[serde(default)]
     pub storage: StorageConfig,
+    /// What the evidence photos show and how they are encoded.
+    #[serde(default)]
+    pub evidence: EvidenceConfig,
     /// How orders move through the closed loop (verification after `handled`).
     #[serde(default)]
     pub orders: OrdersConfig,
@@ -101,6 +104,55 @@ pub struct StorageConfig {
     /// photos, never an order.
     #[serde(default = "default_min_free_mb")]
     pub min_free_mb: u64,
+}
+
+/// Evidence photos: what is burnt in and how they are encoded (`docs/config.md`, `[evidence]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// JPEG quality, 1 to 100.
+    #[serde(default = "default_photo_quality")]
+    pub photo_quality: u8,
+    /// Frames wider than this many pixels are scaled down before annotation; 0 keeps the
+    /// camera's size.
+    #[serde(default = "default_photo_max_width")]
+    pub photo_max_width: u32,
+    /// A caption band above the picture: the box's local time and offset, site, box and camera,
+    /// the kind and severity, the order id and revision.
+    #[serde(default = "default_true")]
+    pub caption: bool,
+    /// Each object's box labelled with its label, score and track id.
+    #[serde(default = "default_true")]
+    pub labels: bool,
+    /// The incident's zone outlined and named.
+    #[serde(default = "default_true")]
+    pub zone: bool,
+    /// A TrueType/OpenType font (or collection) with Chinese glyphs. Default: the first found
+    /// of WenQuanYi Micro Hei (`fonts-wqy-microhei`, which the set-up installs), Noto Sans CJK
+    /// and Droid Sans Fallback.
+    #[serde(default)]
+    pub font: Option<PathBuf>,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            photo_quality: default_photo_quality(),
+            photo_max_width: default_photo_max_width(),
+            caption: true,
+            labels: true,
+            zone: true,
+            font: None,
+        }
+    }
+}
+
+fn default_photo_quality() -> u8 {
+    85
+}
+
+fn default_photo_max_width() -> u32 {
+    1920
 }
 
 fn default_keep_final_days() -> u32 {

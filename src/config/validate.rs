@@ -415,6 +415,20 @@ fn validate_orders(config: &Config, p: &mut Problems) {
             "must be at least 1 second and not more than verify_retry_max_s",
         );
     }
+    let photo_quality = config.evidence.photo_quality;
+    if !(1..=100).contains(&photo_quality) {
+        p.add(
+            root().key("evidence").key("photo_quality"),
+            format!("{photo_quality} is out of range: use 1 to 100"),
+        );
+    }
+    let max_width = config.evidence.photo_max_width;
+    if max_width != 0 && max_width < 320 {
+        p.add(
+            root().key("evidence").key("photo_max_width"),
+            format!("{max_width} is out of range: 0 (the camera's size) or at least 320 pixels"),
+        );
+    }
     if config.storage.outbox_quota_mb == 0 {
         p.add(
             root().key("storage").key("outbox_quota_mb"),

@@ -60,6 +60,8 @@ pub struct Control {
     board: Arc<Board>,
     /// Warned orders and when their on-site re-check is due.
     on_site: std::sync::Mutex<Vec<(String, DateTime<Utc>)>>,
+    /// Draws and encodes the re-checks' after-photos (`[evidence]`).
+    photographer: crate::evidence::Photographer,
 }
 
 impl Control {
@@ -71,6 +73,7 @@ impl Control {
             ledger,
             board: Arc::new(Board::default()),
             on_site: std::sync::Mutex::new(Vec::new()),
+            photographer: crate::evidence::Photographer::new(&config.evidence),
         }
     }
 
@@ -574,7 +577,16 @@ impl Control {
         }
         let evidence = photo
             .and_then(|p| {
-                orders::attach_photo(&mut order, "verified", p.frame, p.objects, p.zone, now)
+                orders::attach_photo(
+                    &mut order,
+                    "verified",
+                    &self.photographer,
+                    self.identity.offset(),
+                    p.frame,
+                    p.objects,
+                    p.zone,
+                    now,
+                )
             })
             .into_iter()
             .collect();

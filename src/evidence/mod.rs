@@ -1,20 +1,23 @@
-//! Evidence: annotated JPEG snapshots of an incident. A service the orders stage calls.
+//! Evidence: annotated JPEG photos of an incident. A service the orders stage calls.
 //!
-//! The photo is the frame the incident was decided on, with every involved object's box and the
-//! zone outline drawn in, so a dispatcher sees at a glance what the box saw.
+//! The photo is the frame the incident was decided on, with a caption band (time, place, kind,
+//! severity, order), every involved object's box labelled, and the zone outlined and named, so a
+//! dispatcher sees at a glance what the box saw, and a printout still says what it is.
 
+mod caption;
 mod draw;
 mod font;
+mod photo;
+mod typeface;
 
 use chrono::{DateTime, Utc};
-use image::codecs::jpeg::JpegEncoder;
 use image::{Rgb, RgbImage};
-use sha2::{Digest, Sha256};
 
-use crate::rules::{ObservedObject, Zone};
+use crate::rules::Zone;
 
-/// JPEG quality: readable faces and plates at a few hundred KB for 1080p.
-const JPEG_QUALITY: u8 = 85;
+pub use caption::Caption;
+pub use photo::Photographer;
+pub use typeface::{Typeface, SYSTEM_FONTS};
 
 /// Zone outlines, in photos and previews.
 const ZONE: Rgb<u8> = Rgb([0, 255, 0]);
@@ -36,7 +39,6 @@ fn colour(label: &str) -> Rgb<u8> {
     }
 }
 
-/// Draws the zone and the objects on a copy of `frame` and encodes it as JPEG.
 /// A technician's check of a camera's zones: the frame with a coordinate grid every 0.1 (the
 /// normalised coordinates zones and ground control points use, labelled along the top and left
 /// edges) and every zone outlined and labelled with its id.
@@ -74,43 +76,6 @@ pub fn zone_preview(frame: &RgbImage, zones: &[Zone]) -> RgbImage {
     img
 }
 
-pub fn snapshot(
-    frame: &RgbImage,
-    objects: &[ObservedObject],
-    zone: Option<&Zone>,
-    captured_at: DateTime<Utc>,
-) -> Result<Snapshot, image::ImageError> {
-    let mut img = frame.clone();
-    let thickness = (img.width().max(img.height()) / 400).max(2) as i64;
-    if let Some(zone) = zone {
-        let (w, h) = (img.width() as f64, img.height() as f64);
-        let pts: Vec<(i64, i64)> = zone
-            .points
-            .iter()
-            .map(|[x, y]| ((x * (w - 1.0)) as i64, (y * (h - 1.0)) as i64))
-            .collect();
-        draw::polygon(&mut img, &pts, ZONE, thickness);
-    }
-    for o in objects {
-        let b = o.bbox;
-        draw::rectangle(
-            &mut img,
-            (b.x1 as i64, b.y1 as i64),
-            (b.x2 as i64, b.y2 as i64),
-            colour(&o.label),
-            thickness,
-        );
-    }
-    let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY).encode_image(&img)?;
-    let sha256 = hex::encode(Sha256::digest(&jpeg));
-    Ok(Snapshot {
-        jpeg,
-        sha256,
-        captured_at,
-    })
-}
-
 /// Stores a camera's reference view (what it should see) as PNG, atomically: a half-written
 /// file would be a wrong reference for months.
 pub fn save_reference(path: &std::path::Path, frame: &RgbImage) -> std::io::Result<()> {
@@ -128,47 +93,125 @@ pub fn save_reference(path: &std::path::Path, frame: &RgbImage) -> std::io::Resu
 mod tests {
     use std::sync::Arc;
 
-    use super::*;
-    use crate::config::ZoneConfig;
-    use crate::detect::BBox;
+    use chrono::FixedOffset;
+    use sha2::{Digest, Sha256};
 
-    #[test]
-    fn the_photo_shows_the_object_box_and_the_zone_outline() {
-        let frame = RgbImage::from_pixel(200, 100, Rgb([40, 40, 40]));
-        let person = ObservedObject {
+    use super::*;
+    use crate::config::{EvidenceConfig, ZoneConfig};
+    use crate::detect::BBox;
+    use crate::rules::ObservedObject;
+    use crate::vocab::{IncidentKind, Severity};
+
+    fn caption() -> Caption {
+        Caption {
+            at: Utc::now(),
+            offset: FixedOffset::east_opt(8 * 3600).unwrap(),
+            site: "jiangbei-03".into(),
+            box_id: "box-017".into(),
+            camera: "东门广场".into(),
+            kind: IncidentKind::from_name("vending").unwrap(),
+            severity: Severity::Yellow,
+            order_id: "0193c1f2-7a1b-7c3d-8e4f-a1b2c3d4e5f6".into(),
+            revision: 1,
+            moment: "opened".into(),
+        }
+    }
+
+    fn person() -> ObservedObject {
+        ObservedObject {
             label: Arc::from("person"),
             score: 0.9,
             bbox: BBox {
                 x1: 20.0,
-                y1: 10.0,
+                y1: 40.0,
                 x2: 60.0,
-                y2: 90.0,
+                y2: 190.0,
             },
-            track_id: Some(1),
-        };
+            track_id: Some(7),
+        }
+    }
+
+    fn mean_difference(a: &RgbImage, b: &RgbImage) -> f64 {
+        let total: u64 = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| x.abs_diff(*y) as u64)
+            .sum();
+        total as f64 / a.as_raw().len() as f64
+    }
+
+    #[test]
+    fn the_photo_shows_the_object_box_and_the_zone_outline_below_its_caption() {
+        let frame = RgbImage::from_pixel(400, 200, Rgb([40, 40, 40]));
         let zone = Zone::from_config(&ZoneConfig {
             id: "z".into(),
             name: None,
-            polygon: vec![[0.5, 0.1], [0.9, 0.1], [0.9, 0.9], [0.5, 0.9]],
+            polygon: vec![[0.5, 0.3], [0.9, 0.3], [0.9, 0.9], [0.5, 0.9]],
         });
-        let snap = snapshot(&frame, &[person], Some(&zone), Utc::now()).unwrap();
+        let photographer = Photographer::new(&EvidenceConfig::default());
+        let caption = caption();
+        let snap = photographer
+            .photo(&frame, &[person()], Some(&zone), &caption)
+            .unwrap();
         assert_eq!(snap.sha256, hex::encode(Sha256::digest(&snap.jpeg)));
         let img = image::load_from_memory(&snap.jpeg).unwrap().to_rgb8();
+        let band = photographer
+            .caption_band(&caption, 400, 200)
+            .expect("the set-up installs a CJK font");
+        let top = band.height();
+        assert_eq!(img.height(), 200 + top, "the band is added, not drawn over");
         let near = |p: &Rgb<u8>, c: [u8; 3]| p.0.iter().zip(c).all(|(a, b)| a.abs_diff(b) < 60);
+        let at = |x: u32, y: u32| img.get_pixel(x, y + top);
         assert!(
-            near(img.get_pixel(40, 10), [255, 200, 0]),
-            "box top edge is yellow: {:?}",
-            img.get_pixel(40, 10)
+            near(at(20, 120), [255, 200, 0]),
+            "box left edge is yellow: {:?}",
+            at(20, 120)
         );
-        assert!(near(img.get_pixel(20, 50), [255, 200, 0]), "box left edge");
+        assert!(near(at(199, 150), [0, 255, 0]), "zone left edge is green");
+        assert!(near(at(300, 150), [40, 40, 40]), "inside untouched");
+        // The label tag sits on the box's top edge, in the box's colour.
         assert!(
-            near(img.get_pixel(99, 50), [0, 255, 0]),
-            "zone left edge is green: {:?}",
-            img.get_pixel(99, 50)
+            near(at(22, 36), [255, 200, 0]),
+            "label tag: {:?}",
+            at(22, 36)
         );
-        assert!(
-            near(img.get_pixel(140, 50), [40, 40, 40]),
-            "inside untouched"
-        );
+    }
+
+    #[test]
+    fn the_caption_is_drawn_with_the_font_in_chinese_and_english() {
+        let photographer = Photographer::new(&EvidenceConfig::default());
+        let face = photographer.typeface().expect("a CJK font is installed");
+        let caption = caption();
+        for line in caption.lines() {
+            assert!(face.covers(&line), "the font has every glyph of {line:?}");
+        }
+        let band = photographer.caption_band(&caption, 1280, 720).unwrap();
+        let blank = RgbImage::from_pixel(band.width(), band.height(), Rgb([16, 16, 16]));
+        let inked = mean_difference(&band, &blank);
+        assert!(inked > 5.0, "the band carries text: {inked}");
+        // A different order id draws differently: the text is really the caption's.
+        let other = Caption {
+            order_id: "ffffffff-0000-7000-8000-000000000000".into(),
+            ..caption.clone()
+        };
+        let changed = photographer.caption_band(&other, 1280, 720).unwrap();
+        assert!(mean_difference(&band, &changed) > 0.5);
+        // Chinese glyphs are outlines from the font, not empty boxes: 东门广场 alone inks pixels.
+        let mut han = RgbImage::from_pixel(200, 60, Rgb([0, 0, 0]));
+        face.draw(&mut han, 4.0, 4.0, 40.0, "东门广场", Rgb([255, 255, 255]));
+        let lit = han.pixels().filter(|p| p.0[0] > 128).count();
+        assert!(lit > 400, "{lit} pixels lit by 东门广场");
+    }
+
+    #[test]
+    fn large_frames_are_scaled_to_the_configured_width_and_captions_can_be_turned_off() {
+        let frame = RgbImage::from_pixel(2560, 1440, Rgb([40, 40, 40]));
+        let settings = EvidenceConfig {
+            caption: false,
+            ..EvidenceConfig::default()
+        };
+        let img = Photographer::new(&settings).annotate(&frame, &[person()], None, &caption());
+        assert_eq!((img.width(), img.height()), (1920, 1080));
     }
 }

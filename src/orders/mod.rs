@@ -371,17 +371,44 @@ pub fn annotate(order: &mut WorkOrder, event: &str, note: String, at: DateTime<U
     });
 }
 
-/// Adds a photo of `frame` (objects boxed, zone outlined) to the order's evidence as
-/// `{prefix}-{revision}.jpg`; `None` (logged) when it cannot be encoded.
+/// The caption of a photo taken for `order` at its current revision.
+pub fn caption(
+    order: &WorkOrder,
+    offset: chrono::FixedOffset,
+    moment: &str,
+    at: DateTime<Utc>,
+) -> evidence::Caption {
+    evidence::Caption {
+        at,
+        offset,
+        site: order.site.clone(),
+        box_id: order.box_id.clone(),
+        camera: order.camera.name.clone(),
+        kind: order.kind,
+        severity: order.severity,
+        order_id: order.id.clone(),
+        revision: order.revision,
+        moment: moment.to_owned(),
+    }
+}
+
+/// Adds a photo of `frame` (objects boxed and labelled, zone outlined, captioned with the order
+/// at its current revision) to the order's evidence as `{prefix}-{revision}.jpg`; `None`
+/// (logged) when it cannot be encoded.
+#[allow(clippy::too_many_arguments)]
 pub fn attach_photo(
     order: &mut WorkOrder,
     prefix: &str,
+    photographer: &evidence::Photographer,
+    offset: chrono::FixedOffset,
     frame: &RgbImage,
     objects: &[crate::rules::ObservedObject],
     zone: Option<&crate::rules::Zone>,
     at: DateTime<Utc>,
 ) -> Option<EvidenceBlob> {
-    attach_snapshot(order, prefix, evidence::snapshot(frame, objects, zone, at))
+    let caption = caption(order, offset, prefix, at);
+    let snapshot = photographer.photo(frame, objects, zone, &caption);
+    attach_snapshot(order, prefix, snapshot)
 }
 
 /// As [`attach_photo`], with the photo already encoded.
@@ -421,12 +448,10 @@ pub struct Photo {
 }
 
 impl Photo {
-    /// The annotated photo of `event` on `frame` (none for a clearing: nothing to show).
-    pub fn of(event: &IncidentEvent, frame: &RgbImage) -> Photo {
-        let inc = &event.incident;
+    /// No photo (a clearing: nothing to show).
+    fn none(frame: &RgbImage) -> Photo {
         Photo {
-            snapshot: (event.phase != Phase::Cleared)
-                .then(|| evidence::snapshot(frame, &inc.objects, inc.zone.as_ref(), event.at)),
+            snapshot: None,
             width: frame.width() as f32,
             height: frame.height() as f32,
         }
@@ -448,6 +473,10 @@ pub struct OrderDesk {
     adoptable: Vec<Adoptable>,
     /// What new orders are filed as (case codes, deadlines).
     cases: CaseBook,
+    /// Draws and encodes the photos.
+    photographer: Arc<evidence::Photographer>,
+    /// The ids photos of openings were captioned with, for the orders those openings create.
+    reserved: HashMap<u64, String>,
 }
 
 /// An open order an earlier run of the camera left, waiting for its incident.
@@ -483,7 +512,15 @@ impl OrderDesk {
             incidents: HashMap::new(),
             adoptable: Vec::new(),
             cases: CaseBook::default(),
+            photographer: evidence::Photographer::shared_default(),
+            reserved: HashMap::new(),
         }
+    }
+
+    /// Takes photos as `[evidence]` says instead of with the defaults.
+    pub fn photographing_with(mut self, photographer: Arc<evidence::Photographer>) -> Self {
+        self.photographer = photographer;
+        self
     }
 
     /// Files new orders by the deployment's case-code table (`[[codes]]`) instead of the
@@ -573,10 +610,65 @@ impl OrderDesk {
         frame: &RgbImage,
         current: Option<WorkOrder>,
     ) -> Option<WorkOrderChange> {
-        self.apply_photographed(event, Photo::of(event, frame), current)
+        let photo = self.photograph(event, frame, current.as_ref());
+        self.apply_photographed(event, photo, current)
     }
 
-    /// As [`OrderDesk::apply`], with the event's photo taken beforehand ([`Photo::of`]).
+    /// The photo `event` adds to its order, captioned with the order and revision it will
+    /// have when applied to `current` (the stored revision, as [`OrderDesk::apply`] takes it).
+    /// Encoding takes tens of milliseconds, so the caller takes it before it locks the ledger,
+    /// and takes it again if the stored revision moved meanwhile.
+    pub fn photograph(
+        &mut self,
+        event: &IncidentEvent,
+        frame: &RgbImage,
+        current: Option<&WorkOrder>,
+    ) -> Photo {
+        if event.phase == Phase::Cleared {
+            return Photo::none(frame);
+        }
+        let inc = &event.incident;
+        let continued = current.filter(|o| !o.state.is_final() && o.state != OrderState::Cleared);
+        let (id, revision, severity, moment) = match (event.phase, continued) {
+            (Phase::Opened, Some(o)) => (o.id.clone(), o.revision + 1, o.severity, "resumed"),
+            (Phase::Opened, None) => {
+                let id = self
+                    .reserved
+                    .entry(event.incident_id)
+                    .or_insert_with(new_order_id)
+                    .clone();
+                (id, 1, inc.severity, "opened")
+            }
+            (_, Some(o)) => (o.id.clone(), o.revision + 1, o.severity, "updated"),
+            // Nothing to update: the event is dropped, so is the photo.
+            (_, None) => return Photo::none(frame),
+        };
+        let caption = evidence::Caption {
+            at: event.at,
+            offset: self.identity.offset(),
+            site: self.identity.site.clone(),
+            box_id: self.identity.id.clone(),
+            camera: self.camera.name.clone(),
+            kind: inc.kind,
+            severity: severity.max(inc.severity),
+            order_id: id,
+            revision,
+            moment: moment.to_owned(),
+        };
+        Photo {
+            snapshot: Some(self.photographer.photo(
+                frame,
+                &inc.objects,
+                inc.zone.as_ref(),
+                &caption,
+            )),
+            width: frame.width() as f32,
+            height: frame.height() as f32,
+        }
+    }
+
+    /// As [`OrderDesk::apply`], with the event's photo taken beforehand
+    /// ([`OrderDesk::photograph`]).
     pub fn apply_photographed(
         &mut self,
         event: &IncidentEvent,
@@ -588,6 +680,7 @@ impl OrderDesk {
         let at = rfc3339(event.at);
         if event.phase == Phase::Cleared {
             self.incidents.remove(&event.incident_id);
+            self.reserved.remove(&event.incident_id);
         }
         // An opening that continues an order left by an earlier run (see `claim`).
         let resumed = event.phase == Phase::Opened
@@ -692,15 +785,19 @@ impl OrderDesk {
         Some(WorkOrderChange { order, evidence })
     }
 
-    fn new_order(&self, event: &IncidentEvent) -> WorkOrder {
+    fn new_order(&mut self, event: &IncidentEvent) -> WorkOrder {
         let inc = &event.incident;
+        let id = self
+            .reserved
+            .remove(&event.incident_id)
+            .unwrap_or_else(new_order_id);
         let at = rfc3339(event.at);
         let case = self
             .cases
             .file(inc.kind, inc.detail, &inc.event_code, event.at);
         WorkOrder {
             schema: SCHEMA_VERSION,
-            id: new_order_id(),
+            id,
             revision: 0,
             site: self.identity.site.clone(),
             box_id: self.identity.id.clone(),

@@ -108,6 +108,8 @@ pub struct Outputs {
     pub warner: Option<Arc<super::warner::Warner>>,
     /// The deployment's case codes and deadlines, for new orders.
     pub cases: crate::orders::CaseBook,
+    /// Draws and encodes the evidence photos (`[evidence]`).
+    pub photographer: Arc<crate::evidence::Photographer>,
     /// A frame that waited this long for a model's worker is dropped (`[models] deadline_s`).
     pub deadline: Duration,
     /// Threads for the camera's software decoder ([`crate::ingest::decoder_threads`]).
@@ -152,6 +154,7 @@ pub struct CameraWorker {
     locator: Arc<crate::geo::Locator>,
     warner: Option<Arc<super::warner::Warner>>,
     cases: crate::orders::CaseBook,
+    photographer: Arc<crate::evidence::Photographer>,
     reference: Option<ReferenceSource>,
     vitals: RefCell<Vitals>,
     /// The compute plan this camera's rates come from (`None`: what the config asks).
@@ -225,6 +228,7 @@ impl CameraWorker {
             locator: Arc::new(crate::geo::Locator::for_camera(&camera)),
             warner: outputs.warner,
             cases: outputs.cases,
+            photographer: outputs.photographer,
             reference: reference.flatten(),
             vitals: RefCell::new(Vitals::default()),
             plan: None,
@@ -261,20 +265,24 @@ impl CameraWorker {
         event: &IncidentEvent,
         frame: &Frame,
     ) -> anyhow::Result<bool> {
-        // The photo is encoded first, outside the lock. Then read, build and store under one
-        // lock; a failed store is retried from the read, with the lock released while waiting
-        // (the centre's commands and the uplink go on).
+        // The photo is encoded first, outside the lock, captioned with the revision it will
+        // join. Then read again, build and store under one lock; if a command from the centre
+        // moved the order meanwhile, the photo is taken again. A failed store is retried from
+        // the read, with the lock released while waiting (the centre's commands and the uplink
+        // go on).
         let mut attempt = 0u64;
         let (change, ledger) = loop {
-            let photo = crate::orders::Photo::of(event, &frame.image);
+            let current = self.stored_order(desk, event);
+            let photo = desk.photograph(event, &frame.image, current.as_ref());
             let mut ledger = ledger::lock(&self.ledger);
-            let current = match desk.order_of(event.incident_id) {
-                Some(id) => ledger.order(id).ok().flatten(),
-                None => desk
-                    .claim(event)
-                    .and_then(|id| ledger.order(&id).ok().flatten()),
-            };
-            let Some(change) = desk.apply_photographed(event, photo, current) else {
+            let now_stored = desk
+                .order_of(event.incident_id)
+                .and_then(|id| ledger.order(id).ok().flatten());
+            let revision = |o: &Option<crate::orders::WorkOrder>| o.as_ref().map(|o| o.revision);
+            if revision(&now_stored) != revision(&current) {
+                continue;
+            }
+            let Some(change) = desk.apply_photographed(event, photo, now_stored) else {
                 return Ok(false);
             };
             let messages = crate::uplink::encode(&self.topics, &change);
@@ -305,6 +313,22 @@ impl CameraWorker {
         }
         self.notify(change.order)?;
         Ok(true)
+    }
+
+    /// The stored revision of the order `event` belongs to: the incident's, or for an opening
+    /// the left-over order it continues (see [`OrderDesk::claim`]).
+    fn stored_order(
+        &self,
+        desk: &mut OrderDesk,
+        event: &IncidentEvent,
+    ) -> Option<crate::orders::WorkOrder> {
+        let ledger = ledger::lock(&self.ledger);
+        match desk.order_of(event.incident_id) {
+            Some(id) => ledger.order(id).ok().flatten(),
+            None => desk
+                .claim(event)
+                .and_then(|id| ledger.order(&id).ok().flatten()),
+        }
     }
 
     /// Clears the orders an earlier run left open whose problem was not seen again.
@@ -569,7 +593,8 @@ impl CameraWorker {
                 self.close_when_cleared,
                 self.locator.clone(),
             )
-            .filing_by(self.cases.clone()),
+            .filing_by(self.cases.clone())
+            .photographing_with(self.photographer.clone()),
             samplers: Vec::new(),
             last: None,
             adopt_until: None,

@@ -169,6 +169,7 @@ impl Fleet {
                 state_dir: self.shared.state_dir.clone(),
                 warner: self.shared.warner.clone(),
                 cases: crate::orders::CaseBook::new(&self.config),
+                photographer: Arc::new(crate::evidence::Photographer::new(&self.config.evidence)),
                 deadline: self.config.models.deadline_s.duration(),
                 decoder_threads: crate::ingest::decoder_threads(
                     self.config.cameras.len(),
