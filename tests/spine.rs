@@ -182,6 +182,14 @@ fn forest_fire_clip_raises_a_fire_order_with_matching_jpeg_evidence() {
         hex::encode(Sha256::digest(&photo.payload)),
         evidence["sha256"].as_str().unwrap()
     );
+    // The opening photo is the clearest view within the confirm window: never after the opening.
+    let shot =
+        chrono::DateTime::parse_from_rfc3339(evidence["captured_at"].as_str().unwrap()).unwrap();
+    let opened = chrono::DateTime::parse_from_rfc3339(fire["opened_at"].as_str().unwrap()).unwrap();
+    assert!(
+        shot <= opened && opened - shot <= chrono::Duration::seconds(30),
+        "photo at {shot}, opened at {opened}"
+    );
     let img = image::load_from_memory_with_format(&photo.payload, image::ImageFormat::Jpeg)
         .expect("valid JPEG")
         .to_rgb8();

@@ -4,6 +4,7 @@
 //! severity, order), every involved object's box labelled, and the zone outlined and named, so a
 //! dispatcher sees at a glance what the box saw, and a printout still says what it is.
 
+mod best;
 mod caption;
 mod draw;
 mod font;
@@ -15,6 +16,7 @@ use image::{Rgb, RgbImage};
 
 use crate::rules::Zone;
 
+pub use best::{Shortlist, View};
 pub use caption::Caption;
 pub use photo::Photographer;
 pub use typeface::{Typeface, SYSTEM_FONTS};

@@ -624,6 +624,19 @@ impl OrderDesk {
         frame: &RgbImage,
         current: Option<&WorkOrder>,
     ) -> Photo {
+        self.photograph_best(event, frame, None, current)
+    }
+
+    /// As [`OrderDesk::photograph`]; an opening is shown on `best` when given (the clearest
+    /// recent view of the incident's objects, [`evidence::Shortlist::best`]) instead of the
+    /// frame it opened on. The order's own objects and location stay the opening frame's.
+    pub fn photograph_best(
+        &mut self,
+        event: &IncidentEvent,
+        frame: &RgbImage,
+        best: Option<&evidence::View>,
+        current: Option<&WorkOrder>,
+    ) -> Photo {
         if event.phase == Phase::Cleared {
             return Photo::none(frame);
         }
@@ -655,13 +668,21 @@ impl OrderDesk {
             revision,
             moment: moment.to_owned(),
         };
+        let snapshot = match best.filter(|_| moment == "opened") {
+            Some(view) => {
+                let caption = evidence::Caption {
+                    at: view.captured_at,
+                    ..caption
+                };
+                self.photographer
+                    .photo(&view.image, &view.objects, inc.zone.as_ref(), &caption)
+            }
+            None => self
+                .photographer
+                .photo(frame, &inc.objects, inc.zone.as_ref(), &caption),
+        };
         Photo {
-            snapshot: Some(self.photographer.photo(
-                frame,
-                &inc.objects,
-                inc.zone.as_ref(),
-                &caption,
-            )),
+            snapshot: Some(snapshot),
             width: frame.width() as f32,
             height: frame.height() as f32,
         }

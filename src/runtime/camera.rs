@@ -16,12 +16,13 @@ use crate::config::{BoxIdentity, CameraConfig};
 use crate::control::{AfterPhoto, Control, Sampler};
 use crate::detect::gate::{Gate, GateSettings, Thumbnail};
 use crate::detect::{DetectOptions, Detection, Manifest, Outcome, Ticket, Tiling};
+use crate::evidence::{Shortlist, View};
 use crate::health::Health;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
 use crate::ledger;
 use crate::orders::{OrderDesk, WorkOrder};
-use crate::rules::{Detail, IncidentEvent, Reference, RuleEngine};
-use crate::track::{TrackedObject, Tracker, TrackerConfig};
+use crate::rules::{Detail, IncidentEvent, ObservedObject, Phase, Reference, RuleEngine};
+use crate::track::{TrackState, TrackedObject, Tracker, TrackerConfig};
 use crate::uplink::{CameraState, CameraStatus, SharedLedger, Topics, UplinkMessage, UplinkSender};
 
 /// What one camera did during a run.
@@ -180,6 +181,39 @@ struct Lasting {
     last: Option<(Duration, Instant)>,
     /// Stream time by which the orders an earlier run left open must have been seen again.
     adopt_until: Option<Duration>,
+    /// The clearest recent frame per label, for opening photos.
+    shortlist: Shortlist,
+}
+
+/// How far back an opening photo may come from: the longest time any of the camera's rules
+/// needs to open an incident, at most ten minutes.
+fn photo_window(rules: &RuleEngine) -> Duration {
+    rules.opening_time().min(Duration::from_secs(600))
+}
+
+/// Offers a judged frame to the shortlist of opening photos: the objects a model saw on it
+/// (tracks matched on this frame, regions), none when no model ran.
+fn offer_view(shortlist: &mut Shortlist, frame: &Frame, seen: &Seen, tracks: &[TrackedObject]) {
+    let mut objects: Vec<ObservedObject> = Vec::new();
+    if seen.objects_ran {
+        objects.extend(
+            tracks
+                .iter()
+                .filter(|t| t.state == TrackState::Tracked)
+                .map(ObservedObject::from_track),
+        );
+    }
+    if let Some(regions) = &seen.regions {
+        objects.extend(regions.iter().map(ObservedObject::from_detection));
+    }
+    if !objects.is_empty() {
+        shortlist.offer(View {
+            image: frame.image.clone(),
+            objects,
+            pts: frame.pts,
+            captured_at: frame.captured_at,
+        });
+    }
 }
 
 /// How long after it starts a camera waits for the orders an earlier run left open to be seen
@@ -264,6 +298,7 @@ impl CameraWorker {
         desk: &mut OrderDesk,
         event: &IncidentEvent,
         frame: &Frame,
+        best: Option<&View>,
     ) -> anyhow::Result<bool> {
         // The photo is encoded first, outside the lock, captioned with the revision it will
         // join. Then read again, build and store under one lock; if a command from the centre
@@ -273,7 +308,7 @@ impl CameraWorker {
         let mut attempt = 0u64;
         let (change, ledger) = loop {
             let current = self.stored_order(desk, event);
-            let photo = desk.photograph(event, &frame.image, current.as_ref());
+            let photo = desk.photograph_best(event, &frame.image, best, current.as_ref());
             let mut ledger = ledger::lock(&self.ledger);
             let now_stored = desk
                 .order_of(event.incident_id)
@@ -598,7 +633,9 @@ impl CameraWorker {
             samplers: Vec::new(),
             last: None,
             adopt_until: None,
+            shortlist: Shortlist::new(Duration::ZERO),
         };
+        lasting.shortlist = Shortlist::new(photo_window(lasting.perception.rules()));
         // Orders an earlier run of this camera left open (a restart, a crash, a power cut): the
         // same incidents continue them instead of opening duplicates.
         match ledger::lock(&self.ledger)
@@ -866,6 +903,7 @@ impl CameraWorker {
             desk,
             samplers,
             adopt_until,
+            shortlist,
             ..
         } = lasting;
         if let Some(image) = stored_reference.take() {
@@ -883,10 +921,25 @@ impl CameraWorker {
                 seen.regions.as_deref(),
             );
         }
+        offer_view(shortlist, &frame, &seen, perception.tracks());
         let mut faults_changed = false;
         for event in events {
             faults_changed |= event.incident.kind == crate::rules::CAMERA_FAULT;
-            if self.commit(desk, &event, &frame)? {
+            let best = (event.phase == Phase::Opened)
+                .then(|| {
+                    let opening = View {
+                        image: frame.image.clone(),
+                        objects: event.incident.objects.clone(),
+                        pts: frame.pts,
+                        captured_at: frame.captured_at,
+                    };
+                    shortlist.best(opening, event.incident.zone.as_ref())
+                })
+                .filter(|view| view.pts != frame.pts);
+            if let Some(view) = &best {
+                tracing::debug!(camera = %self.camera.id, kind = %event.incident.kind, earlier_s = frame.pts.saturating_sub(view.pts).as_secs_f64(), "The opening photo is an earlier, clearer frame.");
+            }
+            if self.commit(desk, &event, &frame, best.as_ref())? {
                 report.orders += 1;
             }
         }
