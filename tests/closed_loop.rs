@@ -159,6 +159,12 @@ fn assert_after_photo(order: &WorkOrder, msgs: &[Received]) {
         .iter()
         .find(|e| e.name.starts_with("verified-"))
         .expect("an after-photo in the evidence");
+    assert_eq!(
+        photo.before.as_deref(),
+        Some(order.evidence[0].name.as_str()),
+        "the after-photo pairs with the opening photo"
+    );
+    assert!(order.evidence[0].name.starts_with("opened-"));
     let topic = format!("{ROOT}/orders/{}/evidence/{}", order.id, photo.name);
     let bytes = &msgs
         .iter()

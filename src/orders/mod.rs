@@ -63,6 +63,10 @@ pub struct EvidenceRef {
     pub sha256: String,
     pub bytes: usize,
     pub captured_at: String,
+    /// For a re-check's after-photo: the before-photo it is to be compared with (the order's
+    /// opening photo).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub before: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -418,9 +422,14 @@ fn attach_snapshot(
     snapshot: Result<evidence::Snapshot, image::ImageError>,
 ) -> Option<EvidenceBlob> {
     let name = format!("{prefix}-{}.jpg", order.revision);
+    // A re-check's photo is the after to the opening's before.
+    let before = (prefix == "verified")
+        .then(|| order.evidence.first().map(|e| e.name.clone()))
+        .flatten();
     match snapshot {
         Ok(snap) => {
             order.push_evidence(EvidenceRef {
+                before,
                 name: name.clone(),
                 content_type: "image/jpeg".into(),
                 sha256: snap.sha256.clone(),
