@@ -104,6 +104,15 @@ pub struct StorageConfig {
     /// photos, never an order.
     #[serde(default = "default_min_free_mb")]
     pub min_free_mb: u64,
+    /// Bytes of evidence (photos, clips) the box keeps after sending it. Over it the oldest go
+    /// first, final orders' before open ones'; each leaves a record of what was dropped, and an
+    /// open order gets a timeline note. At least 1 MiB.
+    #[serde(default = "default_evidence_max_bytes")]
+    pub evidence_max_bytes: u64,
+}
+
+fn default_evidence_max_bytes() -> u64 {
+    2 * 1024 * 1024 * 1024
 }
 
 /// Evidence photos: what is burnt in and how they are encoded (`docs/config.md`, `[evidence]`).
@@ -250,6 +259,7 @@ impl Default for StorageConfig {
             outbox_quota_mb: default_outbox_quota_mb(),
             keep_final_days: default_keep_final_days(),
             min_free_mb: default_min_free_mb(),
+            evidence_max_bytes: default_evidence_max_bytes(),
         }
     }
 }

@@ -429,6 +429,15 @@ fn validate_orders(config: &Config, p: &mut Problems) {
             format!("{max_width} is out of range: 0 (the camera's size) or at least 320 pixels"),
         );
     }
+    if config.storage.evidence_max_bytes < 1024 * 1024 {
+        p.add(
+            root().key("storage").key("evidence_max_bytes"),
+            format!(
+                "{} is out of range: at least 1048576 (1 MiB)",
+                config.storage.evidence_max_bytes
+            ),
+        );
+    }
     if config.storage.outbox_quota_mb == 0 {
         p.add(
             root().key("storage").key("outbox_quota_mb"),

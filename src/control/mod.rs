@@ -746,3 +746,61 @@ impl crate::uplink::CommandSink for Control {
 
 #[cfg(test)]
 mod tests;
+
+/// Notes the photos the evidence store evicted from orders not yet final in their timelines:
+/// one new revision per order (stored with its messages), so the centre learns what the box no
+/// longer holds. Returns the orders changed, for the caller to announce. Called with the ledger
+/// locked, after a write that may have evicted.
+pub fn note_evictions(
+    ledger: &mut crate::ledger::Ledger,
+    topics: &Topics,
+    lang: crate::config::Language,
+    now: DateTime<Utc>,
+) -> Vec<WorkOrder> {
+    let evictions = match ledger.unnoted_evictions() {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot list the evicted photos to note.");
+            return Vec::new();
+        }
+    };
+    let mut by_order: Vec<(String, Vec<crate::ledger::Eviction>)> = Vec::new();
+    for e in evictions {
+        match by_order.iter_mut().find(|(id, _)| *id == e.order_id) {
+            Some((_, list)) => list.push(e),
+            None => by_order.push((e.order_id.clone(), vec![e])),
+        }
+    }
+    let mut changed = Vec::new();
+    for (id, list) in by_order {
+        let Ok(Some(mut order)) = ledger.order(&id) else {
+            continue;
+        };
+        let names: Vec<String> = list.iter().map(|e| e.name.clone()).collect();
+        let bytes = list.iter().map(|e| e.bytes).sum();
+        orders::annotate(
+            &mut order,
+            "evidence_dropped",
+            orders::evidence_dropped_note(&names, bytes, lang),
+            now,
+        );
+        let change = WorkOrderChange {
+            order,
+            evidence: Vec::new(),
+        };
+        let messages = crate::uplink::encode(topics, &change);
+        match ledger.record(&change.order, &messages) {
+            Ok(_) => {
+                for e in &list {
+                    let _ = ledger.mark_noted(e);
+                }
+                tracing::warn!(order = %id, photos = ?names, "Evidence store over storage.evidence_max_bytes: photos of an open order were deleted from the box (noted in its timeline).");
+                changed.push(change.order);
+            }
+            Err(e) => {
+                tracing::error!(order = %id, error = %e, "Cannot note evicted photos; tried again after the next write.");
+            }
+        }
+    }
+    changed
+}

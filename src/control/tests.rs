@@ -615,3 +615,36 @@ deadline_h = 0
     assert_eq!(vending.category_name.as_deref(), Some("街面秩序"));
     assert_eq!(vending.deadline_at, Some(orders::rfc3339(t(7200))));
 }
+
+#[test]
+fn photos_evicted_from_open_orders_are_noted_in_their_timelines_once() {
+    let topics = Topics::new("s", "b");
+    let mut l = Ledger::in_memory().unwrap();
+    l.set_evidence_max(50_000);
+    for id in ["a", "b"] {
+        let topic = topics.evidence(id, "opened-1.jpg");
+        let photo = OutMessage {
+            topic,
+            payload: vec![0xd8; 40_000],
+            retain: false,
+            class: MessageClass::Evidence,
+        };
+        l.record(&order(id), &[photo]).unwrap();
+    }
+    let noted = note_evictions(&mut l, &topics, crate::config::Language::En, t(0));
+    assert_eq!(noted.len(), 1);
+    let a = &noted[0];
+    assert_eq!((a.id.as_str(), a.revision), ("a", 2));
+    let entry = a.timeline.last().unwrap();
+    assert_eq!(entry.event, "evidence_dropped");
+    assert!(entry.note.contains("opened-1.jpg"), "{}", entry.note);
+    assert_eq!(l.order("a").unwrap().unwrap().revision, 2, "stored");
+    assert!(
+        l.pending(0, 100)
+            .unwrap()
+            .iter()
+            .any(|p| p.message.topic == topics.order("a") && p.message.class == MessageClass::Order),
+        "the noted revision is on its way to the centre"
+    );
+    assert!(note_evictions(&mut l, &topics, crate::config::Language::En, t(1)).is_empty());
+}

@@ -102,6 +102,10 @@ impl Default for Health {
 pub struct LedgerGauges {
     pub outbox_messages: u64,
     pub outbox_bytes: u64,
+    /// Bytes of evidence the box keeps (`storage.evidence_max_bytes` bounds it).
+    pub evidence_bytes: u64,
+    /// Photos evicted from the evidence store, ever (their records are kept).
+    pub evidence_evictions: u64,
     pub orders_by_state: Vec<(&'static str, u64)>,
     /// Messages from the camera workers waiting for the uplink task.
     pub uplink_queue: u64,
@@ -565,6 +569,18 @@ impl Health {
             vec![(String::new(), ledger.outbox_bytes as f64)],
         );
         metric(
+            "lookout_evidence_bytes",
+            "gauge",
+            "Bytes of evidence (photos, clips) kept on the box.",
+            vec![(String::new(), ledger.evidence_bytes as f64)],
+        );
+        metric(
+            "lookout_evidence_evicted_total",
+            "counter",
+            "Photos evicted from the evidence store (storage.evidence_max_bytes or the disk reserve).",
+            vec![(String::new(), ledger.evidence_evictions as f64)],
+        );
+        metric(
             "lookout_uplink_queue_depth",
             "gauge",
             "Messages from the camera workers waiting for the uplink task.",
@@ -671,6 +687,8 @@ mod tests {
             &LedgerGauges {
                 outbox_messages: 3,
                 outbox_bytes: 1000,
+                evidence_bytes: 4096,
+                evidence_evictions: 2,
                 orders_by_state: vec![("open", 2), ("closed", 1)],
                 uplink_queue: 0,
                 on_site: vec![("vending".into(), 3, 1)],

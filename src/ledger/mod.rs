@@ -7,6 +7,8 @@
 //!   reconnect and after a restart, so an accepted order survives broker outages, crashes and
 //!   power cuts. Consumers de-duplicate by (order id, revision).
 //! - `revisions`: every revision ever made of every order, the audit trail.
+//! - `evidence`: every photo kept after delivery, bounded by bytes, with the record of what
+//!   was evicted (`store.rs`).
 //! - `commands`: every command from the centre with the result it got, so a re-delivered command
 //!   gets the same answer and changes nothing.
 //!
@@ -87,6 +89,9 @@ pub struct Recorded {
     pub over_quota: bool,
     /// The disk was short of its reserve (`storage.min_free_mb`).
     pub disk_short: bool,
+    /// Photos evicted from the evidence store (over `storage.evidence_max_bytes`, or to keep
+    /// the disk reserve).
+    pub evicted_evidence: u64,
 }
 
 /// A command already answered.
@@ -118,6 +123,8 @@ pub struct Ledger {
     conn: Connection,
     path: String,
     quota_bytes: u64,
+    /// Bound of the evidence store (`[storage] evidence_max_bytes`).
+    evidence_max: u64,
     /// Free bytes kept on the file system (0 for an in-memory ledger: no disk to keep).
     reserve_bytes: u64,
     /// The folder whose file system the reserve is measured on.
@@ -132,6 +139,12 @@ pub const DEFAULT_RESERVE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Outbox quota when none is configured.
 pub const DEFAULT_QUOTA_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Evidence store bound when none is configured.
+pub const DEFAULT_EVIDENCE_MAX_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+mod store;
+pub use store::Eviction;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS orders (
@@ -180,6 +193,21 @@ const MIGRATIONS: &[&str] = &[
     // finds the overdue ones from an index instead of reading every document.
     "ALTER TABLE orders ADD COLUMN deadline TEXT;
      CREATE INDEX IF NOT EXISTS orders_by_deadline ON orders (deadline) WHERE deadline IS NOT NULL;",
+    // The evidence store (store.rs): photos kept after delivery, bounded by bytes; an evicted
+    // photo keeps its row (data NULL) as the record of what was dropped.
+    "CREATE TABLE IF NOT EXISTS evidence (
+         order_id TEXT NOT NULL,
+         name TEXT NOT NULL,
+         content_type TEXT NOT NULL,
+         bytes INTEGER NOT NULL,
+         sha256 TEXT NOT NULL,
+         stored_at TEXT NOT NULL,
+         data BLOB,
+         dropped_at TEXT,
+         dropped_why TEXT,
+         noted INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (order_id, name)
+     );",
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -228,6 +256,7 @@ impl Ledger {
             conn,
             path: name,
             quota_bytes: DEFAULT_QUOTA_BYTES,
+            evidence_max: DEFAULT_EVIDENCE_MAX_BYTES,
             reserve_bytes: DEFAULT_RESERVE_BYTES,
             dir: path.parent().map(|d| {
                 if d.as_os_str().is_empty() {
@@ -251,6 +280,7 @@ impl Ledger {
             conn,
             path: ":memory:".into(),
             quota_bytes: DEFAULT_QUOTA_BYTES,
+            evidence_max: DEFAULT_EVIDENCE_MAX_BYTES,
             reserve_bytes: 0,
             dir: None,
         })
@@ -266,6 +296,11 @@ impl Ledger {
     /// Sets the outbox quota in bytes of payload.
     pub fn set_quota(&mut self, bytes: u64) {
         self.quota_bytes = bytes;
+    }
+
+    /// Sets the bound of the evidence store in bytes.
+    pub fn set_evidence_max(&mut self, bytes: u64) {
+        self.evidence_max = bytes;
     }
 
     /// Sets the free space to keep on the ledger's file system.
@@ -322,15 +357,21 @@ impl Ledger {
         // Short of disk: make room from the oldest photos; when that is not enough, this write's
         // photos stay out. Orders and answers always go in.
         let mut skipped_evidence = 0;
+        let mut evicted = 0;
         let mut short = false;
         let wanted: i64 = messages.iter().map(|m| m.payload.len() as i64 + 4096).sum();
         let keep: Vec<OutMessage>;
         let messages = match self.room() {
             Some(room) if room < wanted => {
                 short = true;
-                let freed = self
-                    .drop_oldest_evidence((wanted - room) as u64)
-                    .unwrap_or(0);
+                // Photos already delivered go first, then those still waiting for the broker.
+                evicted = self.shrink_store((wanted - room) as u64).unwrap_or(0);
+                let freed = match self.room() {
+                    Some(room) if room < wanted => self
+                        .drop_oldest_evidence((wanted - room) as u64)
+                        .unwrap_or(0),
+                    _ => 0,
+                };
                 if self.room().is_some_and(|r| r < wanted) {
                     keep = without_evidence(messages);
                     skipped_evidence = (messages.len() - keep.len()) as u64;
@@ -345,7 +386,8 @@ impl Ledger {
         let mut recorded = match self.write_once(order, command, messages) {
             // The reserve did not hold (another program filled the disk): photos go, once more.
             Err(e) if is_disk_full(&e.source) => {
-                tracing::error!(ledger = %self.path, error = %e, "Disk FULL: dropping the oldest photos waiting in the outbox and trying again without this revision's photos.");
+                tracing::error!(ledger = %self.path, error = %e, "Disk FULL: dropping the stored photos and the oldest photos waiting in the outbox, and trying again without this revision's photos.");
+                evicted += self.shrink_store(u64::MAX / 2).unwrap_or(0);
                 let _ = self.drop_oldest_evidence(u64::MAX / 2);
                 let essential = without_evidence(messages);
                 skipped_evidence += (messages.len() - essential.len()) as u64;
@@ -355,6 +397,7 @@ impl Ledger {
             other => other?,
         };
         recorded.dropped_evidence += skipped_evidence;
+        recorded.evicted_evidence += evicted;
         recorded.disk_short |= short;
         Ok(recorded)
     }
@@ -366,6 +409,19 @@ impl Ledger {
         let result = delete_oldest_evidence(&tx, bytes).and_then(|(photos, _)| {
             tx.commit()?;
             Ok(photos)
+        });
+        result.map_err(|e| self.err(e))
+    }
+
+    /// Evicts at least `bytes` of the oldest stored evidence (or all of it) to make room on the
+    /// disk, in a transaction of its own; returns how many photos went.
+    fn shrink_store(&mut self, bytes: u64) -> Result<u64, LedgerError> {
+        let now = now();
+        let tx = self.begin()?;
+        let result = store::kept_bytes(&tx).and_then(|kept| {
+            let n = store::enforce(&tx, kept.saturating_sub(bytes), "min_free_mb", &now)?;
+            tx.commit()?;
+            Ok(n)
         });
         result.map_err(|e| self.err(e))
     }
@@ -384,6 +440,8 @@ impl Ledger {
         messages: &[OutMessage],
     ) -> Result<Recorded, LedgerError> {
         let quota = self.quota_bytes;
+        let evidence_max = self.evidence_max;
+        let now = now();
         let tx = self.begin()?;
         let result = (|| {
             if let Some(order) = order {
@@ -402,13 +460,24 @@ impl Ledger {
                     params![MAX_COMMAND_ANSWERS],
                 )?;
             }
+            let mut kept = false;
             for m in messages {
                 tx.execute(
                     "INSERT INTO outbox (topic, payload, retain, class, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![m.topic, m.payload, m.retain, m.class.as_str(), m.payload.len() as i64],
                 )?;
+                if m.class == MessageClass::Evidence {
+                    if let Some((order_id, name)) = store::evidence_of(&m.topic) {
+                        store::keep(&tx, order_id, name, &m.payload, &now)?;
+                        kept = true;
+                    }
+                }
             }
-            let recorded = enforce_quota(&tx, quota)?;
+            let mut recorded = enforce_quota(&tx, quota)?;
+            if kept {
+                recorded.evicted_evidence =
+                    store::enforce(&tx, evidence_max, "evidence_max_bytes", &now)?;
+            }
             tx.commit()?;
             Ok(recorded)
         })();
@@ -435,6 +504,69 @@ impl Ledger {
     /// Re-sends a stored message (a re-delivered command's answer) without touching any order.
     pub fn enqueue(&mut self, messages: &[OutMessage]) -> Result<Recorded, LedgerError> {
         self.write(None, None, messages)
+    }
+
+    /// Bytes of evidence kept in the store.
+    pub fn evidence_bytes(&self) -> Result<u64, LedgerError> {
+        store::kept_bytes(&self.conn).map_err(|e| self.err(e))
+    }
+
+    /// Photos evicted from the store so far (their tombstones).
+    pub fn evidence_evictions(&self) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM evidence WHERE data IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// A stored photo's bytes; `None` when there is none or it was evicted.
+    pub fn evidence(&self, order_id: &str, name: &str) -> Result<Option<Vec<u8>>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT data FROM evidence WHERE order_id = ?1 AND name = ?2 AND data IS NOT NULL",
+                params![order_id, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// An order's evicted photos: (name, when, why).
+    pub fn evicted_evidence(
+        &self,
+        order_id: &str,
+    ) -> Result<Vec<(String, String, String)>, LedgerError> {
+        let run = || -> rusqlite::Result<Vec<(String, String, String)>> {
+            let mut stmt = self.conn.prepare(
+                "SELECT name, dropped_at, dropped_why FROM evidence
+                 WHERE order_id = ?1 AND data IS NULL ORDER BY rowid",
+            )?;
+            let rows =
+                stmt.query_map(params![order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        };
+        run().map_err(|e| self.err(e))
+    }
+
+    /// Photos evicted from orders not yet final that their order's timeline does not mention
+    /// yet; the caller notes them ([`Ledger::mark_noted`]).
+    pub fn unnoted_evictions(&self) -> Result<Vec<Eviction>, LedgerError> {
+        store::unnoted(&self.conn).map_err(|e| self.err(e))
+    }
+
+    /// Records that an eviction is noted in its order's timeline.
+    pub fn mark_noted(&self, eviction: &Eviction) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE evidence SET noted = 1 WHERE order_id = ?1 AND name = ?2",
+                params![eviction.order_id, eviction.name],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     /// Bytes of payload waiting in the outbox.
@@ -644,6 +776,7 @@ impl Ledger {
                 tx.execute("DELETE FROM revisions WHERE id = ?1", params![id])?;
                 tx.execute("DELETE FROM commands WHERE order_id = ?1", params![id])?;
                 tx.execute("DELETE FROM orders WHERE id = ?1", params![id])?;
+                tx.execute("DELETE FROM evidence WHERE order_id = ?1", params![id])?;
             }
             tx.commit()?;
             Ok(ids.len())
@@ -786,6 +919,11 @@ fn without_evidence(messages: &[OutMessage]) -> Vec<OutMessage> {
         .filter(|m| m.class != MessageClass::Evidence)
         .cloned()
         .collect()
+}
+
+/// Time as the store writes it (RFC 3339, UTC).
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Whether SQLite says the disk (or the file system's quota) is full.

@@ -175,3 +175,104 @@ fn every_revision_is_kept_and_final_orders_are_pruned_when_old() {
     assert!(l.revisions("b").unwrap().is_empty());
     assert!(l.order("a").unwrap().is_some(), "open work is never pruned");
 }
+
+fn evidence(order_id: &str, name: &str, bytes: usize) -> OutMessage {
+    photo(
+        &format!("lookout/v1/s/b/orders/{order_id}/evidence/{name}"),
+        bytes,
+    )
+}
+
+fn in_state(id: &str, revision: u32, state: &str) -> WorkOrder {
+    let mut o = order(id, revision);
+    o.state = serde_json::from_value(serde_json::json!(state)).unwrap();
+    o
+}
+
+#[test]
+fn the_evidence_store_evicts_final_orders_photos_first_and_records_what_went() {
+    let mut l = Ledger::in_memory().unwrap();
+    l.set_evidence_max(100_000);
+    l.record(&order("a", 1), &[evidence("a", "opened-1.jpg", 40_000)])
+        .unwrap();
+    l.record(&order("b", 1), &[evidence("b", "opened-1.jpg", 40_000)])
+        .unwrap();
+    l.record(&in_state("b", 2, "closed"), &[msg("order-b-2")])
+        .unwrap();
+    // 120 kB over 100: the closed order's photo goes, though the open one's is older.
+    let r = l
+        .record(&order("c", 1), &[evidence("c", "opened-1.jpg", 40_000)])
+        .unwrap();
+    assert_eq!(r.evicted_evidence, 1);
+    assert!(l.evidence("a", "opened-1.jpg").unwrap().is_some());
+    assert!(l.evidence("b", "opened-1.jpg").unwrap().is_none());
+    let gone = l.evicted_evidence("b").unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].0, "opened-1.jpg");
+    assert_eq!(gone[0].2, "evidence_max_bytes");
+    assert!(l.unnoted_evictions().unwrap().is_empty(), "closed: no note");
+    // No final photo left: the oldest open one goes, and waits for its timeline note.
+    let r = l
+        .record(&order("d", 1), &[evidence("d", "opened-1.jpg", 40_000)])
+        .unwrap();
+    assert_eq!(r.evicted_evidence, 1);
+    let unnoted = l.unnoted_evictions().unwrap();
+    assert_eq!(
+        unnoted,
+        [Eviction {
+            order_id: "a".into(),
+            name: "opened-1.jpg".into(),
+            bytes: 40_000
+        }]
+    );
+    l.mark_noted(&unnoted[0]).unwrap();
+    assert!(l.unnoted_evictions().unwrap().is_empty());
+    assert_eq!(l.evidence_bytes().unwrap(), 80_000);
+    assert_eq!(l.evidence_evictions().unwrap(), 2);
+    // Delivery does not remove the store's copy: acknowledging every message keeps it.
+    for p in l.pending(0, 100).unwrap() {
+        l.acknowledge(p.seq).unwrap();
+    }
+    assert_eq!(
+        l.evidence("d", "opened-1.jpg").unwrap().map(|d| d.len()),
+        Some(40_000)
+    );
+}
+
+#[test]
+fn a_long_run_never_holds_more_evidence_than_its_bound_and_keeps_every_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
+    let max = 1024 * 1024;
+    l.set_evidence_max(max);
+    let mut largest = 0;
+    for i in 0..600u32 {
+        let id = format!("o{i}");
+        // Photos of 10 to 90 kB; every third order closes after its second revision.
+        let size = 10_000 + (i as usize * 7919) % 80_000;
+        l.record(
+            &order(&id, 1),
+            &[evidence(&id, "opened-1.jpg", size), msg(&id)],
+        )
+        .unwrap();
+        if i % 3 == 0 {
+            l.record(
+                &in_state(&id, 2, "closed"),
+                &[evidence(&id, "updated-2.jpg", size / 2), msg(&id)],
+            )
+            .unwrap();
+        }
+        let held = l.evidence_bytes().unwrap();
+        largest = largest.max(held);
+        assert!(held <= max, "after order {i}: {held} bytes kept over {max}");
+    }
+    assert!(largest > max * 9 / 10, "the store filled up: {largest}");
+    for i in 0..600 {
+        assert!(l.order(&format!("o{i}")).unwrap().is_some(), "order o{i}");
+    }
+    let evicted = l.evidence_evictions().unwrap();
+    assert!(evicted > 500, "{evicted} evictions recorded");
+    // The newest photos are the ones kept.
+    assert!(l.evidence("o599", "opened-1.jpg").unwrap().is_some());
+    assert!(l.evidence("o1", "opened-1.jpg").unwrap().is_none());
+}

@@ -25,7 +25,7 @@ mod text;
 
 pub use cases::{check as check_codes, Case, CaseBook};
 pub use state::{next, OrderState, Refusal, Step};
-pub use text::{overdue_note, warned_note, warning_note};
+pub use text::{evidence_dropped_note, overdue_note, warned_note, warning_note};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CameraRef {

@@ -178,3 +178,18 @@ pub fn overdue_note(deadline: &str, was: Severity, now: Severity, lang: Language
         ),
     }
 }
+
+/// The timeline note of photos the evidence store evicted (`[storage] evidence_max_bytes`).
+pub fn evidence_dropped_note(names: &[String], bytes: u64, lang: Language) -> String {
+    let kb = bytes.div_ceil(1024);
+    match lang {
+        Language::Zh => format!(
+            "证据 {}（共 {kb} KB）因本机证据存储上限（storage.evidence_max_bytes）已删除；中心已收到的副本不受影响",
+            names.join("、")
+        ),
+        Language::En => format!(
+            "evidence {} ({kb} KB in all) deleted from the box: its evidence store is full (storage.evidence_max_bytes); copies the centre received are unaffected",
+            names.join(", ")
+        ),
+    }
+}

@@ -306,7 +306,7 @@ impl CameraWorker {
         // the read, with the lock released while waiting (the centre's commands and the uplink
         // go on).
         let mut attempt = 0u64;
-        let (change, ledger) = loop {
+        let (change, mut ledger) = loop {
             let current = self.stored_order(desk, event);
             let photo = desk.photograph_best(event, &frame.image, best, current.as_ref());
             let mut ledger = ledger::lock(&self.ledger);
@@ -325,7 +325,10 @@ impl CameraWorker {
                 Ok(r) => {
                     if r.disk_short {
                         tracing::warn!(camera = %self.camera.id, photos_dropped = r.dropped_evidence, "Disk short of storage.min_free_mb: the oldest photos went (or this one was not kept); the order is stored.");
-                    } else if r.dropped_evidence > 0 || r.over_quota {
+                    } else if r.evicted_evidence > 0 {
+                        tracing::info!(camera = %self.camera.id, evicted_photos = r.evicted_evidence, "Evidence store at storage.evidence_max_bytes: the oldest photos went (final orders' first).");
+                    }
+                    if !r.disk_short && (r.dropped_evidence > 0 || r.over_quota) {
                         tracing::warn!(camera = %self.camera.id, dropped_photos = r.dropped_evidence, over_quota = r.over_quota, "The outbox is over its quota (broker unreachable for long?): oldest photos dropped; orders are kept.");
                     }
                     break (change, ledger);
@@ -342,11 +345,20 @@ impl CameraWorker {
                 }
             }
         };
+        let noted = crate::control::note_evictions(
+            &mut ledger,
+            &self.topics,
+            self.identity.language,
+            event.at,
+        );
         drop(ledger);
         if let Some(warner) = &self.warner {
             warner.offer(&self.camera, &change.order);
         }
         self.notify(change.order)?;
+        for order in noted {
+            self.notify(order)?;
+        }
         Ok(true)
     }
 

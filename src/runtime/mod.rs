@@ -287,6 +287,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
     };
     ledger.set_quota(config.storage.outbox_quota_mb.saturating_mul(1024 * 1024));
     ledger.set_reserve(config.storage.min_free_mb.saturating_mul(1024 * 1024));
+    ledger.set_evidence_max(config.storage.evidence_max_bytes);
     let ledger: uplink::SharedLedger = Arc::new(Mutex::new(ledger));
     prune(&ledger, config.storage.keep_final_days);
     let control = Arc::new(Control::new(config, ledger.clone()));
@@ -348,6 +349,8 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
                 health::LedgerGauges {
                     outbox_messages: l.outbox_len().unwrap_or(0),
                     outbox_bytes: l.outbox_bytes().unwrap_or(0),
+                    evidence_bytes: l.evidence_bytes().unwrap_or(0),
+                    evidence_evictions: l.evidence_evictions().unwrap_or(0),
                     orders_by_state: l
                         .count_by_state()
                         .unwrap_or_default()
