@@ -6,9 +6,11 @@
 //! frames in the `appsink` (newest frame wins, a slow detector never stalls the decoder); replays
 //! apply back-pressure instead, so every sampled frame of a file is seen.
 
+mod clip;
 mod pool;
 mod stream;
 
+pub use clip::{write_mp4, ClipError, EncodedClip, EncodedRing};
 pub use pool::FramePool;
 
 use std::sync::Arc;

@@ -150,6 +150,18 @@ impl CameraStream {
         mode: PlayMode,
         decoder_threads: i32,
     ) -> Result<Self, IngestError> {
+        Self::open_recording(camera, fps, mode, decoder_threads, None)
+    }
+
+    /// As [`CameraStream::open_with_threads`], with the encoded stream also kept in `ring`
+    /// (tapped before the decoder, from the first access unit on) for clips.
+    pub fn open_recording(
+        camera: &CameraConfig,
+        fps: f64,
+        mode: PlayMode,
+        decoder_threads: i32,
+        ring: Option<&super::clip::EncodedRing>,
+    ) -> Result<Self, IngestError> {
         init()?;
         let id = camera.id.clone();
         let template = template_for(camera);
@@ -161,6 +173,9 @@ impl CameraStream {
                 message: "template is not a pipeline".into(),
             })?;
         limit_decoder_threads(&pipeline, decoder_threads.clamp(1, MAX_DECODER_THREADS));
+        if let Some(ring) = ring {
+            ring.attach(&pipeline);
+        }
         let named = |name: &str| {
             pipeline.by_name(name).ok_or_else(|| IngestError::Template {
                 camera: id.clone(),
