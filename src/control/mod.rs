@@ -87,7 +87,11 @@ impl Control {
     ) -> Result<WorkOrder, crate::ledger::LedgerError> {
         let change = WorkOrderChange { order, evidence };
         let messages = crate::uplink::encode(&self.topics, &change);
-        ledger.record(&change.order, &messages)?;
+        let recorded = ledger.record(&change.order, &messages)?;
+        if recorded.evicted_evidence > 0 {
+            // The noted revisions are in the outbox; the uplink drains them with this one.
+            note_evictions(ledger, &self.topics, self.identity.language, Utc::now());
+        }
         Ok(change.order)
     }
 

@@ -306,7 +306,7 @@ impl CameraWorker {
         // the read, with the lock released while waiting (the centre's commands and the uplink
         // go on).
         let mut attempt = 0u64;
-        let (change, mut ledger) = loop {
+        let (change, mut ledger, evicted) = loop {
             let current = self.stored_order(desk, event);
             let photo = desk.photograph_best(event, &frame.image, best, current.as_ref());
             let mut ledger = ledger::lock(&self.ledger);
@@ -331,7 +331,7 @@ impl CameraWorker {
                     if !r.disk_short && (r.dropped_evidence > 0 || r.over_quota) {
                         tracing::warn!(camera = %self.camera.id, dropped_photos = r.dropped_evidence, over_quota = r.over_quota, "The outbox is over its quota (broker unreachable for long?): oldest photos dropped; orders are kept.");
                     }
-                    break (change, ledger);
+                    break (change, ledger, r.evicted_evidence > 0);
                 }
                 Err(e) if attempt < 5 => {
                     attempt += 1;
@@ -345,12 +345,18 @@ impl CameraWorker {
                 }
             }
         };
-        let noted = crate::control::note_evictions(
-            &mut ledger,
-            &self.topics,
-            self.identity.language,
-            event.at,
-        );
+        // Only a write that evicted can leave evictions to note (the re-checks' writes note
+        // their own): no query on the ledger for every revision.
+        let noted = if evicted {
+            crate::control::note_evictions(
+                &mut ledger,
+                &self.topics,
+                self.identity.language,
+                event.at,
+            )
+        } else {
+            Vec::new()
+        };
         drop(ledger);
         if let Some(warner) = &self.warner {
             warner.offer(&self.camera, &change.order);
