@@ -26,6 +26,7 @@ fn the_asyncapi_document_names_every_channel_and_its_schemas_exist() {
         "lookout/v1/{site}/{box}/status",
         "lookout/v1/{site}/{box}/orders/{order_id}",
         "lookout/v1/{site}/{box}/orders/{order_id}/evidence/{name}",
+        "lookout/v1/{site}/{box}/orders/{order_id}/clips/{name}/{index}",
         "lookout/v1/{site}/{box}/cmd/{verb}",
         "lookout/v1/{site}/{box}/cmd-result/{request_id}",
     ] {
@@ -36,6 +37,10 @@ fn the_asyncapi_document_names_every_channel_and_its_schemas_exist() {
     assert_eq!(topics.status(), "lookout/v1/s/b/status");
     assert_eq!(topics.command("close"), "lookout/v1/s/b/cmd/close");
     assert_eq!(topics.command_result("r"), "lookout/v1/s/b/cmd-result/r");
+    assert_eq!(
+        topics.clip_chunk("o", "opened-1.mp4", 3),
+        "lookout/v1/s/b/orders/o/clips/opened-1.mp4/3"
+    );
     for (name, message) in doc["components"]["messages"].as_object().unwrap() {
         if let Some(r) = message["payload"]["$ref"].as_str() {
             let path = repo().join("docs").join(r);

@@ -57,13 +57,14 @@ pub enum OrdersCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Follow the live feed of orders, photos and command results.
+    /// Follow the live feed of orders, photos, clips and command results.
     ///
     /// Example: lookout orders watch --broker mqtt://centre:1883 --photos ./photos
     Watch {
         #[command(flatten)]
         broker: BrokerArgs,
-        /// Save evidence photos under DIR/{order id}/{name}.
+        /// Save evidence photos and clips under DIR/{order id}/{name}: a clip's chunks wait
+        /// in DIR/{order id}/.{name}.parts/ until all are in and the file's sha256 matches.
         #[arg(long, value_name = "DIR")]
         photos: Option<PathBuf>,
         /// Print the raw JSON documents instead of one line per revision.
@@ -582,7 +583,11 @@ fn watch(
     while let Some(ev) = next_event(&mut conn, until, &broker)? {
         let p = match ev {
             Event::Incoming(Packet::ConnAck(_)) => {
-                for t in ["orders/+", "orders/+/evidence/+", "cmd-result/+", "status"] {
+                let mut topics = vec!["orders/+", "orders/+/evidence/+", "cmd-result/+", "status"];
+                if photos.is_some() {
+                    topics.push("orders/+/clips/+/+");
+                }
+                for t in topics {
                     client.subscribe(format!("{root}/{t}"), QoS::AtLeastOnce)?;
                 }
                 continue;
@@ -623,6 +628,26 @@ fn watch(
                                 p.payload.len()
                             )?;
                         }
+                    }
+                }
+            }
+            ["orders", _, "clips", _, _] => {
+                if let Some(dir) = photos {
+                    match lookout::uplink::chunks::accept(dir, &p.payload) {
+                        Ok(lookout::uplink::chunks::Assembled::Complete(file)) if !json => {
+                            let bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
+                            writeln!(
+                                out,
+                                "  clip {} ({bytes} bytes, sha256 verified)",
+                                file.display()
+                            )?;
+                        }
+                        Ok(_) => {}
+                        Err(e) => writeln!(
+                            std::io::stderr(),
+                            "  clip chunk on {} refused: {e}",
+                            p.topic
+                        )?,
                     }
                 }
             }

@@ -141,6 +141,36 @@ pub struct EvidenceConfig {
     /// and Droid Sans Fallback.
     #[serde(default)]
     pub font: Option<PathBuf>,
+    /// Seconds of video before an order's opening kept in its clip (the camera's own encoded
+    /// stream, remuxed, never re-encoded). A clip is made when this or `clip_post_s` is above
+    /// 0; both 0 (the default) record nothing.
+    #[serde(default)]
+    pub clip_pre_s: f64,
+    /// Seconds of video after an order's opening in its clip; the clip is published once they
+    /// have passed (or the stream ended).
+    #[serde(default)]
+    pub clip_post_s: f64,
+    /// Memory each camera's encoded-stream ring may hold, in MiB (whole GOPs go first when it
+    /// is full, so a camera that stops sending keyframes cannot fill memory).
+    #[serde(default = "default_clip_buffer_mb")]
+    pub clip_buffer_mb: u64,
+    /// Clip bytes per MQTT message (before base64); lowered to fit `uplink.max_message_kb`.
+    #[serde(default = "default_clip_chunk_kb")]
+    pub clip_chunk_kb: u64,
+}
+
+impl EvidenceConfig {
+    /// Whether openings get a video clip.
+    pub fn clips(&self) -> bool {
+        self.clip_pre_s > 0.0 || self.clip_post_s > 0.0
+    }
+}
+
+fn default_clip_buffer_mb() -> u64 {
+    32
+}
+fn default_clip_chunk_kb() -> u64 {
+    256
 }
 
 impl Default for EvidenceConfig {
@@ -152,6 +182,10 @@ impl Default for EvidenceConfig {
             labels: true,
             zone: true,
             font: None,
+            clip_pre_s: 0.0,
+            clip_post_s: 0.0,
+            clip_buffer_mb: default_clip_buffer_mb(),
+            clip_chunk_kb: default_clip_chunk_kb(),
         }
     }
 }

@@ -429,6 +429,30 @@ fn validate_orders(config: &Config, p: &mut Problems) {
             format!("{max_width} is out of range: 0 (the camera's size) or at least 320 pixels"),
         );
     }
+    let ev = &config.evidence;
+    for (key, value) in [
+        ("clip_pre_s", ev.clip_pre_s),
+        ("clip_post_s", ev.clip_post_s),
+    ] {
+        if !(0.0..=60.0).contains(&value) {
+            p.add(
+                root().key("evidence").key(key),
+                format!("{value} is out of range: 0 to 60 seconds"),
+            );
+        }
+    }
+    if !(1..=1024).contains(&ev.clip_buffer_mb) {
+        p.add(
+            root().key("evidence").key("clip_buffer_mb"),
+            format!("{} is out of range: 1 to 1024 MiB", ev.clip_buffer_mb),
+        );
+    }
+    if !(16..=4096).contains(&ev.clip_chunk_kb) {
+        p.add(
+            root().key("evidence").key("clip_chunk_kb"),
+            format!("{} is out of range: 16 to 4096 KiB", ev.clip_chunk_kb),
+        );
+    }
     if config.storage.evidence_max_bytes < 1024 * 1024 {
         p.add(
             root().key("storage").key("evidence_max_bytes"),

@@ -84,6 +84,11 @@ impl EncodedClip {
         )
     }
 
+    /// Access units (frames) in it.
+    pub fn frames(&self) -> usize {
+        self.units.len()
+    }
+
     /// Encoded bytes.
     pub fn bytes(&self) -> usize {
         self.units.iter().map(|u| u.buffer.size()).sum()
@@ -112,6 +117,14 @@ impl EncodedRing {
     /// Bytes held now.
     pub fn bytes(&self) -> usize {
         self.lock().bytes
+    }
+
+    /// Forgets what is held: a new stream (a reconnect) starts its own times.
+    pub fn clear(&self) {
+        let mut ring = self.lock();
+        ring.units.clear();
+        ring.bytes = 0;
+        ring.caps = None;
     }
 
     /// Stream time of the newest access unit held.

@@ -52,6 +52,9 @@ pub enum MessageClass {
     Evidence,
     /// The answer to a command: never dropped.
     Result,
+    /// One chunk of a video clip: sent after everything else waiting, dropped (the whole clip)
+    /// before any photo when the outbox is over its quota.
+    Clip,
 }
 
 impl MessageClass {
@@ -60,12 +63,14 @@ impl MessageClass {
             MessageClass::Order => "order",
             MessageClass::Evidence => "evidence",
             MessageClass::Result => "result",
+            MessageClass::Clip => "clip",
         }
     }
     fn parse(s: &str) -> MessageClass {
         match s {
             "evidence" => MessageClass::Evidence,
             "result" => MessageClass::Result,
+            "clip" => MessageClass::Clip,
             _ => MessageClass::Order,
         }
     }
@@ -78,6 +83,14 @@ pub struct OutMessage {
     pub payload: Vec<u8>,
     pub retain: bool,
     pub class: MessageClass,
+}
+
+/// A file kept in the evidence store whole while its message(s) carry it in pieces (a clip).
+#[derive(Debug, Clone, Copy)]
+pub struct EvidenceFile<'a> {
+    pub order_id: &'a str,
+    pub name: &'a str,
+    pub data: &'a [u8],
 }
 
 /// What storing a change did to the outbox.
@@ -334,7 +347,18 @@ impl Ledger {
         order: &WorkOrder,
         messages: &[OutMessage],
     ) -> Result<Recorded, LedgerError> {
-        self.write(Some(order), None, messages)
+        self.write(Some(order), None, messages, None)
+    }
+
+    /// Stores an order revision that adds a clip: the clip whole in the evidence store, its
+    /// chunks (class [`MessageClass::Clip`]) and the revision in the outbox, atomically.
+    pub fn record_clip(
+        &mut self,
+        order: &WorkOrder,
+        messages: &[OutMessage],
+        clip: EvidenceFile<'_>,
+    ) -> Result<Recorded, LedgerError> {
+        self.write(Some(order), None, messages, Some(clip))
     }
 
     /// Stores the answer to a command, the order revision it made (if any) and the messages
@@ -345,7 +369,7 @@ impl Ledger {
         order: Option<&WorkOrder>,
         messages: &[OutMessage],
     ) -> Result<Recorded, LedgerError> {
-        self.write(order, Some(command), messages)
+        self.write(order, Some(command), messages, None)
     }
 
     fn write(
@@ -353,13 +377,19 @@ impl Ledger {
         order: Option<&WorkOrder>,
         command: Option<&CommandRecord>,
         messages: &[OutMessage],
+        file: Option<EvidenceFile<'_>>,
     ) -> Result<Recorded, LedgerError> {
+        let mut file = file;
         // Short of disk: make room from the oldest photos; when that is not enough, this write's
         // photos stay out. Orders and answers always go in.
         let mut skipped_evidence = 0;
         let mut evicted = 0;
         let mut short = false;
-        let wanted: i64 = messages.iter().map(|m| m.payload.len() as i64 + 4096).sum();
+        let wanted: i64 = messages
+            .iter()
+            .map(|m| m.payload.len() as i64 + 4096)
+            .sum::<i64>()
+            + file.map_or(0, |f| f.data.len() as i64);
         let keep: Vec<OutMessage>;
         let messages = match self.room() {
             Some(room) if room < wanted => {
@@ -375,6 +405,7 @@ impl Ledger {
                 if self.room().is_some_and(|r| r < wanted) {
                     keep = without_evidence(messages);
                     skipped_evidence = (messages.len() - keep.len()) as u64;
+                    file = None;
                     tracing::warn!(ledger = %self.path, freed_photos = freed, skipped_photos = skipped_evidence, "Disk nearly full (storage.min_free_mb): this revision's photos are not stored; the order is.");
                     &keep[..]
                 } else {
@@ -383,7 +414,7 @@ impl Ledger {
             }
             _ => messages,
         };
-        let mut recorded = match self.write_once(order, command, messages) {
+        let mut recorded = match self.write_once(order, command, messages, file) {
             // The reserve did not hold (another program filled the disk): photos go, once more.
             Err(e) if is_disk_full(&e.source) => {
                 tracing::error!(ledger = %self.path, error = %e, "Disk FULL: dropping the stored photos and the oldest photos waiting in the outbox, and trying again without this revision's photos.");
@@ -392,7 +423,7 @@ impl Ledger {
                 let essential = without_evidence(messages);
                 skipped_evidence += (messages.len() - essential.len()) as u64;
                 short = true;
-                self.write_once(order, command, &essential)?
+                self.write_once(order, command, &essential, None)?
             }
             other => other?,
         };
@@ -438,6 +469,7 @@ impl Ledger {
         order: Option<&WorkOrder>,
         command: Option<&CommandRecord>,
         messages: &[OutMessage],
+        file: Option<EvidenceFile<'_>>,
     ) -> Result<Recorded, LedgerError> {
         let quota = self.quota_bytes;
         let evidence_max = self.evidence_max;
@@ -473,6 +505,10 @@ impl Ledger {
                     }
                 }
             }
+            if let Some(f) = file {
+                store::keep(&tx, f.order_id, f.name, f.data, &now)?;
+                kept = true;
+            }
             let mut recorded = enforce_quota(&tx, quota)?;
             if kept {
                 recorded.evicted_evidence =
@@ -503,7 +539,7 @@ impl Ledger {
 
     /// Re-sends a stored message (a re-delivered command's answer) without touching any order.
     pub fn enqueue(&mut self, messages: &[OutMessage]) -> Result<Recorded, LedgerError> {
-        self.write(None, None, messages)
+        self.write(None, None, messages, None)
     }
 
     /// Bytes of evidence kept in the store.
@@ -613,11 +649,26 @@ impl Ledger {
             .collect())
     }
 
-    /// Up to `limit` unacknowledged messages after `after_seq`, oldest first.
+    /// Up to `limit` unacknowledged messages after `after_seq`, oldest first, clip chunks
+    /// aside (they go after everything else: [`Ledger::pending_clips`]).
     pub fn pending(&self, after_seq: i64, limit: usize) -> Result<Vec<Pending>, LedgerError> {
+        self.pending_where("class != 'clip'", after_seq, limit)
+    }
+
+    /// Up to `limit` unacknowledged clip chunks after `after_seq`, oldest first.
+    pub fn pending_clips(&self, after_seq: i64, limit: usize) -> Result<Vec<Pending>, LedgerError> {
+        self.pending_where("class = 'clip'", after_seq, limit)
+    }
+
+    fn pending_where(
+        &self,
+        class: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<Pending>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT seq, topic, payload, retain, class FROM outbox WHERE seq > ?1 AND set_aside IS NULL ORDER BY seq LIMIT ?2")
+            .prepare_cached(&format!("SELECT seq, topic, payload, retain, class FROM outbox WHERE {class} AND seq > ?1 AND set_aside IS NULL ORDER BY seq LIMIT ?2"))
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![after_seq, limit as i64], |r| {
@@ -890,10 +941,35 @@ fn enforce_quota(tx: &rusqlite::Transaction, quota: u64) -> rusqlite::Result<Rec
 }
 
 /// Deletes the oldest evidence waiting in the outbox until at least `bytes` of it went or none
-/// is left; returns how many photos and bytes went.
+/// is left: clips first (a whole clip at a time: its other chunks are useless without the one
+/// dropped), then photos. Returns how many clips and photos, and how many bytes, went.
 fn delete_oldest_evidence(tx: &rusqlite::Transaction, bytes: u64) -> rusqlite::Result<(u64, u64)> {
-    let (mut photos, mut freed) = (0u64, 0u64);
+    let (mut items, mut freed) = (0u64, 0u64);
     while freed < bytes {
+        let clip: Option<String> = tx
+            .query_row(
+                "SELECT topic FROM outbox INDEXED BY outbox_by_class WHERE class = 'clip' ORDER BY seq LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(topic) = clip {
+            // `…/clips/{name}/{index}`: every chunk of that clip.
+            let prefix = topic.rsplit_once('/').map_or(topic.as_str(), |(p, _)| p);
+            let prefix = format!("{prefix}/");
+            let size: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(bytes), 0) FROM outbox WHERE class = 'clip' AND substr(topic, 1, length(?1)) = ?1",
+                params![prefix],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "DELETE FROM outbox WHERE class = 'clip' AND substr(topic, 1, length(?1)) = ?1",
+                params![prefix],
+            )?;
+            items += 1;
+            freed += size.max(0) as u64;
+            continue;
+        }
         let oldest: Option<(i64, i64)> = tx
             .query_row(
                 "SELECT seq, bytes FROM outbox INDEXED BY outbox_by_class WHERE class = 'evidence' ORDER BY seq LIMIT 1",
@@ -903,20 +979,20 @@ fn delete_oldest_evidence(tx: &rusqlite::Transaction, bytes: u64) -> rusqlite::R
             .optional()?;
         let Some((seq, size)) = oldest else { break };
         tx.execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
-        photos += 1;
+        items += 1;
         freed += size.max(0) as u64;
     }
-    Ok((photos, freed))
+    Ok((items, freed))
 }
 
 #[cfg(test)]
 mod tests;
 
-/// The messages that must be stored whatever the disk says: all but the photos.
+/// The messages that must be stored whatever the disk says: all but the photos and clips.
 fn without_evidence(messages: &[OutMessage]) -> Vec<OutMessage> {
     messages
         .iter()
-        .filter(|m| m.class != MessageClass::Evidence)
+        .filter(|m| !matches!(m.class, MessageClass::Evidence | MessageClass::Clip))
         .cloned()
         .collect()
 }

@@ -276,3 +276,92 @@ fn a_long_run_never_holds_more_evidence_than_its_bound_and_keeps_every_order() {
     assert!(l.evidence("o599", "opened-1.jpg").unwrap().is_some());
     assert!(l.evidence("o1", "opened-1.jpg").unwrap().is_none());
 }
+
+fn clip_chunks(order_id: &str, name: &str, chunks: usize, bytes: usize) -> Vec<OutMessage> {
+    (0..chunks)
+        .map(|i| OutMessage {
+            topic: format!("r/orders/{order_id}/clips/{name}/{i}"),
+            payload: vec![i as u8; bytes],
+            retain: false,
+            class: MessageClass::Clip,
+        })
+        .collect()
+}
+
+#[test]
+fn clip_chunks_wait_behind_everything_else_and_resume_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut l = Ledger::open(&path).unwrap();
+    let mut messages = vec![msg("order-a-2")];
+    messages.extend(clip_chunks("a", "opened-1.mp4", 4, 1000));
+    let clip = vec![7u8; 3500];
+    l.record_clip(
+        &order("a", 2),
+        &messages,
+        EvidenceFile {
+            order_id: "a",
+            name: "opened-1.mp4",
+            data: &clip,
+        },
+    )
+    .unwrap();
+    // A later order revision goes out before the clip's chunks.
+    l.record(&order("b", 1), &[photo("p-b", 100), msg("order-b-1")])
+        .unwrap();
+    let topics =
+        |rows: Vec<Pending>| -> Vec<String> { rows.into_iter().map(|p| p.message.topic).collect() };
+    assert_eq!(
+        topics(l.pending(0, 100).unwrap()),
+        ["order-a-2", "p-b", "order-b-1"]
+    );
+    let chunks = l.pending_clips(0, 100).unwrap();
+    assert_eq!(chunks.len(), 4);
+    // The clip is kept whole in the evidence store.
+    assert_eq!(l.evidence("a", "opened-1.mp4").unwrap(), Some(clip));
+    // Two chunks reach the broker, then the power goes: the others are sent after it.
+    l.acknowledge(chunks[0].seq).unwrap();
+    l.acknowledge(chunks[1].seq).unwrap();
+    drop(l);
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(
+        topics(l.pending_clips(0, 100).unwrap()),
+        [
+            "r/orders/a/clips/opened-1.mp4/2",
+            "r/orders/a/clips/opened-1.mp4/3"
+        ]
+    );
+}
+
+#[test]
+fn over_the_quota_whole_clips_go_before_any_photo() {
+    let mut l = Ledger::in_memory().unwrap();
+    l.set_quota(20_000);
+    let mut messages = vec![msg("order-a-2")];
+    messages.extend(clip_chunks("a", "opened-1.mp4", 3, 3000));
+    let data = vec![1u8; 9000];
+    let file = EvidenceFile {
+        order_id: "a",
+        name: "opened-1.mp4",
+        data: &data,
+    };
+    l.record_clip(&order("a", 2), &messages, file).unwrap();
+    l.record(&order("b", 1), &[photo("p-b", 4000), msg("order-b-1")])
+        .unwrap();
+    // 9 kB of clip + 4 kB of photo + documents fit; 8 kB more does not: the clip goes, whole.
+    let r = l
+        .record(&order("c", 1), &[photo("p-c", 8000), msg("order-c-1")])
+        .unwrap();
+    assert_eq!(r.dropped_evidence, 1);
+    assert!(l.pending_clips(0, 100).unwrap().is_empty());
+    let topics: Vec<String> = l
+        .pending(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.message.topic)
+        .collect();
+    assert_eq!(
+        topics,
+        ["order-a-2", "p-b", "order-b-1", "p-c", "order-c-1"]
+    );
+}

@@ -67,6 +67,12 @@ pub struct EvidenceRef {
     /// opening photo).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub before: Option<String>,
+    /// A clip's length in seconds (first to last frame).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duration_s: Option<f64>,
+    /// A clip's MQTT chunks (`…/clips/{name}/{index}`, index 0 to chunks - 1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chunks: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -375,6 +381,43 @@ pub fn annotate(order: &mut WorkOrder, event: &str, note: String, at: DateTime<U
     });
 }
 
+/// A video clip recorded around an opening, encoded and hashed, ready to join its order.
+#[derive(Debug, Clone)]
+pub struct RecordedClip {
+    /// `opened-{revision}.mp4`: the opening photo's name with the clip's extension.
+    pub name: String,
+    pub sha256: String,
+    pub bytes: usize,
+    /// Wall-clock time of the clip's first frame.
+    pub starts_at: DateTime<Utc>,
+    pub duration_s: f64,
+    /// Seconds of it before and after the opening.
+    pub before_s: f64,
+    pub after_s: f64,
+    pub chunks: u32,
+}
+
+/// Adds `clip` to `order` as a new revision: an evidence entry (`video/mp4`) and a
+/// `clip_recorded` timeline note.
+pub fn attach_clip(
+    order: &mut WorkOrder,
+    clip: &RecordedClip,
+    lang: crate::config::Language,
+    at: DateTime<Utc>,
+) {
+    order.push_evidence(EvidenceRef {
+        name: clip.name.clone(),
+        content_type: "video/mp4".into(),
+        sha256: clip.sha256.clone(),
+        bytes: clip.bytes,
+        captured_at: rfc3339(clip.starts_at),
+        before: None,
+        duration_s: Some((clip.duration_s * 100.0).round() / 100.0),
+        chunks: Some(clip.chunks),
+    });
+    annotate(order, "clip_recorded", text::clip_note(clip, lang), at);
+}
+
 /// The caption of a photo taken for `order` at its current revision.
 pub fn caption(
     order: &WorkOrder,
@@ -435,6 +478,8 @@ fn attach_snapshot(
                 sha256: snap.sha256.clone(),
                 bytes: snap.jpeg.len(),
                 captured_at: rfc3339(snap.captured_at),
+                duration_s: None,
+                chunks: None,
             });
             Some(EvidenceBlob {
                 name,

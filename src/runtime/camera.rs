@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
+use super::clips::{ClipOutputs, ClipRecorder};
 use super::perception::{Perception, Seen};
 use super::{SharedDetector, SharedPlan};
 use crate::config::{BoxIdentity, CameraConfig};
@@ -111,6 +112,10 @@ pub struct Outputs {
     pub cases: crate::orders::CaseBook,
     /// Draws and encodes the evidence photos (`[evidence]`).
     pub photographer: Arc<crate::evidence::Photographer>,
+    /// Clips of openings (`[evidence] clip_pre_s`, `clip_post_s`), and the clip bytes per
+    /// MQTT chunk.
+    pub evidence: crate::config::EvidenceConfig,
+    pub clip_chunk_bytes: usize,
     /// A frame that waited this long for a model's worker is dropped (`[models] deadline_s`).
     pub deadline: Duration,
     /// Threads for the camera's software decoder ([`crate::ingest::decoder_threads`]).
@@ -156,6 +161,8 @@ pub struct CameraWorker {
     warner: Option<Arc<super::warner::Warner>>,
     cases: crate::orders::CaseBook,
     photographer: Arc<crate::evidence::Photographer>,
+    evidence: crate::config::EvidenceConfig,
+    clip_chunk_bytes: usize,
     reference: Option<ReferenceSource>,
     vitals: RefCell<Vitals>,
     /// The compute plan this camera's rates come from (`None`: what the config asks).
@@ -183,6 +190,11 @@ struct Lasting {
     adopt_until: Option<Duration>,
     /// The clearest recent frame per label, for opening photos.
     shortlist: Shortlist,
+    /// The clip recorder, when openings get clips; it outlives stream rebuilds.
+    clips: Option<ClipRecorder>,
+    /// What the current stream's times are shifted by to continue the last one's (see
+    /// `last`): a frame's time in the pipeline (the clip ring's) is its `pts` minus this.
+    pts_offset: Duration,
 }
 
 /// How far back an opening photo may come from: the longest time any of the camera's rules
@@ -263,6 +275,8 @@ impl CameraWorker {
             warner: outputs.warner,
             cases: outputs.cases,
             photographer: outputs.photographer,
+            evidence: outputs.evidence,
+            clip_chunk_bytes: outputs.clip_chunk_bytes,
             reference: reference.flatten(),
             vitals: RefCell::new(Vitals::default()),
             plan: None,
@@ -299,7 +313,7 @@ impl CameraWorker {
         event: &IncidentEvent,
         frame: &Frame,
         best: Option<&View>,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<WorkOrder>> {
         // The photo is encoded first, outside the lock, captioned with the revision it will
         // join. Then read again, build and store under one lock; if a command from the centre
         // moved the order meanwhile, the photo is taken again. A failed store is retried from
@@ -318,7 +332,7 @@ impl CameraWorker {
                 continue;
             }
             let Some(change) = desk.apply_photographed(event, photo, now_stored) else {
-                return Ok(false);
+                return Ok(None);
             };
             let messages = crate::uplink::encode(&self.topics, &change);
             match ledger.record(&change.order, &messages) {
@@ -341,7 +355,7 @@ impl CameraWorker {
                 }
                 Err(e) => {
                     tracing::error!(camera = %self.camera.id, order = %change.order.id, revision = change.order.revision, error = %e, "Work order NOT STORED (so never published): the ledger refuses writes; the next change of the incident tries again.");
-                    return Ok(false);
+                    return Ok(None);
                 }
             }
         };
@@ -361,11 +375,11 @@ impl CameraWorker {
         if let Some(warner) = &self.warner {
             warner.offer(&self.camera, &change.order);
         }
-        self.notify(change.order)?;
+        self.notify(change.order.clone())?;
         for order in noted {
             self.notify(order)?;
         }
-        Ok(true)
+        Ok(Some(change.order))
     }
 
     /// The stored revision of the order `event` belongs to: the incident's, or for an opening
@@ -652,6 +666,18 @@ impl CameraWorker {
             last: None,
             adopt_until: None,
             shortlist: Shortlist::new(Duration::ZERO),
+            clips: ClipRecorder::start(
+                &self.camera.id,
+                &self.evidence,
+                ClipOutputs {
+                    ledger: self.ledger.clone(),
+                    topics: self.topics.clone(),
+                    uplink: self.uplink.clone(),
+                    language: self.identity.language,
+                    chunk_bytes: self.clip_chunk_bytes,
+                },
+            ),
+            pts_offset: Duration::ZERO,
         };
         lasting.shortlist = Shortlist::new(photo_window(lasting.perception.rules()));
         // Orders an earlier run of this camera left open (a restart, a crash, a power cut): the
@@ -673,14 +699,19 @@ impl CameraWorker {
                 return Ok(report);
             }
             let frames_before = report.frames;
-            let result = CameraStream::open_with_threads(
+            let result = CameraStream::open_recording(
                 &self.camera,
                 self.camera.detect_fps,
                 self.mode,
                 self.decoder_threads,
+                lasting.clips.as_ref().map(ClipRecorder::ring),
             )
             .map_err(anyhow::Error::from)
             .and_then(|stream| self.pump(stream, &mut lasting, &mut report));
+            // Clips waiting for this stream are cut with what it gave.
+            if let Some(clips) = &lasting.clips {
+                clips.stream_ended();
+            }
             {
                 let mut v = self.vitals.borrow_mut();
                 v.fps = 0.0;
@@ -794,6 +825,7 @@ impl CameraWorker {
                 None => Duration::ZERO,
             });
             frame.pts += offset;
+            lasting.pts_offset = offset;
             lasting.last = Some((frame.pts, Instant::now()));
             last_frame = Instant::now();
             self.health.frame(&self.camera.id, last_frame);
@@ -957,8 +989,12 @@ impl CameraWorker {
             if let Some(view) = &best {
                 tracing::debug!(camera = %self.camera.id, kind = %event.incident.kind, earlier_s = frame.pts.saturating_sub(view.pts).as_secs_f64(), "The opening photo is an earlier, clearer frame.");
             }
-            if self.commit(desk, &event, &frame, best.as_ref())? {
+            if let Some(order) = self.commit(desk, &event, &frame, best.as_ref())? {
                 report.orders += 1;
+                if let (Some(clips), Phase::Opened) = (&lasting.clips, event.phase) {
+                    let pts = frame.pts.saturating_sub(lasting.pts_offset);
+                    clips.opened(&order, pts, frame.captured_at);
+                }
             }
         }
         self.health.lag(&self.camera.id, arrived.elapsed());

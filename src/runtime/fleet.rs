@@ -170,6 +170,11 @@ impl Fleet {
                 warner: self.shared.warner.clone(),
                 cases: crate::orders::CaseBook::new(&self.config),
                 photographer: Arc::new(crate::evidence::Photographer::new(&self.config.evidence)),
+                evidence: self.config.evidence.clone(),
+                clip_chunk_bytes: crate::uplink::chunks::chunk_bytes(
+                    (self.config.evidence.clip_chunk_kb as usize) << 10,
+                    (self.config.uplink.max_message_kb as usize) << 10,
+                ),
                 deadline: self.config.models.deadline_s.duration(),
                 decoder_threads: crate::ingest::decoder_threads(
                     self.config.cameras.len(),

@@ -7,6 +7,7 @@
 
 pub mod budget;
 mod camera;
+mod clips;
 mod fleet;
 mod perception;
 mod warner;

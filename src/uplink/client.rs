@@ -17,6 +17,9 @@ pub use crate::ledger::SharedLedger;
 
 /// Outbox messages handed to the MQTT client at once (rumqttc's default in-flight window).
 const MAX_IN_FLIGHT: usize = 100;
+/// Clip chunks out at once: enough to keep a link busy (a chunk is ~340 KB on the wire), few
+/// enough that an order revision never queues behind a whole clip.
+const CLIPS_IN_FLIGHT: usize = 2;
 
 /// Largest MQTT payload in either direction: evidence photos of a 4K camera fit.
 pub const MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
@@ -298,8 +301,13 @@ struct State {
     speakers: BTreeMap<String, crate::uplink::SpeakerStatus>,
     report: UplinkReport,
     connected: bool,
-    /// Highest outbox seq handed to the client on this connection.
+    /// Highest outbox seq handed to the client on this connection (clip chunks aside).
     sent_up_to: i64,
+    /// Highest clip chunk's seq handed to the client on this connection.
+    clips_sent_up_to: i64,
+    /// Clip chunks handed to the client and not yet acknowledged: at most
+    /// [`CLIPS_IN_FLIGHT`], so a document that arrives meanwhile waits for one chunk at most.
+    clips_out: std::collections::HashSet<i64>,
     /// Publishes handed to this connection's client, in order, waiting for their packet id:
     /// `Some(seq)` for outbox messages, `None` for status messages (not in the outbox). One
     /// client hands its requests to the wire in the order it got them, and a client lives for
@@ -396,7 +404,9 @@ impl State {
         (self.config.uplink.max_message_kb as usize).saturating_mul(1024)
     }
 
-    /// Hands the next outbox messages to the client, keeping at most `MAX_IN_FLIGHT` out.
+    /// Hands the next outbox messages to the client, keeping at most `MAX_IN_FLIGHT` out:
+    /// orders, photos and answers in their order, then clip chunks when nothing else waits,
+    /// [`CLIPS_IN_FLIGHT`] at a time.
     async fn drain(&mut self) {
         if !self.connected {
             return;
@@ -409,7 +419,15 @@ impl State {
             }
             let pending = {
                 let ledger = crate::ledger::lock(&self.ledger);
-                ledger.pending(self.sent_up_to, room)
+                ledger.pending(self.sent_up_to, room).and_then(|rows| {
+                    let clip_room = CLIPS_IN_FLIGHT.saturating_sub(self.clips_out.len());
+                    if rows.len() >= room || clip_room == 0 {
+                        return Ok(rows);
+                    }
+                    let clips = ledger
+                        .pending_clips(self.clips_sent_up_to, clip_room.min(room - rows.len()))?;
+                    Ok(rows.into_iter().chain(clips).collect())
+                })
             };
             let rows = match pending {
                 Ok(rows) => rows,
@@ -424,9 +442,15 @@ impl State {
             let limit = self.max_message_bytes();
             let mut set_aside_any = false;
             for row in rows {
-                self.sent_up_to = row.seq;
                 let m = row.message;
+                if m.class == crate::ledger::MessageClass::Clip {
+                    self.clips_sent_up_to = row.seq;
+                    self.clips_out.insert(row.seq);
+                } else {
+                    self.sent_up_to = row.seq;
+                }
                 if m.payload.len() + m.topic.len() > limit {
+                    self.clips_out.remove(&row.seq);
                     self.set_aside_row(row.seq, &m.topic, m.payload.len(), limit);
                     set_aside_any = true;
                     continue;
@@ -460,6 +484,7 @@ impl State {
     fn acknowledged(&mut self, pkid: u16) {
         self.report.messages_acked += 1;
         if let Some(seq) = self.in_flight.remove(&pkid) {
+            self.clips_out.remove(&seq);
             let ledger = crate::ledger::lock(&self.ledger);
             if let Err(e) = ledger.acknowledge(seq) {
                 tracing::error!(error = %e, "Cannot remove an acknowledged message from the outbox.");
@@ -473,6 +498,8 @@ impl State {
         self.client = client;
         self.connected = false;
         self.sent_up_to = 0;
+        self.clips_sent_up_to = 0;
+        self.clips_out.clear();
         self.awaiting_pkid.clear();
         self.in_flight.clear();
     }
@@ -652,6 +679,8 @@ async fn run(
         report: UplinkReport::default(),
         connected: false,
         sent_up_to: 0,
+        clips_sent_up_to: 0,
+        clips_out: Default::default(),
         awaiting_pkid: VecDeque::new(),
         in_flight: HashMap::new(),
         last_error: None,

@@ -6,6 +6,7 @@
 //! offline if the connection dies. `broker` runs the embedded broker for `broker = "embedded"`.
 
 pub mod broker;
+pub mod chunks;
 mod client;
 mod status;
 pub mod tls;

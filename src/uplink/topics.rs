@@ -28,6 +28,10 @@ impl Topics {
     pub fn evidence(&self, order_id: &str, name: &str) -> String {
         format!("{}/orders/{order_id}/evidence/{name}", self.root)
     }
+    /// One chunk of a clip (`docs/mqtt.md`: clip chunks).
+    pub fn clip_chunk(&self, order_id: &str, name: &str, index: u32) -> String {
+        format!("{}/orders/{order_id}/clips/{name}/{index}", self.root)
+    }
     /// Commands from the centre: `{root}/cmd/{verb}`.
     pub fn command(&self, verb: &str) -> String {
         format!("{}/cmd/{verb}", self.root)

@@ -323,6 +323,7 @@ pub struct ApiSchemas {
     result: jsonschema::Validator,
     status: jsonschema::Validator,
     command: jsonschema::Validator,
+    clip_chunk: jsonschema::Validator,
 }
 
 impl ApiSchemas {
@@ -339,6 +340,7 @@ impl ApiSchemas {
             result: load("command-result.schema.json"),
             status: load("status.schema.json"),
             command: load("command.schema.json"),
+            clip_chunk: load("clip-chunk.schema.json"),
         }
     }
 
@@ -351,6 +353,7 @@ impl ApiSchemas {
             ["orders", _] => &self.order,
             ["cmd-result", _] => &self.result,
             ["cmd", _] => &self.command,
+            ["orders", _, "clips", _, _] => &self.clip_chunk,
             ["orders", _, "evidence", _] => {
                 assert!(
                     m.payload.starts_with(&[0xff, 0xd8]),
