@@ -26,8 +26,54 @@ fn ring_of(clip: &str, seconds: u64) -> EncodedRing {
     ring
 }
 
+/// The ring of a 1080p, 25 fps camera at 4 Mbit/s with a GOP of 2 s (a common IPC setting),
+/// holding what a camera with `clip_pre_s = 3`, `clip_post_s = 3` keeps (8 s): the most it held
+/// over 30 s of stream. The stream comes from GStreamer's test source through openh264 (the
+/// shared footage has no 1080p clip); skipped when openh264enc is missing.
+fn ring_of_a_1080p_camera() {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    if gst::ElementFactory::find("openh264enc").is_none() {
+        eprintln!("1080p ring: openh264enc missing, skipped");
+        return;
+    }
+    let pipeline = gst::parse::launch(
+        "videotestsrc pattern=smpte num-buffers=750 ! video/x-raw,width=1920,height=1080,framerate=25/1 \
+         ! videoconvert ! video/x-raw,format=I420 \
+         ! openh264enc rate-control=bitrate bitrate=4000000 gop-size=50 complexity=low \
+         ! h264parse ! avdec_h264 ! fakesink sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let ring = EncodedRing::new(Duration::from_secs(8), 256 * 1024 * 1024);
+    ring.attach(&pipeline);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let mut most = 0;
+    loop {
+        most = most.max(ring.bytes());
+        match bus.timed_pop_filtered(
+            gst::ClockTime::from_mseconds(20),
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        ) {
+            Some(_) => break,
+            None => continue,
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let held = ring.clip(Duration::ZERO, Duration::MAX).unwrap();
+    let (first, last) = held.span();
+    eprintln!(
+        "1080p25 camera asked 4 Mbit/s (got {:.1} Mbit/s), GOP 2 s, ring for pre 3 s + post 3 s (+2 s slack): at most {:.1} MB held",
+        held.bytes() as f64 * 8.0 / (last - first).as_secs_f64() / 1e6,
+        most as f64 / 1e6
+    );
+}
+
 fn bench_clips(c: &mut Criterion) {
     lookout::ingest::init_gstreamer().unwrap();
+    ring_of_a_1080p_camera();
     let dir = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("clip");
     group.sample_size(20);

@@ -377,3 +377,82 @@ fn the_forest_fire_clip_reaches_the_centre_in_chunks_through_a_1_mb_broker() {
         "forest_fire_smoke.mp4",
     );
 }
+
+/// An RTSP camera (`lookout camera simulate`, the GStreamer RTSP server) in H.264 (the file's
+/// own stream, copied) and H.265 (re-encoded by the simulator, as an H.265 camera sends it):
+/// the ring tapped before the decoder cuts a clip of the camera's codec starting at a keyframe.
+#[test]
+fn rtsp_cameras_in_h264_and_h265_give_clips_of_their_own_codec() {
+    lookout::ingest::init_gstreamer().unwrap();
+    for (codec, caps) in [("copy", "video/x-h264"), ("h265", "video/x-h265")] {
+        let port = free_port();
+        let mut server = std::process::Command::new(lookout_bin())
+            .args(["camera", "simulate"])
+            .arg(video("forest_fire_smoke.mp4"))
+            .args([
+                "--path",
+                "cam",
+                "--codec",
+                codec,
+                "--port",
+                &port.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("lookout camera simulate");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "RTSP server never listened"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut cam = camera(std::path::Path::new(&format!(
+            "rtsp://127.0.0.1:{port}/cam"
+        )));
+        cam.codec = toml::from_str::<toml::Value>(&format!(
+            "c = \"{}\"",
+            if codec == "h265" { "h265" } else { "h264" }
+        ))
+        .unwrap()["c"]
+            .clone()
+            .try_into()
+            .unwrap();
+        let ring = EncodedRing::new(Duration::from_secs(10), 64 << 20);
+        let mut stream =
+            CameraStream::open_recording(&cam, 2.0, PlayMode::Live, 2, Some(&ring)).unwrap();
+        let mut first = None;
+        loop {
+            if let StreamEvent::Frame(f) = stream.next(Duration::from_secs(10)).unwrap() {
+                let start = *first.get_or_insert(f.pts);
+                if f.pts >= start + Duration::from_secs(4) {
+                    break;
+                }
+            }
+        }
+        let start = first.unwrap();
+        let encoded = ring
+            .clip(
+                start + Duration::from_secs(1),
+                start + Duration::from_secs(4),
+            )
+            .expect("the ring holds the stretch");
+        drop(stream);
+        let _ = server.kill();
+        let _ = server.wait();
+        let dir = scratch_dir();
+        let path = dir.path().join("rtsp.mp4");
+        write_mp4(&encoded, &path).unwrap();
+        let (read_codec, first_is_key, duration, bytes) = read_back(&path);
+        eprintln!("rtsp {codec}: {duration:?}, {} kB", bytes / 1024);
+        assert_eq!(read_codec, caps, "{codec}");
+        assert!(first_is_key, "{codec}: starts at a keyframe");
+        assert_eq!(bytes, encoded.bytes(), "{codec}: the camera's access units");
+        assert!(
+            duration >= Duration::from_millis(2_900),
+            "{codec}: {duration:?}"
+        );
+    }
+}
