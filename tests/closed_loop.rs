@@ -100,10 +100,14 @@ fn run_loop(
     example: &str,
     window: &str,
     wait_for_order: Duration,
-) -> (WorkOrder, Vec<Received>, tempfile::TempDir) {
+    extra_config: &str,
+) -> (WorkOrder, Running, tempfile::TempDir) {
     let dir = scratch_dir();
     let broker = Mosquitto::start();
     let cfg = example_kept_alive(dir.path(), example, &broker.url());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(extra_config);
+    std::fs::write(&cfg, text).unwrap();
     let sub = Subscriber::start(broker.port, &format!("{ROOT}/#"));
     let _daemon = Daemon::start(&cfg, &dir.path().join("state"));
     let msgs = sub.wait_for(wait_for_order, "the first order", |m| {
@@ -149,8 +153,28 @@ fn run_loop(
                 .is_some_and(|v| v.finished_at.is_some())
         })
     });
-    let done = latest(&msgs, &order.id).unwrap();
-    (done, msgs, dir)
+    let done = revisions(&msgs, &order.id)
+        .into_iter()
+        .filter(|o| {
+            o.verification
+                .as_ref()
+                .is_some_and(|v| v.finished_at.is_some())
+        })
+        .min_by_key(|o| o.revision)
+        .unwrap();
+    let running = Running {
+        sub,
+        _daemon,
+        _broker: broker,
+    };
+    (done, running, dir)
+}
+
+/// The loop's daemon and broker, kept while the test looks at what follows the verdict.
+struct Running {
+    sub: Subscriber,
+    _daemon: Daemon,
+    _broker: Mosquitto,
 }
 
 fn assert_after_photo(order: &WorkOrder, msgs: &[Received]) {
@@ -181,7 +205,13 @@ fn handled_after_the_person_left_closes_the_order_with_an_after_photo() {
     // indoor_walkers: a person stands in the corridor from about 24 s and leaves at about 44 s;
     // the order opens at 43.7 s (20 s dwell). The centre dispatches and reports it handled at
     // once; the 5 s re-check sees an empty corridor.
-    let (order, msgs, dir) = run_loop("indoor_walkers_persons.toml", "5", Duration::from_secs(120));
+    let (order, running, dir) = run_loop(
+        "indoor_walkers_persons.toml",
+        "5",
+        Duration::from_secs(120),
+        "",
+    );
+    let msgs = running.sub.snapshot();
     let v = order.verification.as_ref().unwrap();
     assert_eq!(
         order.state,
@@ -247,7 +277,14 @@ fn handled_after_the_person_left_closes_the_order_with_an_after_photo() {
 fn handled_while_the_crowd_is_still_there_reopens_and_escalates() {
     // plaza_pedestrians: a crowd of 10+ from the start; the order opens at about 3 s and the
     // crowd is still there during the 4 s re-check.
-    let (order, msgs, _dir) = run_loop("plaza_pedestrians.toml", "4", Duration::from_secs(60));
+    // With clips, of the opening and of the verdict.
+    let (order, running, _dir) = run_loop(
+        "plaza_pedestrians.toml",
+        "4",
+        Duration::from_secs(60),
+        "\n[evidence]\nclip_pre_s = 2.0\nclip_post_s = 2.0\nclip_verify = true\n",
+    );
+    let msgs = running.sub.snapshot();
     assert_eq!(
         order.state,
         lookout::orders::OrderState::Reopened,
@@ -266,6 +303,53 @@ fn handled_while_the_crowd_is_still_there_reopens_and_escalates() {
     );
     assert!(order.verification.as_ref().unwrap().present_ratio.unwrap() >= 0.5);
     assert_after_photo(&order, &msgs);
+    // The verdict's clip follows: the seconds the camera saw before it decided, paired with the
+    // opening's clip, every chunk published.
+    let msgs = running
+        .sub
+        .wait_for(Duration::from_secs(30), "the verdict's clip", |m| {
+            latest(m, &order.id).is_some_and(|o| {
+                o.evidence.iter().any(|e| {
+                    e.name.starts_with("verified-")
+                        && e.name.ends_with(".mp4")
+                        && (0..e.chunks.unwrap_or(1)).all(|i| {
+                            let t = format!("{ROOT}/orders/{}/clips/{}/{i}", o.id, e.name);
+                            m.iter().any(|x| x.topic == t)
+                        })
+                })
+            })
+        });
+    let last = latest(&msgs, &order.id).unwrap();
+    let opening = last
+        .evidence
+        .iter()
+        .find(|e| e.name.starts_with("opened-") && e.name.ends_with(".mp4"))
+        .expect("the opening's clip");
+    let verdict = last
+        .evidence
+        .iter()
+        .find(|e| e.name.starts_with("verified-") && e.name.ends_with(".mp4"))
+        .unwrap();
+    assert_eq!(verdict.before.as_deref(), Some(opening.name.as_str()));
+    // pre + post = 4 s before the verdict, from the keyframe before: it ends at the verdict.
+    let d = verdict.duration_s.unwrap();
+    assert!(d >= 3.8, "the verdict's clip lasts {d} s");
+    let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    let ends = time(&verdict.captured_at) + chrono::Duration::milliseconds((d * 1000.0) as i64);
+    let decided = time(
+        order
+            .verification
+            .as_ref()
+            .unwrap()
+            .finished_at
+            .as_deref()
+            .unwrap(),
+    );
+    assert!(
+        (ends - decided).num_milliseconds().abs() <= 500,
+        "the clip ends at {ends}, the verdict came at {decided}"
+    );
+    assert_eq!(last.state, lookout::orders::OrderState::Reopened);
     ApiSchemas::load().check_all(&msgs);
 }
 

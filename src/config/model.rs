@@ -150,6 +150,10 @@ pub struct EvidenceConfig {
     /// have passed (or the stream ended).
     #[serde(default)]
     pub clip_post_s: f64,
+    /// A re-check's verdict gets a clip too: the `clip_pre_s + clip_post_s` seconds the camera
+    /// saw before it decided (`verified-N.mp4`, paired with the opening's clip).
+    #[serde(default)]
+    pub clip_verify: bool,
     /// Memory each camera's encoded-stream ring may hold, in MiB (whole GOPs go first when it
     /// is full, so a camera that stops sending keyframes cannot fill memory).
     #[serde(default = "default_clip_buffer_mb")]
@@ -184,6 +188,7 @@ impl Default for EvidenceConfig {
             font: None,
             clip_pre_s: 0.0,
             clip_post_s: 0.0,
+            clip_verify: false,
             clip_buffer_mb: default_clip_buffer_mb(),
             clip_chunk_kb: default_clip_chunk_kb(),
         }

@@ -381,24 +381,36 @@ pub fn annotate(order: &mut WorkOrder, event: &str, note: String, at: DateTime<U
     });
 }
 
-/// A video clip recorded around an opening, encoded and hashed, ready to join its order.
+/// What a clip shows the moments around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClipOf {
+    /// An order's opening: `clip_pre_s` before it to `clip_post_s` after.
+    Opening,
+    /// A re-check's verdict: the `clip_pre_s + clip_post_s` before it.
+    Verdict,
+}
+
+/// A video clip recorded around an opening or a verdict, encoded and hashed, ready to join its
+/// order.
 #[derive(Debug, Clone)]
 pub struct RecordedClip {
-    /// `opened-{revision}.mp4`: the opening photo's name with the clip's extension.
+    /// The photo of the moment's name with the clip's extension: `opened-3.mp4`,
+    /// `verified-7.mp4`.
     pub name: String,
+    pub of: ClipOf,
     pub sha256: String,
     pub bytes: usize,
     /// Wall-clock time of the clip's first frame.
     pub starts_at: DateTime<Utc>,
     pub duration_s: f64,
-    /// Seconds of it before and after the opening.
+    /// Seconds of it before and after the moment.
     pub before_s: f64,
     pub after_s: f64,
     pub chunks: u32,
 }
 
-/// Adds `clip` to `order` as a new revision: an evidence entry (`video/mp4`) and a
-/// `clip_recorded` timeline note.
+/// Adds `clip` to `order` as a new revision: an evidence entry (`video/mp4`; a re-check's
+/// names the opening's clip as its `before`) and a `clip_recorded` timeline note.
 pub fn attach_clip(
     order: &mut WorkOrder,
     clip: &RecordedClip,
@@ -411,7 +423,16 @@ pub fn attach_clip(
         sha256: clip.sha256.clone(),
         bytes: clip.bytes,
         captured_at: rfc3339(clip.starts_at),
-        before: None,
+        // A re-check's clip is the after to the opening clip's before.
+        before: (clip.of == ClipOf::Verdict)
+            .then(|| {
+                order
+                    .evidence
+                    .iter()
+                    .find(|e| e.name.starts_with("opened-") && e.name.ends_with(".mp4"))
+                    .map(|e| e.name.clone())
+            })
+            .flatten(),
         duration_s: Some((clip.duration_s * 100.0).round() / 100.0),
         chunks: Some(clip.chunks),
     });

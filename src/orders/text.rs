@@ -197,13 +197,17 @@ pub fn evidence_dropped_note(names: &[String], bytes: u64, lang: Language) -> St
 /// The timeline note of a clip joining its order.
 pub fn clip_note(clip: &super::RecordedClip, lang: Language) -> String {
     let kb = clip.bytes.div_ceil(1024);
+    let (zh, en) = match clip.of {
+        super::ClipOf::Opening => ("立案", "the opening"),
+        super::ClipOf::Verdict => ("核查结论", "the re-check's verdict"),
+    };
     match lang {
         Language::Zh => format!(
-            "告警录像 {}：{:.1} 秒（立案前 {:.1} 秒、后 {:.1} 秒），{kb} KB，分 {} 段发送",
+            "告警录像 {}：{:.1} 秒（{zh}前 {:.1} 秒、后 {:.1} 秒），{kb} KB，分 {} 段发送",
             clip.name, clip.duration_s, clip.before_s, clip.after_s, clip.chunks
         ),
         Language::En => format!(
-            "clip {} recorded: {:.1} s ({:.1} s before the opening, {:.1} s after), {kb} KB, sent in {} chunks",
+            "clip {} recorded: {:.1} s ({:.1} s before {en}, {:.1} s after), {kb} KB, sent in {} chunks",
             clip.name, clip.duration_s, clip.before_s, clip.after_s, clip.chunks
         ),
     }

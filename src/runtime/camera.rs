@@ -21,6 +21,7 @@ use crate::evidence::{Shortlist, View};
 use crate::health::Health;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
 use crate::ledger;
+use crate::orders::ClipOf;
 use crate::orders::{OrderDesk, WorkOrder};
 use crate::rules::{Detail, IncidentEvent, ObservedObject, Phase, Reference, RuleEngine};
 use crate::track::{TrackState, TrackedObject, Tracker, TrackerConfig};
@@ -437,6 +438,7 @@ impl CameraWorker {
         rules: &RuleEngine,
         frame: &Frame,
         tracks: &[TrackedObject],
+        clips: Option<(&ClipRecorder, Duration)>,
     ) -> anyhow::Result<()> {
         let board = self.control.board();
         let now = Instant::now();
@@ -479,6 +481,10 @@ impl CameraWorker {
                 .control
                 .verdict(&job, verdict, Some(photo), frame.captured_at)
             {
+                if let Some((clips, offset)) = clips.filter(|_| self.evidence.clip_verify) {
+                    let pts = frame.pts.saturating_sub(offset);
+                    clips.record(&order, ClipOf::Verdict, pts, frame.captured_at);
+                }
                 self.notify(order)?;
             }
         }
@@ -993,7 +999,7 @@ impl CameraWorker {
                 report.orders += 1;
                 if let (Some(clips), Phase::Opened) = (&lasting.clips, event.phase) {
                     let pts = frame.pts.saturating_sub(lasting.pts_offset);
-                    clips.opened(&order, pts, frame.captured_at);
+                    clips.record(&order, ClipOf::Opening, pts, frame.captured_at);
                 }
             }
         }
@@ -1011,7 +1017,14 @@ impl CameraWorker {
             self.vitals.borrow_mut().faults = perception.rules().camera_faults().0;
             self.status(CameraState::Online, None);
         }
-        self.verify(samplers, perception.rules(), &frame, perception.tracks())
+        let clips = lasting.clips.as_ref().map(|c| (c, lasting.pts_offset));
+        self.verify(
+            samplers,
+            perception.rules(),
+            &frame,
+            perception.tracks(),
+            clips,
+        )
     }
 
     /// The models' answers for one frame: the object detections for the tracker, the region

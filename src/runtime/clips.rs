@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::config::{EvidenceConfig, Language};
 use crate::ingest::{write_mp4, EncodedRing};
 use crate::ledger::{self, EvidenceFile, SharedLedger};
-use crate::orders::{RecordedClip, WorkOrder, WorkOrderChange};
+use crate::orders::{ClipOf, RecordedClip, WorkOrder, WorkOrderChange};
 use crate::uplink::{chunks, Topics, UplinkMessage, UplinkSender};
 
 /// A clip waits at most this long past its `post` for the stream to get there (a camera that
@@ -34,9 +34,13 @@ pub struct ClipOutputs {
 struct Request {
     order_id: String,
     name: String,
-    /// The opening's time in the ring's (the pipeline's) stream time, and on the wall clock.
+    of: ClipOf,
+    /// The moment's time in the ring's (the pipeline's) stream time, and on the wall clock.
     pts: Duration,
     at: DateTime<Utc>,
+    /// The stretch to cut, in stream time.
+    from: Duration,
+    to: Duration,
     asked: Instant,
 }
 
@@ -51,6 +55,8 @@ enum Job {
 pub struct ClipRecorder {
     camera: String,
     ring: EncodedRing,
+    pre: Duration,
+    post: Duration,
     jobs: Option<mpsc::Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -75,7 +81,6 @@ impl ClipRecorder {
         let cutter = Cutter {
             camera: camera.to_owned(),
             ring: ring.clone(),
-            pre,
             post,
             outputs,
         };
@@ -87,6 +92,8 @@ impl ClipRecorder {
         Some(ClipRecorder {
             camera: camera.to_owned(),
             ring,
+            pre,
+            post,
             jobs: Some(tx),
             thread: Some(thread),
         })
@@ -97,9 +104,11 @@ impl ClipRecorder {
         &self.ring
     }
 
-    /// Asks for a clip around the opening of `order`, at `pts` in the pipeline's stream time.
-    pub fn opened(&self, order: &WorkOrder, pts: Duration, at: DateTime<Utc>) {
-        // Named after the opening photo (`opened-3.jpg` → `opened-3.mp4`).
+    /// Asks for a clip of `order` around `of` (an opening, a verdict) at `pts` in the
+    /// pipeline's stream time: from `pre` before to `post` after an opening, the `pre + post`
+    /// before a verdict.
+    pub fn record(&self, order: &WorkOrder, of: ClipOf, pts: Duration, at: DateTime<Utc>) {
+        // Named after the photo of the moment (`opened-3.jpg` → `opened-3.mp4`).
         let stem = order
             .evidence
             .iter()
@@ -107,12 +116,22 @@ impl ClipRecorder {
             .find(|e| e.name.ends_with(".jpg"))
             .and_then(|e| e.name.strip_suffix(".jpg"))
             .map(str::to_owned)
-            .unwrap_or_else(|| format!("opened-{}", order.revision));
+            .unwrap_or_else(|| match of {
+                ClipOf::Opening => format!("opened-{}", order.revision),
+                ClipOf::Verdict => format!("verified-{}", order.revision),
+            });
+        let (from, to) = match of {
+            ClipOf::Opening => (pts.saturating_sub(self.pre), pts + self.post),
+            ClipOf::Verdict => (pts.saturating_sub(self.pre + self.post), pts),
+        };
         let request = Request {
             order_id: order.id.clone(),
             name: format!("{stem}.mp4"),
+            of,
             pts,
             at,
+            from,
+            to,
             asked: Instant::now(),
         };
         if let Some(jobs) = &self.jobs {
@@ -146,7 +165,6 @@ impl Drop for ClipRecorder {
 struct Cutter {
     camera: String,
     ring: EncodedRing,
-    pre: Duration,
     post: Duration,
     outputs: ClipOutputs,
 }
@@ -179,8 +197,7 @@ impl Cutter {
             }
             let newest = self.ring.newest();
             let (ready, still): (Vec<Request>, Vec<Request>) = waiting.drain(..).partition(|r| {
-                newest.is_some_and(|n| n >= r.pts + self.post)
-                    || r.asked.elapsed() > self.post + LATE
+                newest.is_some_and(|n| n >= r.to) || r.asked.elapsed() > self.post + LATE
             });
             waiting = still;
             for r in ready {
@@ -191,9 +208,8 @@ impl Cutter {
 
     /// Cuts, writes and files one clip; a failure is logged (the order is unaffected).
     fn cut(&self, r: Request) {
-        let from = r.pts.saturating_sub(self.pre);
-        let Some(clip) = self.ring.clip(from, r.pts + self.post) else {
-            tracing::warn!(camera = %self.camera, order = %r.order_id, "No clip: the camera's encoded stream held nothing of the opening (a stream that just restarted?).");
+        let Some(clip) = self.ring.clip(r.from, r.to) else {
+            tracing::warn!(camera = %self.camera, order = %r.order_id, clip = %r.name, "No clip: the camera's encoded stream held nothing of the moment (a stream that just restarted?).");
             return;
         };
         let path = std::env::temp_dir().join(format!(
@@ -220,6 +236,7 @@ impl Cutter {
         let before = r.pts.saturating_sub(first);
         let recorded = RecordedClip {
             name: r.name.clone(),
+            of: r.of,
             sha256: hex::encode(Sha256::digest(&data)),
             bytes: data.len(),
             starts_at: r.at - chrono::Duration::from_std(before).unwrap_or_default(),
