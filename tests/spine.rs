@@ -341,6 +341,8 @@ fn the_demo_prints_work_orders_from_real_footage() {
     );
     assert!(stdout.contains("[OPEN] fire red"), "{stdout}");
     assert!(stdout.contains("[OPEN] crowd yellow"), "{stdout}");
+    // The demo records clips of the openings: their chunks reach the broker too.
+    assert!(stdout.contains("/clips/opened-"), "{stdout}");
     assert!(
         stdout.contains("work-order revisions received from the broker"),
         "{stdout}"

@@ -37,6 +37,11 @@ pub fn run(examples: &Path, realtime: bool) -> anyhow::Result<()> {
         }
     }
     let mut config = merged.ok_or_else(|| anyhow!("no demo config"))?;
+    // The demo shows clips too: three seconds either side of each opening.
+    if !config.evidence.clips() {
+        config.evidence.clip_pre_s = 3.0;
+        config.evidence.clip_post_s = 3.0;
+    }
     let embedded = broker::start(&config.uplink.embedded_listen)?;
     config.uplink.broker = format!("mqtt://{}", embedded.address);
     let topics = Topics::new(&config.identity.site, &config.identity.id);
@@ -96,12 +101,18 @@ fn watch(
     let (client, mut connection) = Client::new(opts, 64);
     client.subscribe(topics.all_orders(), QoS::AtLeastOnce)?;
     client.subscribe(topics.all_evidence(), QoS::AtLeastOnce)?;
+    client.subscribe(
+        format!("{}/orders/+/clips/+/+", topics.root()),
+        QoS::AtLeastOnce,
+    )?;
     std::thread::spawn(move || {
         for event in connection.iter() {
             match event {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if p.topic.contains("/evidence/") {
                         println!("  photo  {} ({} KB)", p.topic, p.payload.len() / 1024);
+                    } else if p.topic.contains("/clips/") {
+                        println!("  clip   {} ({} KB)", p.topic, p.payload.len() / 1024);
                     } else if let Ok(order) = serde_json::from_slice::<WorkOrder>(&p.payload) {
                         seen.fetch_add(1, Ordering::SeqCst);
                         print_order(&order);

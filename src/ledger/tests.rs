@@ -262,6 +262,18 @@ fn a_long_run_never_holds_more_evidence_than_its_bound_and_keeps_every_order() {
             )
             .unwrap();
         }
+        // Every fifth order gets a clip of 150 to 250 kB, kept in the same store.
+        if i % 5 == 1 {
+            let clip = vec![1u8; 150_000 + (i as usize * 104_729) % 100_000];
+            let mut messages = vec![msg(&id)];
+            messages.extend(clip_chunks(&id, "opened-1.mp4", 1, 100));
+            let file = EvidenceFile {
+                order_id: &id,
+                name: "opened-1.mp4",
+                data: &clip,
+            };
+            l.record_clip(&order(&id, 3), &messages, file).unwrap();
+        }
         let held = l.evidence_bytes().unwrap();
         largest = largest.max(held);
         assert!(held <= max, "after order {i}: {held} bytes kept over {max}");
@@ -272,9 +284,16 @@ fn a_long_run_never_holds_more_evidence_than_its_bound_and_keeps_every_order() {
     }
     let evicted = l.evidence_evictions().unwrap();
     assert!(evicted > 500, "{evicted} evictions recorded");
-    // The newest photos are the ones kept.
+    // The newest photos and clips are the ones kept.
     assert!(l.evidence("o599", "opened-1.jpg").unwrap().is_some());
+    assert!(l.evidence("o596", "opened-1.mp4").unwrap().is_some());
     assert!(l.evidence("o1", "opened-1.jpg").unwrap().is_none());
+    assert!(l.evidence("o1", "opened-1.mp4").unwrap().is_none());
+    let gone = l.evicted_evidence("o1").unwrap();
+    assert!(
+        gone.iter().any(|(name, _, _)| name == "opened-1.mp4"),
+        "{gone:?}"
+    );
 }
 
 fn clip_chunks(order_id: &str, name: &str, chunks: usize, bytes: usize) -> Vec<OutMessage> {
