@@ -16,6 +16,7 @@ pub mod geo;
 pub mod health;
 pub mod ingest;
 pub mod ledger;
+pub mod onvif;
 pub mod orders;
 pub mod redact;
 pub mod rules;

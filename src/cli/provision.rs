@@ -27,11 +27,23 @@ pub enum CameraCommand {
     ///
     /// Example: lookout camera add gate_east --source rtsp://user:pass@10.0.0.21/stream1
     /// --lat 30.2712 --lon 120.1603 --name "东门" --config /etc/lookout/lookout.toml
+    ///
+    /// Or ask an ONVIF camera for its stream: lookout camera add tower_1 --onvif
+    /// http://10.0.0.31/onvif/device_service --onvif-user admin --lat … --lon … --config …
+    /// (the password from LOOKOUT_ONVIF_PASSWORD, never the command line).
     Add {
         id: String,
         /// rtsp://… (percent-encode spaces and `!`), a video file, or test:PATTERN.
-        #[arg(long)]
-        source: String,
+        #[arg(long, required_unless_present = "onvif", conflicts_with = "onvif")]
+        source: Option<String>,
+        /// The camera's ONVIF device service: its first media profile's RTSP URI becomes the
+        /// source (with the ONVIF user in it, the account most cameras share for both).
+        #[arg(long, value_name = "URL")]
+        onvif: Option<String>,
+        /// ONVIF user; the password is read from the environment variable
+        /// LOOKOUT_ONVIF_PASSWORD.
+        #[arg(long, requires = "onvif")]
+        onvif_user: Option<String>,
         #[arg(long)]
         name: Option<String>,
         /// Models to run (repeat); default yolox_nano_coco.
@@ -288,6 +300,8 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
         CameraCommand::Add {
             id,
             source,
+            onvif,
+            onvif_user,
             name,
             models,
             lat,
@@ -305,6 +319,11 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
             if let Some(n) = name {
                 t["name"] = value(n);
             }
+            let source = match (source, onvif) {
+                (Some(source), _) => source,
+                (None, Some(url)) => onvif_source(&url, onvif_user)?,
+                (None, None) => return Err(BadInput("give --source or --onvif".into()).into()),
+            };
             t["source"] = value(source);
             if let Some(f) = detect_fps {
                 t["detect_fps"] = value(f);
@@ -965,4 +984,43 @@ pub fn publish_once(config: &Config, topic: &str, payload: Vec<u8>) -> anyhow::R
         "broker {}: no acknowledgement within 5 s",
         config.uplink.broker
     ))
+}
+
+/// The RTSP source an ONVIF camera gives for its first profile, with the ONVIF user in it.
+fn onvif_source(url: &str, user: Option<String>) -> anyhow::Result<String> {
+    let credentials = match user {
+        Some(user) => Some(lookout::onvif::Credentials {
+            user,
+            password: std::env::var("LOOKOUT_ONVIF_PASSWORD").map_err(|_| {
+                BadInput("--onvif-user needs the password in LOOKOUT_ONVIF_PASSWORD".into())
+            })?,
+        }),
+        None => None,
+    };
+    let camera = lookout::onvif::OnvifCamera::connect(url, credentials.as_ref())?;
+    let uri = camera.stream_uri()?;
+    let device = camera.device().ok();
+    let mut source = url::Url::parse(&uri)
+        .map_err(|e| anyhow::anyhow!("the camera's stream URI is not a URL ({e})"))?;
+    if !matches!(source.scheme(), "rtsp" | "rtsps") {
+        return Err(anyhow::anyhow!(
+            "the camera's stream URI is {}, not rtsp://",
+            lookout::redact::url(&uri)
+        ));
+    }
+    if let (Some(c), "") = (&credentials, source.username()) {
+        let _ = source.set_username(&c.user);
+        let _ = source.set_password(Some(&c.password));
+    }
+    if let Some(d) = device {
+        println!(
+            "ONVIF camera: {} {} (firmware {}), profile {}, stream {}",
+            d.manufacturer,
+            d.model,
+            d.firmware,
+            camera.profile(),
+            lookout::redact::url(source.as_str())
+        );
+    }
+    Ok(source.to_string())
 }

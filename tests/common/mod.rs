@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod onnx;
+pub mod onvif;
 pub mod proxy;
 
 use std::net::TcpListener;
