@@ -142,3 +142,56 @@ fn camera_add_onvif_fills_in_the_stream_with_the_onvif_user() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("LOOKOUT_ONVIF_PASSWORD"));
     assert!(!std::fs::read_to_string(&cfg).unwrap().contains("tower_2"));
 }
+
+#[test]
+fn camera_discover_finds_the_simulated_camera() {
+    let sim = OnvifSim::start(presets(), "rtsp://127.0.0.1:8554/live");
+    sim.answer_discovery();
+    let out = Command::new(lookout_bin())
+        .args([
+            "camera",
+            "discover",
+            "--at",
+            "127.0.0.1",
+            "--timeout",
+            "1.5",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(&sim.device_url()))
+        .unwrap_or_else(|| panic!("the camera's device service in {stdout}"));
+    assert!(line.contains("SimVision Tower"), "{line}");
+    assert!(line.contains("TowerPTZ-2000"), "{line}");
+}
+
+#[test]
+fn camera_ptz_lists_presets_and_moves_to_one() {
+    let sim = OnvifSim::start(presets(), "rtsp://127.0.0.1:8554/live");
+    let out = Command::new(lookout_bin())
+        .args(["camera", "ptz", "--onvif", &sim.device_url()])
+        .args(["--onvif-user", SIM_USER, "--goto", "2"])
+        .env("LOOKOUT_ONVIF_PASSWORD", SIM_PASSWORD)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("水库 reservoir"), "{stdout}");
+    assert!(
+        stdout.contains("now: pan +0.100 tilt -0.200 zoom +0.300\n"),
+        "still at preset 2 once the command returns: {stdout}"
+    );
+    assert_eq!(sim.preset().as_deref(), Some("2"));
+    assert!(!sim.moving());
+}

@@ -62,6 +62,32 @@ pub enum CameraCommand {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Find ONVIF cameras: a WS-Discovery probe on the local segment (multicast), or to one
+    /// address (--at) for a camera behind a router that drops multicast.
+    ///
+    /// Example: lookout camera discover --timeout 3
+    Discover {
+        /// Seconds to wait for answers.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+        /// Probe this address only (unicast to its port 3702).
+        #[arg(long, value_name = "IP")]
+        at: Option<std::net::IpAddr>,
+    },
+    /// An ONVIF PTZ camera's presets and where it points now; with --goto, move to a preset
+    /// and wait until it is still (checking a patrol's presets on site).
+    ///
+    /// Example: lookout camera ptz --onvif http://10.0.0.31/onvif/device_service --onvif-user
+    /// admin --goto 2   (password from LOOKOUT_ONVIF_PASSWORD)
+    Ptz {
+        #[arg(long, value_name = "URL")]
+        onvif: String,
+        #[arg(long)]
+        onvif_user: Option<String>,
+        /// Preset token to move to.
+        #[arg(long, value_name = "TOKEN")]
+        goto: Option<String>,
+    },
     /// List the cameras.
     ///
     /// Example: lookout camera list --config /etc/lookout/lookout.toml
@@ -345,6 +371,61 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
                 "added camera {id}; check it with: lookout camera test {id} --config {}",
                 config.display()
             );
+            Ok(())
+        }
+        CameraCommand::Ptz {
+            onvif,
+            onvif_user,
+            goto,
+        } => {
+            let credentials = onvif_credentials(onvif_user)?;
+            let camera = lookout::onvif::OnvifCamera::connect(&onvif, credentials.as_ref())?;
+            for p in camera.presets()? {
+                let pose = match (p.pan_tilt, p.zoom) {
+                    (Some((pan, tilt)), zoom) => format!(
+                        "pan {pan:+.3} tilt {tilt:+.3} zoom {}",
+                        zoom.map_or("-".into(), |z| format!("{z:.3}"))
+                    ),
+                    _ => "(no stored position)".into(),
+                };
+                println!("preset {:>4}  {}  {pose}", p.token, p.name);
+            }
+            if let Some(token) = goto {
+                camera.goto_preset(&token)?;
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                while camera.pose()?.moving && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            }
+            let pose = camera.pose()?;
+            let f = |v: Option<f32>| v.map_or("-".into(), |v| format!("{v:+.3}"));
+            println!(
+                "now: pan {} tilt {} zoom {}{}",
+                f(pose.pan),
+                f(pose.tilt),
+                f(pose.zoom),
+                if pose.moving { " (moving)" } else { "" }
+            );
+            Ok(())
+        }
+        CameraCommand::Discover { timeout, at } => {
+            let wait = std::time::Duration::from_secs_f64(timeout.clamp(0.1, 60.0));
+            let found = match at {
+                Some(ip) => lookout::onvif::discover_at(ip, wait),
+                None => lookout::onvif::discover(wait),
+            }
+            .map_err(|e| anyhow::anyhow!(e))?;
+            if found.is_empty() {
+                println!("no ONVIF camera answered within {timeout} s");
+            }
+            for d in found {
+                println!(
+                    "{}  {}  {}",
+                    d.addresses.join(" "),
+                    d.name.as_deref().unwrap_or("-"),
+                    d.hardware.as_deref().unwrap_or("-")
+                );
+            }
             Ok(())
         }
         CameraCommand::List { config } => {
@@ -986,9 +1067,10 @@ pub fn publish_once(config: &Config, topic: &str, payload: Vec<u8>) -> anyhow::R
     ))
 }
 
-/// The RTSP source an ONVIF camera gives for its first profile, with the ONVIF user in it.
-fn onvif_source(url: &str, user: Option<String>) -> anyhow::Result<String> {
-    let credentials = match user {
+/// The ONVIF user of `--onvif-user`, its password from the environment (never the command
+/// line, which `ps` shows to every user of the box).
+fn onvif_credentials(user: Option<String>) -> anyhow::Result<Option<lookout::onvif::Credentials>> {
+    Ok(match user {
         Some(user) => Some(lookout::onvif::Credentials {
             user,
             password: std::env::var("LOOKOUT_ONVIF_PASSWORD").map_err(|_| {
@@ -996,7 +1078,12 @@ fn onvif_source(url: &str, user: Option<String>) -> anyhow::Result<String> {
             })?,
         }),
         None => None,
-    };
+    })
+}
+
+/// The RTSP source an ONVIF camera gives for its first profile, with the ONVIF user in it.
+fn onvif_source(url: &str, user: Option<String>) -> anyhow::Result<String> {
+    let credentials = onvif_credentials(user)?;
     let camera = lookout::onvif::OnvifCamera::connect(url, credentials.as_ref())?;
     let uri = camera.stream_uri()?;
     let device = camera.device().ok();

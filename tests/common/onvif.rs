@@ -91,6 +91,27 @@ impl OnvifSim {
     pub fn calls(&self) -> Vec<String> {
         self.state.lock().unwrap().calls.clone()
     }
+
+    /// Answers WS-Discovery probes sent to 127.0.0.1:3702 (unicast, as `lookout camera
+    /// discover --at` sends them) with a `ProbeMatch` naming this device service.
+    pub fn answer_discovery(&self) {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:3702").expect("bind 127.0.0.1:3702");
+        let xaddr = self.device_url();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let probe = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if !probe.contains("Probe") {
+                    continue;
+                }
+                let relates = text_of(&probe, "MessageID").unwrap_or_default().to_owned();
+                let reply = format!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:dn="http://www.onvif.org/ver10/network/wsdl"><SOAP-ENV:Header><wsa:MessageID>uuid:7b1c0f56-1d1e-4c3a-9b5e-0a0b0c0d0e0f</wsa:MessageID><wsa:RelatesTo>{relates}</wsa:RelatesTo><wsa:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</wsa:To><wsa:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsa:Action></SOAP-ENV:Header><SOAP-ENV:Body><d:ProbeMatches><d:ProbeMatch><wsa:EndpointReference><wsa:Address>urn:uuid:4a0f6b2e-0000-1000-8000-simvision0001</wsa:Address></wsa:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types><d:Scopes>onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/type/ptz onvif://www.onvif.org/hardware/TowerPTZ-2000 onvif://www.onvif.org/name/SimVision%20Tower onvif://www.onvif.org/location/city/hangzhou</d:Scopes><d:XAddrs>{xaddr}</d:XAddrs><d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>"#
+                );
+                let _ = socket.send_to(reply.as_bytes(), from);
+            }
+        });
+    }
 }
 
 fn serve(mut stream: TcpStream, port: u16, rtsp_uri: &str, state: &Mutex<State>) {
