@@ -415,3 +415,75 @@ mod tests {
         assert!(matches!(near_horizon.locate(0.5, 0.5), Err(NoHit::TooFar(r)) if r > 3_000.0));
     }
 }
+
+/// How a PTZ head's reported position (ONVIF's generic spaces: pan and tilt in [-1, 1], zoom in
+/// [0, 1]) maps to angles and a field of view. ONVIF leaves the scale to the vendor; these are
+/// read off the camera's data sheet (pan range, tilt range, the lens's widest and narrowest
+/// horizontal field of view).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeadModel {
+    /// Pan in degrees at generic -1 and +1 (clockwise positive), e.g. (-180, 180).
+    pub pan_range_deg: (f64, f64),
+    /// Elevation in degrees at generic tilt -1 and +1 (up positive), e.g. (-90, 20).
+    pub tilt_range_deg: (f64, f64),
+    /// Horizontal field of view at zoom 0 (wide) and zoom 1 (tele), degrees.
+    pub hfov_wide_deg: f64,
+    pub hfov_tele_deg: f64,
+}
+
+impl HeadModel {
+    /// Pan (degrees clockwise, added to the heading), downward tilt (degrees, added to the
+    /// mounting tilt) and horizontal field of view for a reported position. Zoom is taken as
+    /// linear in magnification between the lens's ends, which is how the generic zoom space of
+    /// the cameras seen behaves.
+    pub fn angles(&self, pan: f64, tilt: f64, zoom: f64) -> (f64, f64, f64) {
+        let lerp = |(lo, hi): (f64, f64), v: f64| lo + (v.clamp(-1.0, 1.0) + 1.0) / 2.0 * (hi - lo);
+        let pan_deg = lerp(self.pan_range_deg, pan);
+        let elevation = lerp(self.tilt_range_deg, tilt);
+        let half = |deg: f64| (deg.to_radians() / 2.0).tan();
+        let (wide, tele) = (half(self.hfov_wide_deg), half(self.hfov_tele_deg));
+        let magnification = 1.0 + zoom.clamp(0.0, 1.0) * (wide / tele - 1.0);
+        let hfov_deg = 2.0 * (wide / magnification).atan().to_degrees();
+        (pan_deg, -elevation, hfov_deg)
+    }
+
+    /// `pose` pointed where the head reports.
+    pub fn apply(&self, pose: &Pose, pan: f64, tilt: f64, zoom: f64) -> Pose {
+        let (pan_deg, ptz_tilt_deg, hfov_deg) = self.angles(pan, tilt, zoom);
+        Pose {
+            pan_deg,
+            ptz_tilt_deg,
+            hfov_deg,
+            ..*pose
+        }
+    }
+}
+
+#[cfg(test)]
+mod head_tests {
+    use super::*;
+
+    #[test]
+    fn generic_positions_map_to_the_heads_angles_and_the_lenss_field_of_view() {
+        let head = HeadModel {
+            pan_range_deg: (-180.0, 180.0),
+            tilt_range_deg: (-90.0, 20.0),
+            hfov_wide_deg: 60.0,
+            hfov_tele_deg: 2.0,
+        };
+        let (pan, down, hfov) = head.angles(0.5, 1.0, 0.0);
+        assert!((pan - 90.0).abs() < 1e-9);
+        assert!((down + 20.0).abs() < 1e-9, "20° up is -20° down: {down}");
+        assert!((hfov - 60.0).abs() < 1e-9);
+        let (_, down, hfov) = head.angles(0.0, -1.0, 1.0);
+        assert!((down - 90.0).abs() < 1e-9);
+        assert!((hfov - 2.0).abs() < 1e-9);
+        // Half way in magnification: 2·atan(tan(30°)/m) with m = (1 + M)/2.
+        let m = (1.0 + (30f64.to_radians().tan() / 1f64.to_radians().tan())) / 2.0;
+        let (_, _, hfov) = head.angles(0.0, 0.0, 0.5);
+        let want = 2.0 * (30f64.to_radians().tan() / m).atan().to_degrees();
+        assert!((hfov - want).abs() < 1e-9, "{hfov} vs {want}");
+        // Out-of-range reports are clamped, not extrapolated.
+        assert_eq!(head.angles(3.0, 0.0, 0.0).0, 180.0);
+    }
+}
