@@ -326,3 +326,39 @@ fn a_ground_point_is_located_from_the_pose_the_camera_reports() {
         hit.accuracy_m
     );
 }
+
+/// A patrol drives the simulated camera through two full tours of its three presets: each is
+/// watched for its dwell, in order, and never while the head is moving.
+#[test]
+fn a_patrol_tours_the_presets_and_watches_only_when_the_head_is_still() {
+    use lookout::runtime::patrol::{Patrol, Stop};
+    let sim = OnvifSim::start(presets(), "rtsp://127.0.0.1:8554/live");
+    let mut cam = OnvifCamera::connect(&sim.device_url(), Some(&credentials())).unwrap();
+    let stops: Vec<Stop> = ["1", "2", "3"]
+        .iter()
+        .map(|t| Stop {
+            token: (*t).into(),
+            dwell: Duration::from_millis(400),
+        })
+        .collect();
+    let mut patrol = Patrol::new(stops, Duration::from_millis(200));
+    let mut watched: Vec<String> = Vec::new();
+    let start = Instant::now();
+    while patrol.visits < 6 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            patrol.phase()
+        );
+        patrol.step(Instant::now(), &mut cam);
+        if let Some(token) = patrol.watching() {
+            assert!(!sim.moving(), "watched preset {token} while the head moved");
+            assert_eq!(sim.preset().as_deref(), Some(token));
+            if watched.last().map(String::as_str) != Some(token) {
+                watched.push(token.to_owned());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(watched, ["1", "2", "3", "1", "2", "3"]);
+}

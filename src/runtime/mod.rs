@@ -9,6 +9,7 @@ pub mod budget;
 mod camera;
 mod clips;
 mod fleet;
+pub mod patrol;
 mod perception;
 mod warner;
 
