@@ -108,18 +108,13 @@ impl ClipRecorder {
     /// pipeline's stream time: from `pre` before to `post` after an opening, the `pre + post`
     /// before a verdict.
     pub fn record(&self, order: &WorkOrder, of: ClipOf, pts: Duration, at: DateTime<Utc>) {
-        // Named after the photo of the moment (`opened-3.jpg` → `opened-3.mp4`).
-        let stem = order
-            .evidence
-            .iter()
-            .rev()
-            .find(|e| e.name.ends_with(".jpg"))
-            .and_then(|e| e.name.strip_suffix(".jpg"))
-            .map(str::to_owned)
-            .unwrap_or_else(|| match of {
-                ClipOf::Opening => format!("opened-{}", order.revision),
-                ClipOf::Verdict => format!("verified-{}", order.revision),
-            });
+        // Named like the photo of the moment, which is named after the revision it joined
+        // (`opened-3.jpg` → `opened-3.mp4`): unique within the order even when that photo
+        // could not be taken.
+        let stem = match of {
+            ClipOf::Opening => format!("opened-{}", order.revision),
+            ClipOf::Verdict => format!("verified-{}", order.revision),
+        };
         let (from, to) = match of {
             ClipOf::Opening => (pts.saturating_sub(self.pre), pts + self.post),
             ClipOf::Verdict => (pts.saturating_sub(self.pre + self.post), pts),
