@@ -41,9 +41,9 @@ fn boxes(data: &[u8]) -> Vec<String> {
     out
 }
 
-/// What GStreamer's own MP4 demuxer reads back: the video caps, whether the first access unit
-/// is a keyframe, the duration, and the units' total size.
-fn read_back(path: &std::path::Path) -> (String, bool, Duration, usize) {
+/// A playing pipeline that demuxes `path`'s video track into an appsink (GStreamer's own MP4
+/// demuxer, qtdemux).
+fn demux_video(path: &std::path::Path) -> (gst::Pipeline, gst_app::AppSink) {
     let pipeline = gst::parse::launch(
         "filesrc name=src ! qtdemux name=demux demux.video_0 ! appsink name=sink sync=false",
     )
@@ -60,6 +60,13 @@ fn read_back(path: &std::path::Path) -> (String, bool, Duration, usize) {
         .downcast::<gst_app::AppSink>()
         .unwrap();
     pipeline.set_state(gst::State::Playing).unwrap();
+    (pipeline, sink)
+}
+
+/// What GStreamer's own MP4 demuxer reads back: the video caps, whether the first access unit
+/// is a keyframe, the duration, and the units' total size.
+fn read_back(path: &std::path::Path) -> (String, bool, Duration, usize) {
+    let (pipeline, sink) = demux_video(path);
     let mut codec = String::new();
     let mut first_is_key = None;
     let mut bytes = 0;
@@ -169,22 +176,7 @@ fn a_clip_of_the_forest_fire_is_remuxed_not_reencoded() {
 
 /// Keyframe times of a file's video track, read by GStreamer's demuxer.
 fn keyframes(path: &std::path::Path) -> Vec<Duration> {
-    let pipeline = gst::parse::launch(
-        "filesrc name=src ! qtdemux name=demux demux.video_0 ! appsink name=sink sync=false",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    pipeline
-        .by_name("src")
-        .unwrap()
-        .set_property("location", path.to_string_lossy().as_ref());
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
+    let (pipeline, sink) = demux_video(path);
     let mut keys = Vec::new();
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(10)) {
         let buffer = sample.buffer().unwrap();

@@ -28,6 +28,16 @@ fn presets() -> Vec<SimPreset> {
     .collect()
 }
 
+/// stdout of a lookout command that must succeed (stderr in the failure).
+fn succeeded(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn credentials() -> Credentials {
     Credentials {
         user: SIM_USER.into(),
@@ -158,12 +168,7 @@ fn camera_discover_finds_the_simulated_camera() {
         ])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(out);
     let line = stdout
         .lines()
         .find(|l| l.contains(&sim.device_url()))
@@ -181,12 +186,7 @@ fn camera_ptz_lists_presets_and_moves_to_one() {
         .env("LOOKOUT_ONVIF_PASSWORD", SIM_PASSWORD)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(out);
     assert!(stdout.contains("水库 reservoir"), "{stdout}");
     assert!(
         stdout.contains("now: pan +0.100 tilt -0.200 zoom +0.300\n"),

@@ -83,6 +83,24 @@ pub struct OnvifCamera {
 /// How long one ONVIF call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A runtime for blocking calls from a thread that has none.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Runs one call to its end or [`CALL_TIMEOUT`]; the error is redacted text.
+fn block<T>(
+    runtime: &tokio::runtime::Runtime,
+    fut: impl std::future::Future<Output = Result<T, oxvif::OnvifError>>,
+) -> Result<T, String> {
+    runtime
+        .block_on(async { tokio::time::timeout(CALL_TIMEOUT, fut).await })
+        .map_err(|_| format!("no answer within {} s", CALL_TIMEOUT.as_secs()))?
+        .map_err(|e| crate::redact::text(&e.to_string()).into_owned())
+}
+
 impl OnvifCamera {
     /// Connects to the device service at `device_url` (`http://host/onvif/device_service`),
     /// with the camera's clock taken into account for WS-Security timestamps.
@@ -95,27 +113,14 @@ impl OnvifCamera {
             url: url.clone(),
             message,
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| connect(format!("cannot start its runtime: {e}")))?;
+        let runtime = runtime().map_err(|e| connect(format!("cannot start its runtime: {e}")))?;
         let mut builder = OnvifSession::builder(device_url).with_clock_sync();
         if let Some(c) = credentials {
             builder = builder.with_credentials(c.user.clone(), c.password.clone());
         }
-        let session = runtime
-            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, builder.build()).await })
-            .map_err(|_| connect("no answer within 10 s".into()))?
-            .map_err(|e| connect(crate::redact::text(&e.to_string()).into_owned()))?;
-        let profiles = runtime
-            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, session.get_profiles()).await })
-            .map_err(|_| connect("GetProfiles: no answer within 10 s".into()))?
-            .map_err(|e| {
-                connect(format!(
-                    "GetProfiles: {}",
-                    crate::redact::text(&e.to_string()).into_owned()
-                ))
-            })?;
+        let session = block(&runtime, builder.build()).map_err(connect)?;
+        let profiles = block(&runtime, session.get_profiles())
+            .map_err(|e| connect(format!("GetProfiles: {e}")))?;
         let profile = profiles
             .first()
             .map(|p| p.token.clone())
@@ -134,15 +139,11 @@ impl OnvifCamera {
         operation: &'static str,
         fut: impl std::future::Future<Output = Result<T, oxvif::OnvifError>>,
     ) -> Result<T, OnvifError> {
-        let error = |message: String| OnvifError::Call {
+        block(&self.runtime, fut).map_err(|message| OnvifError::Call {
             operation,
             url: self.url.clone(),
             message,
-        };
-        self.runtime
-            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, fut).await })
-            .map_err(|_| error("no answer within 10 s".into()))?
-            .map_err(|e| error(crate::redact::text(&e.to_string()).into_owned()))
+        })
     }
 
     /// The media profile used (its token).
@@ -233,10 +234,7 @@ fn discovered(d: oxvif::DiscoveredDevice) -> Discovered {
 
 /// Probes the local segment (WS-Discovery multicast) for `timeout`.
 pub fn discover(timeout: Duration) -> Result<Vec<Discovered>, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = runtime().map_err(|e| e.to_string())?;
     let found = runtime
         .block_on(oxvif::discovery::probe_result(timeout))
         .map_err(|e| format!("WS-Discovery probe: {e}"))?;
@@ -246,10 +244,7 @@ pub fn discover(timeout: Duration) -> Result<Vec<Discovered>, String> {
 /// Probes one address (WS-Discovery unicast to its port 3702), for a camera on another
 /// segment or a network that drops multicast.
 pub fn discover_at(ip: std::net::IpAddr, timeout: Duration) -> Result<Vec<Discovered>, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = runtime().map_err(|e| e.to_string())?;
     let found = runtime.block_on(oxvif::discovery::probe_unicast(ip, timeout));
     Ok(found.into_iter().map(discovered).collect())
 }
