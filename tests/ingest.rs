@@ -35,6 +35,8 @@ fn camera(source: &str) -> CameraConfig {
         warnings: vec![],
         priority: None,
         motion: Default::default(),
+        ptz: None,
+        presets: Vec::new(),
     }
 }
 

@@ -189,6 +189,10 @@ pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
             }
         }
     }
+    for camera in config.cameras.iter().filter(|c| c.ptz.is_some()) {
+        let (ok, detail) = ptz_head(camera);
+        r.line(ok, &format!("ptz {}", camera.id), detail);
+    }
     let state = &config.storage.dir;
     match free_bytes(state) {
         Some(free) => r.line(
@@ -227,6 +231,52 @@ pub fn run(config_path: &Path, camera_timeout: f64) -> anyhow::Result<()> {
         return Err(anyhow::anyhow!("{} check(s) failed", r.failed));
     }
     Ok(())
+}
+
+/// Whether a PTZ camera's head answers over ONVIF with the configured user, and holds every
+/// preset of its tour (a preset deleted in the camera's web page would leave the tour stuck).
+fn ptz_head(camera: &lookout::config::CameraConfig) -> (bool, String) {
+    let ptz = camera.ptz.as_ref().expect("filtered");
+    let credentials = match lookout::onvif::credentials_for(ptz) {
+        Ok(c) => c,
+        Err(e) => return (false, e),
+    };
+    let head = match lookout::onvif::OnvifCamera::connect(&ptz.onvif, credentials.as_ref()) {
+        Ok(h) => h,
+        Err(e) => return (false, e.to_string()),
+    };
+    let stored = match head.presets() {
+        Ok(p) => p,
+        Err(e) => return (false, e.to_string()),
+    };
+    let missing: Vec<&str> = camera
+        .presets
+        .iter()
+        .map(|p| p.token.as_str())
+        .filter(|t| !stored.iter().any(|s| s.token == *t))
+        .collect();
+    if !missing.is_empty() {
+        return (
+            false,
+            format!(
+                "the camera has no preset {} (it has: {}): set them up in its web page or fix [[cameras.presets]]",
+                missing.join(", "),
+                stored.iter().map(|s| s.token.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    let pose = head.pose().map(|p| {
+        let f = |v: Option<f32>| v.map_or("-".into(), |v| format!("{v:+.3}"));
+        format!("pan {} tilt {} zoom {}", f(p.pan), f(p.tilt), f(p.zoom))
+    });
+    (
+        true,
+        format!(
+            "ONVIF answers; {} preset(s) of the tour stored; now at {}",
+            camera.presets.len(),
+            pose.unwrap_or_else(|e| format!("(GetStatus: {e})"))
+        ),
+    )
 }
 
 /// What a running daemon (found on its metrics endpoint) says about each camera: the one a

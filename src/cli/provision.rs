@@ -124,6 +124,10 @@ pub enum CameraCommand {
         /// Use this image instead of a frame from the camera.
         #[arg(long)]
         from: Option<PathBuf>,
+        /// A PTZ camera's preset (`[[cameras.presets]] token`): the head is moved there first,
+        /// and the view is stored as that preset's reference.
+        #[arg(long)]
+        preset: Option<String>,
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
         #[arg(long, short)]
@@ -190,6 +194,10 @@ pub enum ZoneCommand {
         camera: String,
         #[arg(long)]
         out: PathBuf,
+        /// A PTZ camera's preset: the head is moved there first, and the preset's zones are
+        /// drawn with the camera's own.
+        #[arg(long)]
+        preset: Option<String>,
         #[arg(long, default_value_t = 10.0)]
         timeout: f64,
         #[arg(long, short)]
@@ -391,11 +399,7 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
                 println!("preset {:>4}  {}  {pose}", p.token, p.name);
             }
             if let Some(token) = goto {
-                camera.goto_preset(&token)?;
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-                while camera.pose()?.moving && std::time::Instant::now() < deadline {
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
+                camera.goto_and_wait(&token, std::time::Duration::from_secs(30))?;
             }
             let pose = camera.pose()?;
             let f = |v: Option<f32>| v.map_or("-".into(), |v| format!("{v:+.3}"));
@@ -485,21 +489,32 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
         CameraCommand::Reference {
             id,
             from,
+            preset,
             timeout,
             config,
         } => {
             let config = load_config(&config)?;
             let camera = find_camera(&config, &id)?;
+            let index = preset
+                .as_deref()
+                .map(|token| preset_index(camera, token))
+                .transpose()?;
             let image = match from {
                 Some(path) => image::open(&path)
                     .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?
                     .to_rgb8(),
                 None => {
+                    if let Some(k) = index {
+                        move_to_preset(camera, k)?;
+                    }
                     let probe = grab(camera, Duration::from_secs_f64(timeout))?;
                     probe.frame.image.as_ref().clone()
                 }
             };
-            let path = camera.reference_path(&config.storage.dir);
+            let path = match index {
+                Some(k) => camera.preset_reference_path(&config.storage.dir, k),
+                None => camera.reference_path(&config.storage.dir),
+            };
             lookout::evidence::save_reference(&path, &image)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             println!(
@@ -529,6 +544,47 @@ pub fn camera(cmd: CameraCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The index of a camera's preset by its token, or why there is none.
+fn preset_index(camera: &CameraConfig, token: &str) -> anyhow::Result<usize> {
+    if camera.ptz.is_none() {
+        return Err(BadInput(format!(
+            "camera {} has no [cameras.ptz]: --preset is for PTZ cameras",
+            camera.id
+        ))
+        .into());
+    }
+    camera
+        .presets
+        .iter()
+        .position(|p| p.token == token)
+        .ok_or_else(|| {
+            let known: Vec<&str> = camera.presets.iter().map(|p| p.token.as_str()).collect();
+            BadInput(format!(
+                "camera {} has no preset {token:?} in its tour (its presets: {})",
+                camera.id,
+                known.join(", ")
+            ))
+            .into()
+        })
+}
+
+/// Moves a PTZ camera's head to its preset `k` and waits until it is still and settled.
+fn move_to_preset(camera: &CameraConfig, k: usize) -> anyhow::Result<()> {
+    let ptz = camera.ptz.as_ref().expect("checked by preset_index");
+    let credentials = lookout::onvif::credentials_for(ptz).map_err(BadInput)?;
+    let head = lookout::onvif::OnvifCamera::connect(&ptz.onvif, credentials.as_ref())?;
+    let token = &camera.presets[k].token;
+    let pose = head.goto_and_wait(token, Duration::from_secs(30))?;
+    if pose.moving {
+        anyhow::bail!(
+            "camera {}: the head is still moving 30 s after GotoPreset {token}",
+            camera.id
+        );
+    }
+    std::thread::sleep(ptz.settle_s.duration());
+    Ok(())
 }
 
 /// A source for display: the password of an RTSP URL replaced.
@@ -741,6 +797,7 @@ pub fn zone(cmd: ZoneCommand) -> anyhow::Result<()> {
         ZoneCommand::Preview {
             camera,
             out,
+            preset,
             timeout,
             config,
         } => {
@@ -749,6 +806,16 @@ pub fn zone(cmd: ZoneCommand) -> anyhow::Result<()> {
             }
             let config = load_config(&config)?;
             let cam = find_camera(&config, &camera)?;
+            let view;
+            let cam = match preset.as_deref() {
+                Some(token) => {
+                    let k = preset_index(cam, token)?;
+                    move_to_preset(cam, k)?;
+                    view = cam.at_preset(k);
+                    &view
+                }
+                None => cam,
+            };
             let probe = grab(cam, Duration::from_secs_f64(timeout))?;
             let zones: Vec<lookout::rules::Zone> = cam
                 .zones

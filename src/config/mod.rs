@@ -216,6 +216,60 @@ impl CameraConfig {
         self.zones.iter().find(|z| z.id == id)
     }
 
+    /// The camera as it looks at its preset `index`: the camera's own zones and rules (which
+    /// hold at every preset) followed by the preset's, and the preset's reference view.
+    pub fn at_preset(&self, index: usize) -> CameraConfig {
+        let mut view = self.clone();
+        let preset = &self.presets[index];
+        view.zones.extend(preset.zones.iter().cloned());
+        view.rules.extend(preset.rules.iter().cloned());
+        view.faults.reference = preset.reference.clone();
+        view
+    }
+
+    /// Where a key path into [`CameraConfig::at_preset`]`(preset)` of the camera at `cameras[c]`
+    /// is in the file: a zone or rule past the camera's own is the preset's.
+    pub fn preset_key(&self, c: usize, preset: usize, key: KeyPath) -> KeyPath {
+        use span::Segment;
+        let own = |list: &str| match list {
+            "zones" => Some(self.zones.len()),
+            "rules" => Some(self.rules.len()),
+            _ => None,
+        };
+        let segments = &key.0;
+        if let [Segment::Key(cams), Segment::Index(i), Segment::Key(list), Segment::Index(n), rest @ ..] =
+            &segments[..]
+        {
+            if cams == "cameras" && *i == c {
+                if let Some(len) = own(list).filter(|len| n >= len) {
+                    let mut out = KeyPath::default()
+                        .key("cameras")
+                        .index(c)
+                        .key("presets")
+                        .index(preset)
+                        .key(list)
+                        .index(n - len);
+                    out.0.extend(rest.iter().cloned());
+                    return out;
+                }
+            }
+        }
+        key
+    }
+
+    /// Where this camera's reference view at a preset is kept: the preset's `reference`, or
+    /// `{storage_dir}/reference/{id}@{token}.png`.
+    pub fn preset_reference_path(&self, storage_dir: &Path, index: usize) -> PathBuf {
+        let preset = &self.presets[index];
+        preset.reference.clone().unwrap_or_else(|| {
+            storage_dir.join("reference").join(format!(
+                "{}@{}.png",
+                self.id,
+                file_safe(&preset.token)
+            ))
+        })
+    }
+
     /// Where this camera's reference view is kept: `faults.reference`, or
     /// `{storage_dir}/reference/{id}.png`.
     pub fn reference_path(&self, storage_dir: &Path) -> PathBuf {
@@ -233,4 +287,18 @@ pub fn is_identifier(s: &str) -> bool {
         && s.len() <= 64
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A token as a file-name part: what is not a letter, digit, `_` or `-` becomes `_`.
+fn file_safe(token: &str) -> String {
+    token
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -766,6 +766,99 @@ pub struct CameraConfig {
     pub priority: Option<Priority>,
     #[serde(default)]
     pub motion: MotionConfig,
+    /// A PTZ camera the box talks to over ONVIF (`[cameras.ptz]`): where it points now, and the
+    /// patrol through `presets`.
+    #[serde(default)]
+    pub ptz: Option<PtzConfig>,
+    /// A patrolling camera's stops, in tour order (`[[cameras.presets]]`): each an ONVIF preset
+    /// with its dwell and its own zones, rules and reference view. The camera's own `zones` and
+    /// `rules` hold at every preset. Needs `[cameras.ptz]`.
+    #[serde(default)]
+    pub presets: Vec<PresetConfig>,
+}
+
+/// How the box reaches a PTZ camera's head and reads its pose (`[cameras.ptz]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PtzConfig {
+    /// The camera's ONVIF device service, e.g. `http://10.0.0.31/onvif/device_service`.
+    pub onvif: String,
+    /// ONVIF user (an "operator": a "user" cannot move the head).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// File holding the ONVIF password (kept out of the config). Without one, the environment
+    /// variable `LOOKOUT_ONVIF_PASSWORD`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Who runs the tour: `box` (the box moves the head from preset to preset) or `camera`
+    /// (the camera runs its own patrol; the box follows it by reading the head's position).
+    #[serde(default)]
+    pub tour: TourMode,
+    /// Seconds after the head reports it is still before frames count (focus, exposure).
+    #[serde(default = "default_settle_s")]
+    pub settle_s: Seconds,
+    /// Pan in degrees at ONVIF's generic -1 and +1 (the data sheet's pan range).
+    #[serde(default = "default_pan_range")]
+    pub pan_range_deg: [f64; 2],
+    /// Elevation in degrees (up positive) at ONVIF's generic tilt -1 and +1.
+    #[serde(default = "default_tilt_range")]
+    pub tilt_range_deg: [f64; 2],
+    /// The lens's horizontal field of view at the widest and the narrowest zoom, degrees.
+    /// Without them, a preset's `hfov_deg` or the pose's `hfov_deg`.
+    #[serde(default)]
+    pub hfov_wide_deg: Option<f64>,
+    #[serde(default)]
+    pub hfov_tele_deg: Option<f64>,
+}
+
+/// Who drives a PTZ camera's tour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TourMode {
+    #[default]
+    Box,
+    Camera,
+}
+
+fn default_settle_s() -> Seconds {
+    Seconds::of(2.0)
+}
+fn default_pan_range() -> [f64; 2] {
+    [-180.0, 180.0]
+}
+fn default_tilt_range() -> [f64; 2] {
+    [-90.0, 20.0]
+}
+
+/// One stop of a PTZ camera's tour (`[[cameras.presets]]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetConfig {
+    /// The ONVIF preset token (`lookout camera ptz` lists them).
+    pub token: String,
+    /// Human name shown in work orders and the status.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Seconds the box watches this preset before moving on (`tour = "box"`).
+    #[serde(default = "default_dwell_s")]
+    pub dwell_s: Seconds,
+    /// Horizontal field of view at this preset's zoom, degrees: overrides the zoom mapping of
+    /// `[cameras.ptz]` (read it off the picture once, e.g. with `lookout calibrate`).
+    #[serde(default)]
+    pub hfov_deg: Option<f64>,
+    /// This preset's reference view. Default `{storage.dir}/reference/{camera}@{token}.png`.
+    #[serde(default)]
+    pub reference: Option<PathBuf>,
+    /// Zones of this preset's picture (ids unique with the camera's own).
+    #[serde(default)]
+    pub zones: Vec<ZoneConfig>,
+    /// Rules at this preset only.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+}
+
+fn default_dwell_s() -> Seconds {
+    Seconds::of(30.0)
 }
 
 /// How one camera runs one model (`[cameras.model_options.NAME]`); unset keys take the
@@ -1047,6 +1140,10 @@ pub struct FaultsConfig {
     /// Correlation of the edge maps (−1..1) below which the view no longer matches.
     #[serde(default = "default_shift_min_score")]
     pub shift_min_score: f32,
+    /// The view matches its reference far better once shifted back by at least this share of
+    /// the frame's width or height: the camera (or a PTZ preset) slipped that far.
+    #[serde(default = "default_shift_min_offset")]
+    pub shift_min_offset: f32,
     /// A fault's order clears once the picture is fine for this long.
     #[serde(default = "default_fault_clear_s")]
     pub clear_s: Seconds,
@@ -1087,6 +1184,9 @@ fn default_fault_shift_s() -> Seconds {
 fn default_shift_min_score() -> f32 {
     0.45
 }
+fn default_shift_min_offset() -> f32 {
+    0.05
+}
 fn default_fault_clear_s() -> Seconds {
     Seconds::of(30.0)
 }
@@ -1104,6 +1204,7 @@ impl Default for FaultsConfig {
             blur_max_ratio: default_blur_max_ratio(),
             shift_s: default_fault_shift_s(),
             shift_min_score: default_shift_min_score(),
+            shift_min_offset: default_shift_min_offset(),
             clear_s: default_fault_clear_s(),
             reference: None,
             event_code: None,

@@ -654,6 +654,104 @@ fn validate_camera(camera: &CameraConfig, at: KeyPath, p: &mut Problems) {
     }
     validate_geo(camera, &at, p);
     validate_faults(&camera.faults, at.clone().key("faults"), p);
+    validate_ptz(camera, &at, p);
+    validate_zones_and_rules(camera, &at, p);
+    // At each preset the camera's zones and rules hold with the preset's: the preset's are
+    // checked in that company (ids unique with the camera's, masks naming either), and a
+    // problem is reported at the preset's key.
+    let c = match at.0.get(1) {
+        Some(super::span::Segment::Index(c)) => *c,
+        _ => 0,
+    };
+    for k in 0..camera.presets.len() {
+        let view = camera.at_preset(k);
+        let mut found = Problems(Vec::new());
+        validate_zones_and_rules(&view, &at, &mut found);
+        for problem in found.0 {
+            let key = camera.preset_key(c, k, problem.key);
+            if key.0.get(2) == Some(&super::span::Segment::Key("presets".into())) {
+                p.add(key, problem.message);
+            }
+        }
+    }
+}
+
+/// A PTZ camera's `[cameras.ptz]` and `[[cameras.presets]]` keys.
+fn validate_ptz(camera: &CameraConfig, at: &KeyPath, p: &mut Problems) {
+    if let Some(ptz) = &camera.ptz {
+        let pat = at.clone().key("ptz");
+        match url::Url::parse(&ptz.onvif) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+            _ => p.add(
+                pat.clone().key("onvif"),
+                "must be the camera's ONVIF device service URL, e.g. http://10.0.0.31/onvif/device_service",
+            ),
+        }
+        if ptz.settle_s.secs() > 60.0 {
+            p.add(pat.clone().key("settle_s"), "must be at most 60");
+        }
+        for (key, [lo, hi]) in [
+            ("pan_range_deg", ptz.pan_range_deg),
+            ("tilt_range_deg", ptz.tilt_range_deg),
+        ] {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi && hi - lo <= 720.0) {
+                p.add(
+                    pat.clone().key(key),
+                    "must be [low, high] degrees with low < high",
+                );
+            }
+        }
+        let fov_ok = |v: f64| v > 0.0 && v < 179.0;
+        match (ptz.hfov_wide_deg, ptz.hfov_tele_deg) {
+            (Some(w), Some(t)) if fov_ok(w) && fov_ok(t) && t <= w => {}
+            (None, None) => {}
+            (Some(_), Some(_)) => p.add(
+                pat.clone().key("hfov_tele_deg"),
+                "hfov_wide_deg and hfov_tele_deg must be within 0..179 with tele ≤ wide",
+            ),
+            _ => p.add(
+                pat.clone().key("hfov_wide_deg"),
+                "give both hfov_wide_deg and hfov_tele_deg, or neither",
+            ),
+        }
+    }
+    if camera.presets.is_empty() {
+        return;
+    }
+    if camera.ptz.is_none() {
+        p.add(
+            at.clone().key("presets"),
+            "presets need [cameras.ptz] (the camera's ONVIF address) to move the head",
+        );
+    }
+    let mut tokens = HashSet::new();
+    for (k, preset) in camera.presets.iter().enumerate() {
+        let kat = at.clone().key("presets").index(k);
+        if preset.token.trim().is_empty() || preset.token.len() > 64 {
+            p.add(
+                kat.clone().key("token"),
+                "must be the preset's ONVIF token (1-64 characters)",
+            );
+        }
+        if !tokens.insert(preset.token.as_str()) {
+            p.add(
+                kat.clone().key("token"),
+                format!("preset {:?} is in the tour twice", preset.token),
+            );
+        }
+        if preset.dwell_s.secs() < 1.0 {
+            p.add(kat.clone().key("dwell_s"), "must be at least 1");
+        }
+        if let Some(h) = preset.hfov_deg {
+            if !(h > 0.0 && h < 179.0) {
+                p.add(kat.clone().key("hfov_deg"), "must be within 0..179");
+            }
+        }
+    }
+}
+
+/// A camera's zones and the rules on them.
+fn validate_zones_and_rules(camera: &CameraConfig, at: &KeyPath, p: &mut Problems) {
     let mut zone_ids = HashSet::new();
     for (i, zone) in camera.zones.iter().enumerate() {
         let zat = at.clone().key("zones").index(i);
@@ -843,6 +941,12 @@ fn validate_faults(f: &crate::config::FaultsConfig, at: KeyPath, p: &mut Problem
         p.add(
             at.clone().key("blur_max_ratio"),
             "a share of the reference view's sharpness: 0 up to (not including) 1",
+        );
+    }
+    if !(0.01..=0.15).contains(&f.shift_min_offset) {
+        p.add(
+            at.clone().key("shift_min_offset"),
+            "a share of the frame within 0.01..0.15 (the largest shift searched for is 0.15)",
         );
     }
     if !(-1.0..=1.0).contains(&f.shift_min_score) {

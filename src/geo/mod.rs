@@ -168,6 +168,29 @@ impl Locator {
             .collect()
     }
 
+    /// The same camera with its head pointed elsewhere: a ray-casting locator takes the head's
+    /// pan and downward tilt (degrees, added to the mounting heading and tilt) and the field of
+    /// view at its zoom; other locators do not depend on where a head points.
+    pub fn pointed(&self, pan_deg: f64, ptz_tilt_deg: f64, hfov_deg: f64) -> Locator {
+        match self {
+            Locator::RayCast {
+                camera,
+                pose,
+                terrain,
+            } => Locator::RayCast {
+                camera: *camera,
+                pose: Pose {
+                    pan_deg,
+                    ptz_tilt_deg,
+                    hfov_deg,
+                    ..*pose
+                },
+                terrain: terrain.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+
     fn camera(&self) -> &LocationConfig {
         match self {
             Locator::Fixed(c) => c,

@@ -205,6 +205,43 @@ impl OnvifCamera {
     }
 }
 
+impl OnvifCamera {
+    /// Moves to a preset and waits until the head reports it is still (at most `timeout`).
+    pub fn goto_and_wait(&self, token: &str, timeout: Duration) -> Result<Pose, OnvifError> {
+        self.goto_preset(token)?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let pose = self.pose()?;
+            if !pose.moving || std::time::Instant::now() >= deadline {
+                return Ok(pose);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// A configured PTZ camera's ONVIF user and password: `ptz.password_file`, else the
+/// environment variable `LOOKOUT_ONVIF_PASSWORD`; `None` without `ptz.user`.
+pub fn credentials_for(ptz: &crate::config::PtzConfig) -> Result<Option<Credentials>, String> {
+    let Some(user) = &ptz.user else {
+        return Ok(None);
+    };
+    let password = match &ptz.password_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read ptz.password_file {}: {e}", path.display()))?
+            .trim_end_matches(['\r', '\n'])
+            .to_owned(),
+        None => std::env::var("LOOKOUT_ONVIF_PASSWORD").map_err(|_| {
+            "ptz.user is set but there is no ptz.password_file and no LOOKOUT_ONVIF_PASSWORD"
+                .to_owned()
+        })?,
+    };
+    Ok(Some(Credentials {
+        user: user.clone(),
+        password,
+    }))
+}
+
 /// A device that answered a WS-Discovery probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Discovered {

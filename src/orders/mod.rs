@@ -42,6 +42,28 @@ pub struct ZoneRef {
     pub area_m2: Option<f64>,
 }
 
+/// Where a PTZ head points, as it reports it (ONVIF's generic spaces: pan and tilt in [-1, 1],
+/// zoom in [0, 1]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HeadPose {
+    pub pan: f64,
+    pub tilt: f64,
+    pub zoom: f64,
+}
+
+/// The preset of a patrolling camera an order belongs to (its incident is watched there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PtzRef {
+    /// The ONVIF preset token.
+    pub preset: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    /// Where the head reported it pointed on the visit the revision was made (absent when it
+    /// did not say).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pose: Option<HeadPose>,
+}
+
 /// An object in the order, with its box normalised to 0..1 of the frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderObject {
@@ -239,6 +261,9 @@ pub struct WorkOrder {
     pub count: usize,
     pub objects: Vec<OrderObject>,
     pub location: Location,
+    /// A PTZ camera's preset the incident is seen at, and where the head pointed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ptz: Option<PtzRef>,
     pub evidence: Vec<EvidenceRef>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dispatch: Option<Dispatch>,
@@ -552,6 +577,8 @@ pub struct OrderDesk {
     photographer: Arc<evidence::Photographer>,
     /// The ids photos of openings were captioned with, for the orders those openings create.
     reserved: HashMap<u64, String>,
+    /// A patrolling camera's desk works for one preset: its orders carry it.
+    ptz: Option<PtzRef>,
 }
 
 /// An open order an earlier run of the camera left, waiting for its incident.
@@ -589,7 +616,23 @@ impl OrderDesk {
             cases: CaseBook::default(),
             photographer: evidence::Photographer::shared_default(),
             reserved: HashMap::new(),
+            ptz: None,
         }
+    }
+
+    /// A desk for one preset of a patrolling camera: its orders carry the preset, and only the
+    /// orders an earlier run left open at this preset are adopted.
+    pub fn at_preset(mut self, preset: PtzRef) -> Self {
+        self.ptz = Some(preset);
+        self
+    }
+
+    /// A new visit of the desk's preset: where the head points now, and the locator for it.
+    pub fn point(&mut self, pose: Option<HeadPose>, locator: std::sync::Arc<geo::Locator>) {
+        if let Some(ptz) = &mut self.ptz {
+            ptz.pose = pose;
+        }
+        self.locator = locator;
     }
 
     /// Takes photos as `[evidence]` says instead of with the defaults.
@@ -611,6 +654,7 @@ impl OrderDesk {
         self.adoptable = orders
             .into_iter()
             .filter(|o| o.camera.id == self.camera.id && o.state == OrderState::Open)
+            .filter(|o| o.ptz.as_ref().map(|p| &p.preset) == self.ptz.as_ref().map(|p| &p.preset))
             .map(|o| Adoptable {
                 id: o.id,
                 kind: o.kind,
@@ -847,6 +891,9 @@ impl OrderDesk {
             })
             .collect();
         order.location = self.locator.locate(&contacts);
+        if self.ptz.is_some() {
+            order.ptz = self.ptz.clone();
+        }
         order.revision += 1;
         order.updated_at = at.clone();
         order.severity = order.severity.max(inc.severity);
@@ -918,6 +965,7 @@ impl OrderDesk {
             count: inc.count,
             objects: Vec::new(),
             location: self.locator.locate(&[]),
+            ptz: self.ptz.clone(),
             evidence: Vec::new(),
             dispatch: None,
             verification: None,

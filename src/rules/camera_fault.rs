@@ -108,6 +108,12 @@ pub struct Reading {
     pub view: Option<ViewMatch>,
 }
 
+/// How much better the view must match its reference once shifted back than where it is, for
+/// the shift to count as the camera having moved: a scene of large soft shapes (sky, tree
+/// lines) still correlates well enough in place after a 10 % slip, but matches far better
+/// shifted back; a view that did not move matches best in place, or shifted by a hair.
+const SHIFT_MIN_GAIN: f32 = 0.2;
+
 pub struct CameraFaultRule {
     config: FaultsConfig,
     reference: Option<Reference>,
@@ -218,6 +224,7 @@ impl CameraFaultRule {
             sharpness_ratio = ?reading.sharpness_ratio,
             view_score = ?reading.view.map(|v| v.score),
             best_offset = ?reading.view.map(|v| v.best_offset),
+            best_score = ?reading.view.map(|v| v.best_score),
             "Picture check."
         );
         let black = reading.mean <= self.config.black_max_mean
@@ -234,9 +241,12 @@ impl CameraFaultRule {
         let shifted = !black
             && !frozen
             && !blurred
-            && reading
-                .view
-                .is_some_and(|v| v.score < self.config.shift_min_score);
+            && reading.view.is_some_and(|v| {
+                v.score < self.config.shift_min_score
+                    || (v.best_offset.0.abs().max(v.best_offset.1.abs())
+                        >= self.config.shift_min_offset
+                        && v.best_score - v.score >= SHIFT_MIN_GAIN)
+            });
         let mut out = Vec::new();
         for (key, episode) in self.episodes.iter_mut().enumerate() {
             let holds = match episode.detail {
@@ -393,6 +403,33 @@ mod tests {
             image::imageops::blur(&scene(t as u32 + 1, 0), 5.0)
         });
         assert_eq!(out, vec![(5, Phase::Opened, BLURRED)]);
+    }
+
+    /// Large soft shapes (sky, tree lines) with a little noise, shifted by `dx` pixels.
+    fn soft(seed: u32, dx: i64) -> RgbImage {
+        let blob = |x: f64, y: f64, cx: f64, cy: f64, r: f64| {
+            (-((x - cx).powi(2) + (y - cy).powi(2)) / (r * r)).exp()
+        };
+        RgbImage::from_fn(768, 432, |x, y| {
+            let (x, y) = ((x as i64 - dx) as f64, y as f64);
+            let v = 90.0
+                + 90.0 * blob(x, y, 200.0, 300.0, 150.0)
+                + 70.0 * blob(x, y, 520.0, 260.0, 190.0)
+                + 50.0 * blob(x, y, 650.0, 120.0, 125.0);
+            let noise = ((x as u32).wrapping_mul(31) ^ (y as u32).wrapping_mul(17) ^ seed) % 5;
+            let v = (v + noise as f64).clamp(0.0, 255.0) as u8;
+            image::Rgb([v, v, v])
+        })
+    }
+
+    #[test]
+    fn a_preset_slipped_by_a_tenth_of_a_soft_scene_is_a_scene_shift_and_a_hair_is_not() {
+        let reference = Reference::new(&soft(0, 0));
+        let mut rule = CameraFaultRule::new(config(), Some(reference.clone()));
+        let out = feed(&mut rule, 0, 8, |t| soft(t as u32 + 1, -77));
+        assert_eq!(out, vec![(5, Phase::Opened, SCENE_SHIFT)]);
+        let mut rule = CameraFaultRule::new(config(), Some(reference));
+        assert_eq!(feed(&mut rule, 0, 10, |t| soft(t as u32 + 1, -8)), vec![]);
     }
 
     #[test]

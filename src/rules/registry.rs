@@ -215,6 +215,23 @@ pub fn check(config: &Config) -> Vec<Problem> {
                 problems.extend(found);
             }
         }
+        // A preset's own rules, built among the camera's zones and the preset's.
+        for k in 0..camera.presets.len() {
+            let view = camera.at_preset(k);
+            for i in camera.rules.len()..view.rules.len() {
+                let at = KeyPath::default()
+                    .key("cameras")
+                    .index(c)
+                    .key("rules")
+                    .index(i);
+                if let Err(found) = build_rule(&view, i, &locator, at) {
+                    problems.extend(found.into_iter().map(|p| Problem {
+                        key: camera.preset_key(c, k, p.key),
+                        ..p
+                    }));
+                }
+            }
+        }
     }
     problems
 }

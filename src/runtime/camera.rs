@@ -12,6 +12,7 @@ use anyhow::anyhow;
 
 use super::clips::{ClipOutputs, ClipRecorder};
 use super::perception::{Perception, Seen};
+use super::tour::Tour;
 use super::{SharedDetector, SharedPlan};
 use crate::config::{BoxIdentity, CameraConfig};
 use crate::control::{AfterPhoto, Control, Sampler};
@@ -22,7 +23,7 @@ use crate::health::Health;
 use crate::ingest::{CameraStream, Frame, PlayMode, SourceKind, StreamEvent};
 use crate::ledger;
 use crate::orders::ClipOf;
-use crate::orders::{OrderDesk, WorkOrder};
+use crate::orders::{HeadPose, OrderDesk, PtzRef, WorkOrder};
 use crate::rules::{Detail, IncidentEvent, ObservedObject, Phase, Reference, RuleEngine};
 use crate::track::{TrackState, TrackedObject, Tracker, TrackerConfig};
 use crate::uplink::{CameraState, CameraStatus, SharedLedger, Topics, UplinkMessage, UplinkSender};
@@ -87,6 +88,11 @@ struct InFlight {
     arrived: Instant,
     /// The models it was sent to (slot index) and their outcomes to come.
     jobs: Vec<(usize, Ticket)>,
+    /// The view it is analysed under (index into `Lasting::views`), the tour's visit of it,
+    /// and the head's pose on that visit.
+    view: usize,
+    visit: u64,
+    pose: Option<HeadPose>,
 }
 
 impl InFlight {
@@ -164,7 +170,10 @@ pub struct CameraWorker {
     photographer: Arc<crate::evidence::Photographer>,
     evidence: crate::config::EvidenceConfig,
     clip_chunk_bytes: usize,
-    reference: Option<ReferenceSource>,
+    /// The box's state folder, where reference views are kept (`None`: replay, demo).
+    state_dir: Option<PathBuf>,
+    /// A patrolling camera's tour (started by `run`).
+    tour: Option<Tour>,
     vitals: RefCell<Vitals>,
     /// The compute plan this camera's rates come from (`None`: what the config asks).
     plan: Option<SharedPlan>,
@@ -181,21 +190,71 @@ pub struct CameraWorker {
 /// too: the new stream's frames are stamped after the last one, plus the time the camera was
 /// gone, so every rule's clock keeps running forward.
 struct Lasting {
-    /// Tracker and rules: the pure per-frame step.
-    perception: Perception,
-    desk: OrderDesk,
-    samplers: Vec<Sampler>,
+    /// What is analysed under each view: the camera's one, or one per preset of a patrolling
+    /// camera.
+    views: Vec<ViewState>,
+    /// The view analysed last (its gauges are the status').
+    current: usize,
+    /// Re-checks running, each with the preset its order belongs to.
+    samplers: Vec<(Option<String>, Sampler)>,
     /// The last frame's (continued) stream time, and when it arrived.
     last: Option<(Duration, Instant)>,
-    /// Stream time by which the orders an earlier run left open must have been seen again.
-    adopt_until: Option<Duration>,
-    /// The clearest recent frame per label, for opening photos.
-    shortlist: Shortlist,
     /// The clip recorder, when openings get clips; it outlives stream rebuilds.
     clips: Option<ClipRecorder>,
     /// What the current stream's times are shifted by to continue the last one's (see
     /// `last`): a frame's time in the pipeline (the clip ring's) is its `pts` minus this.
     pts_offset: Duration,
+}
+
+/// What a camera analyses under one view — the whole camera for a fixed camera, one preset of
+/// a patrolling one: its tracker and rules (the view's zones, its reference view), its order
+/// desk (the orders of incidents seen there), its opening-photo shortlist and its own clock.
+/// A patrolling camera's views take turns; each carries on where it left off, so an incident
+/// open at one preset waits through the visits of the others.
+struct ViewState {
+    /// Index into `[[cameras.presets]]`; `None` for a fixed camera.
+    preset: Option<usize>,
+    /// The camera as seen under this view (its zones and rules with the preset's).
+    config: CameraConfig,
+    perception: Perception,
+    desk: OrderDesk,
+    /// The clearest recent frame per label, for opening photos.
+    shortlist: Shortlist,
+    /// View time by which the orders an earlier run left open must have been seen again.
+    adopt_until: Option<Duration>,
+    clock: ViewClock,
+    reference: Option<ReferenceSource>,
+    /// A stored reference view read when the stream started, for the rules on the next frame.
+    pending_reference: Option<image::RgbImage>,
+    /// The view's locator with the head where its preset config says.
+    locator: Arc<crate::geo::Locator>,
+}
+
+/// A view's own time: the stream's, less the time spent away at other presets, so a rule's
+/// timers at one preset count only the seconds it was watched (an incident needs its seconds of
+/// evidence there, and is not cleared by the minutes the head was elsewhere).
+#[derive(Debug, Default)]
+struct ViewClock {
+    visit: u64,
+    offset: Duration,
+    last: Option<Duration>,
+}
+
+impl ViewClock {
+    /// The view time of a frame at stream time `pts` on visit `visit`; a new visit continues one
+    /// frame `step` after the last frame of the previous one.
+    fn map(&mut self, visit: u64, pts: Duration, step: Duration) -> Duration {
+        if visit != self.visit {
+            self.visit = visit;
+            if let Some(last) = self.last {
+                self.offset = pts.saturating_sub(last + step);
+            }
+        }
+        let t = pts.saturating_sub(self.offset);
+        let t = self.last.map_or(t, |last| t.max(last));
+        self.last = Some(t);
+        t
+    }
 }
 
 /// How far back an opening photo may come from: the longest time any of the camera's rules
@@ -257,19 +316,6 @@ impl CameraWorker {
         mode: PlayMode,
         stop: Arc<AtomicBool>,
     ) -> Self {
-        let reference = camera
-            .faults
-            .enabled
-            .then(|| match &camera.faults.reference {
-                Some(path) => Some(ReferenceSource {
-                    path: path.clone(),
-                    capture: false,
-                }),
-                None => outputs.state_dir.as_ref().map(|dir| ReferenceSource {
-                    path: camera.reference_path(dir),
-                    capture: true,
-                }),
-            });
         CameraWorker {
             topics: Topics::new(&identity.site, &identity.id),
             locator: Arc::new(crate::geo::Locator::for_camera(&camera)),
@@ -278,7 +324,8 @@ impl CameraWorker {
             photographer: outputs.photographer,
             evidence: outputs.evidence,
             clip_chunk_bytes: outputs.clip_chunk_bytes,
-            reference: reference.flatten(),
+            state_dir: outputs.state_dir,
+            tour: None,
             vitals: RefCell::new(Vitals::default()),
             plan: None,
             lane: Arc::from(camera.id.as_str()),
@@ -302,6 +349,133 @@ impl CameraWorker {
     pub fn planned_by(mut self, plan: SharedPlan) -> Self {
         self.plan = Some(plan);
         self
+    }
+
+    /// Where a view's reference view comes from: the configured file (the camera's
+    /// `faults.reference`, a preset's `reference`), else the box's state folder, where the box
+    /// may take one itself.
+    fn reference_for(&self, preset: Option<usize>) -> Option<ReferenceSource> {
+        if !self.camera.faults.enabled {
+            return None;
+        }
+        let configured = match preset {
+            Some(k) => self.camera.presets[k].reference.clone(),
+            None => self.camera.faults.reference.clone(),
+        };
+        match configured {
+            Some(path) => Some(ReferenceSource {
+                path,
+                capture: false,
+            }),
+            None => self.state_dir.as_ref().map(|dir| ReferenceSource {
+                path: match preset {
+                    Some(k) => self.camera.preset_reference_path(dir, k),
+                    None => self.camera.reference_path(dir),
+                },
+                capture: true,
+            }),
+        }
+    }
+
+    /// The views this camera is analysed under: one per preset of a patrolling camera (with
+    /// `[cameras.ptz]`), else the camera's own.
+    fn views(&self) -> anyhow::Result<Vec<ViewState>> {
+        let presets: Vec<Option<usize>> =
+            if self.camera.ptz.is_some() && !self.camera.presets.is_empty() {
+                (0..self.camera.presets.len()).map(Some).collect()
+            } else {
+                vec![None]
+            };
+        presets.into_iter().map(|k| self.view(k)).collect()
+    }
+
+    fn view(&self, preset: Option<usize>) -> anyhow::Result<ViewState> {
+        let (config, locator) = match preset {
+            None => (self.camera.clone(), self.locator.clone()),
+            Some(k) => {
+                let mut config = self.camera.at_preset(k);
+                if let (Some(pose), Some(hfov)) =
+                    (config.pose.as_mut(), self.camera.presets[k].hfov_deg)
+                {
+                    pose.hfov_deg = hfov;
+                }
+                let locator = Arc::new(crate::geo::Locator::for_camera(&config));
+                (config, locator)
+            }
+        };
+        let rules = RuleEngine::with_locator(&config, self.identity.offset(), &locator).map_err(
+            |problems| {
+                let all: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.key, p.message))
+                    .collect();
+                anyhow::anyhow!(
+                    "camera {}: its rules do not build: {}",
+                    self.camera.id,
+                    all.join("; ")
+                )
+            },
+        )?;
+        let mut desk = OrderDesk::with_locator(
+            &self.identity,
+            &config,
+            self.close_when_cleared,
+            locator.clone(),
+        )
+        .filing_by(self.cases.clone())
+        .photographing_with(self.photographer.clone());
+        if let Some(k) = preset {
+            let p = &self.camera.presets[k];
+            desk = desk.at_preset(PtzRef {
+                preset: p.token.clone(),
+                name: p.name.clone(),
+                pose: None,
+            });
+        }
+        let shortlist = Shortlist::new(photo_window(&rules));
+        Ok(ViewState {
+            preset,
+            perception: Perception::new(Tracker::new(tracker_config(&config)), rules),
+            desk,
+            shortlist,
+            adopt_until: None,
+            clock: ViewClock::default(),
+            reference: self.reference_for(preset),
+            pending_reference: None,
+            locator,
+            config,
+        })
+    }
+
+    /// A preset's locator with the head where it reported it points on this visit: pan and
+    /// tilt by the head's ranges, the field of view from the preset's `hfov_deg`, else the
+    /// lens's zoom range, else the pose's.
+    fn pointed(&self, view: &ViewState, pose: HeadPose) -> Arc<crate::geo::Locator> {
+        let (Some(ptz), Some(k), Some(base)) = (&self.camera.ptz, view.preset, &view.config.pose)
+        else {
+            return view.locator.clone();
+        };
+        let head = crate::geo::ptz::HeadModel {
+            pan_range_deg: (ptz.pan_range_deg[0], ptz.pan_range_deg[1]),
+            tilt_range_deg: (ptz.tilt_range_deg[0], ptz.tilt_range_deg[1]),
+            hfov_wide_deg: ptz.hfov_wide_deg.unwrap_or(base.hfov_deg),
+            hfov_tele_deg: ptz.hfov_tele_deg.unwrap_or(base.hfov_deg),
+        };
+        let (pan, down, zoom_hfov) = head.angles(pose.pan, pose.tilt, pose.zoom);
+        let hfov = self.camera.presets[k].hfov_deg.unwrap_or(zoom_hfov);
+        Arc::new(view.locator.pointed(pan, down, hfov))
+    }
+
+    /// The view the next frame is analysed under, the tour's visit and the head's pose; `None`
+    /// while a patrolling camera's head moves or settles (its frames are not analysed).
+    fn target(&self, views: usize) -> Option<(usize, u64, Option<HeadPose>)> {
+        match &self.tour {
+            None => Some((0, 0, None)),
+            Some(tour) => tour
+                .watching()
+                .filter(|w| w.index < views)
+                .map(|w| (w.index, w.visit, w.pose)),
+        }
     }
 
     /// Turns an incident event into the next revision of its order, on top of the stored one,
@@ -430,31 +604,41 @@ impl CameraWorker {
         Ok(())
     }
 
-    /// Runs this camera's re-checks on one frame: takes new ones from the board, samples the
-    /// rule's view, and reports the verdicts of those whose window is full.
+    /// Runs this camera's re-checks on one frame of a view: takes new ones from the board,
+    /// samples the rule's view for those whose order belongs to this view's preset, and reports
+    /// the verdicts of those whose window is full. `clips` carries the frame's time in the
+    /// pipeline, for a verdict's clip.
     fn verify(
         &self,
-        samplers: &mut Vec<Sampler>,
-        rules: &RuleEngine,
+        samplers: &mut Vec<(Option<String>, Sampler)>,
+        view: &ViewState,
         frame: &Frame,
-        tracks: &[TrackedObject],
         clips: Option<(&ClipRecorder, Duration)>,
     ) -> anyhow::Result<()> {
         let board = self.control.board();
         let now = Instant::now();
-        samplers.extend(
-            board
-                .take(&self.camera.id, now)
-                .into_iter()
-                .map(Sampler::new),
-        );
+        for job in board.take(&self.camera.id, now) {
+            // A patrolling camera re-checks an order at the preset its incident was seen at.
+            let preset = ledger::lock(&self.ledger)
+                .order(&job.order_id)
+                .ok()
+                .flatten()
+                .and_then(|o| o.ptz)
+                .map(|p| p.preset);
+            samplers.push((preset, Sampler::new(job)));
+        }
         if samplers.is_empty() {
             return Ok(());
         }
-        board.beat(samplers.iter().map(|s| s.job.order_id.as_str()), now);
+        board.beat(samplers.iter().map(|(_, s)| s.job.order_id.as_str()), now);
+        let here = view.preset.map(|k| self.camera.presets[k].token.as_str());
+        let (rules, tracks) = (view.perception.rules(), view.perception.tracks());
         let ratio = self.control.present_ratio();
         let mut finished = Vec::new();
-        samplers.retain_mut(|s| {
+        samplers.retain_mut(|(preset, s)| {
+            if preset.as_deref() != here {
+                return true;
+            }
             let present = rules.present(s.job.kind, s.job.zone.as_deref());
             match s.observe(frame.pts, present, ratio) {
                 Some(v) => {
@@ -468,7 +652,7 @@ impl CameraWorker {
             let zone = job
                 .zone
                 .as_deref()
-                .and_then(|z| self.camera.zone(z))
+                .and_then(|z| view.config.zone(z))
                 .map(crate::rules::Zone::from_config);
             let objects =
                 rules.objects_in_zone(job.zone.as_deref(), tracks, frame.width(), frame.height());
@@ -481,8 +665,7 @@ impl CameraWorker {
                 .control
                 .verdict(&job, verdict, Some(photo), frame.captured_at)
             {
-                if let Some((clips, offset)) = clips.filter(|_| self.evidence.clip_verify) {
-                    let pts = frame.pts.saturating_sub(offset);
+                if let Some((clips, pts)) = clips.filter(|_| self.evidence.clip_verify) {
                     clips.record(&order, ClipOf::Verdict, pts, frame.captured_at);
                 }
                 self.notify(order)?;
@@ -511,21 +694,23 @@ impl CameraWorker {
         self.health.gauges(&self.camera.id, v.gauges.clone());
         self.health.rates(&self.camera.id, v.rates.clone());
         let round = |x: f64| (x * 10.0).round() / 10.0;
-        self.uplink.send(UplinkMessage::Camera(CameraStatus {
-            id: self.camera.id.clone(),
-            name: self.camera.display_name().to_owned(),
-            state,
-            fps: round(v.fps),
-            decode_fps: round(v.decode_fps),
-            last_frame_age_s: v
-                .last_frame
-                .map(|t| round(now.duration_since(t).as_secs_f64())),
-            reconnects: v.reconnects,
-            faults: v.faults.clone(),
-            gauges: v.gauges.clone(),
-            rates: v.rates.clone(),
-            error,
-        }));
+        self.uplink
+            .send(UplinkMessage::Camera(Box::new(CameraStatus {
+                id: self.camera.id.clone(),
+                name: self.camera.display_name().to_owned(),
+                state,
+                fps: round(v.fps),
+                decode_fps: round(v.decode_fps),
+                last_frame_age_s: v
+                    .last_frame
+                    .map(|t| round(now.duration_since(t).as_secs_f64())),
+                reconnects: v.reconnects,
+                faults: v.faults.clone(),
+                gauges: v.gauges.clone(),
+                rates: v.rates.clone(),
+                error,
+                tour: self.tour.as_ref().map(Tour::status),
+            })));
     }
 
     /// The state of a camera whose stream just failed: still `reconnecting` shortly after its
@@ -638,40 +823,20 @@ impl CameraWorker {
     }
 
     /// Runs until end of stream, stop, or (replay) the first stream error.
-    pub fn run(self) -> anyhow::Result<CameraReport> {
+    pub fn run(mut self) -> anyhow::Result<CameraReport> {
         let is_file = matches!(SourceKind::classify(&self.camera.source), SourceKind::File);
         let mut backoff = RETRY_MIN;
         let mut report = CameraReport {
             camera: self.camera.id.clone(),
             ..Default::default()
         };
+        self.tour = Tour::start(&self.camera, self.stop.clone());
         self.status(CameraState::Starting, None);
-        let rules = RuleEngine::with_locator(&self.camera, self.identity.offset(), &self.locator)
-            .map_err(|problems| {
-            let all: Vec<String> = problems
-                .iter()
-                .map(|p| format!("{}: {}", p.key, p.message))
-                .collect();
-            anyhow::anyhow!(
-                "camera {}: its rules do not build: {}",
-                self.camera.id,
-                all.join("; ")
-            )
-        })?;
         let mut lasting = Lasting {
-            perception: Perception::new(Tracker::new(tracker_config(&self.camera)), rules),
-            desk: OrderDesk::with_locator(
-                &self.identity,
-                &self.camera,
-                self.close_when_cleared,
-                self.locator.clone(),
-            )
-            .filing_by(self.cases.clone())
-            .photographing_with(self.photographer.clone()),
+            views: self.views()?,
+            current: 0,
             samplers: Vec::new(),
             last: None,
-            adopt_until: None,
-            shortlist: Shortlist::new(Duration::ZERO),
             clips: ClipRecorder::start(
                 &self.camera.id,
                 &self.evidence,
@@ -685,15 +850,16 @@ impl CameraWorker {
             ),
             pts_offset: Duration::ZERO,
         };
-        lasting.shortlist = Shortlist::new(photo_window(lasting.perception.rules()));
         // Orders an earlier run of this camera left open (a restart, a crash, a power cut): the
-        // same incidents continue them instead of opening duplicates.
+        // same incidents continue them instead of opening duplicates (each preset's its own).
         match ledger::lock(&self.ledger)
             .camera_orders(&self.camera.id, crate::orders::OrderState::Open)
         {
             Ok(open) if !open.is_empty() => {
                 tracing::info!(camera = %self.camera.id, orders = open.len(), "Open orders from an earlier run: the incidents still in view continue them.");
-                lasting.desk.adopt(open);
+                for view in &mut lasting.views {
+                    view.desk.adopt(open.clone());
+                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -763,7 +929,9 @@ impl CameraWorker {
         let gate = self.gate_settings();
         // Stream time of this stream's first frame in the continued clock (set on that frame).
         let mut pts_offset: Option<Duration> = None;
-        let mut stored_reference = self.load_reference();
+        for view in &mut lasting.views {
+            view.pending_reference = self.load_reference(view.reference.as_ref());
+        }
         let started = Instant::now();
         let mut window_start = Instant::now();
         let mut window_frames = 0u64;
@@ -803,7 +971,7 @@ impl CameraWorker {
                     break;
                 }
                 let next = in_flight.pop_front().expect("front exists");
-                self.conclude(next, &mut slots, lasting, &mut stored_reference, report)?;
+                self.conclude(next, &mut slots, lasting, report)?;
             }
             let wait = if in_flight.is_empty() {
                 Duration::from_millis(250)
@@ -867,7 +1035,7 @@ impl CameraWorker {
                     let mut v = self.vitals.borrow_mut();
                     v.fps = window_frames as f64 / secs;
                     v.decode_fps = decoded.saturating_sub(window_decoded) as f64 / secs;
-                    v.gauges = lasting.perception.rules().gauges();
+                    v.gauges = lasting.views[lasting.current].perception.rules().gauges();
                     v.rates = rates;
                 }
                 self.status(CameraState::Online, None);
@@ -875,17 +1043,24 @@ impl CameraWorker {
                 window_frames = 0;
                 window_decoded = decoded;
             }
+            // A patrolling camera's frames count only while the head is still at a preset.
+            let Some((view, visit, pose)) = self.target(lasting.views.len()) else {
+                continue;
+            };
             let jobs = self.send(&frame, &mut slots, &gate, deadline);
             in_flight.push_back(InFlight {
                 frame,
                 arrived,
                 jobs,
+                view,
+                visit,
+                pose,
             });
         };
         // The frames on their way are judged before the stream goes (at its end, a stop, or a
         // failure): what the models saw is not thrown away.
         while let Some(next) = in_flight.pop_front() {
-            self.conclude(next, &mut slots, lasting, &mut stored_reference, report)?;
+            self.conclude(next, &mut slots, lasting, report)?;
         }
         report.elapsed = started.elapsed();
         result
@@ -945,24 +1120,49 @@ impl CameraWorker {
         in_flight: InFlight,
         slots: &mut [ModelSlot],
         lasting: &mut Lasting,
-        stored_reference: &mut Option<image::RgbImage>,
         report: &mut CameraReport,
     ) -> anyhow::Result<()> {
         let InFlight {
             frame,
             arrived,
             jobs,
+            view: index,
+            visit,
+            pose,
         } = in_flight;
         let seen = self.collect(jobs, slots, report);
         let Lasting {
-            perception,
-            desk,
+            views,
+            current,
             samplers,
-            adopt_until,
-            shortlist,
+            clips,
+            pts_offset,
             ..
         } = lasting;
-        if let Some(image) = stored_reference.take() {
+        *current = index;
+        let view = &mut views[index];
+        // The frame on the view's own clock (a fixed camera's is the stream's); its time in
+        // the pipeline stays what clips are cut by.
+        let step = Duration::from_secs_f64(1.0 / self.camera.detect_fps.max(0.1));
+        let new_visit = visit != view.clock.visit;
+        let pipeline_pts = frame.pts.saturating_sub(*pts_offset);
+        let frame = Frame {
+            pts: view.clock.map(visit, frame.pts, step),
+            ..frame
+        };
+        if new_visit && view.preset.is_some() {
+            let locator = pose.map_or_else(|| view.locator.clone(), |p| self.pointed(view, p));
+            view.desk.point(pose, locator);
+        }
+        let ViewState {
+            perception,
+            desk,
+            shortlist,
+            adopt_until,
+            pending_reference,
+            ..
+        } = view;
+        if let Some(image) = pending_reference.take() {
             perception
                 .rules_mut()
                 .set_reference(Reference::new(&fit_to(&image, &frame)));
@@ -997,9 +1197,8 @@ impl CameraWorker {
             }
             if let Some(order) = self.commit(desk, &event, &frame, best.as_ref())? {
                 report.orders += 1;
-                if let (Some(clips), Phase::Opened) = (&lasting.clips, event.phase) {
-                    let pts = frame.pts.saturating_sub(lasting.pts_offset);
-                    clips.record(&order, ClipOf::Opening, pts, frame.captured_at);
+                if let (Some(clips), Phase::Opened) = (clips.as_ref(), event.phase) {
+                    clips.record(&order, ClipOf::Opening, pipeline_pts, frame.captured_at);
                 }
             }
         }
@@ -1011,20 +1210,18 @@ impl CameraWorker {
         {
             self.release_unclaimed(desk, &frame)?;
         }
-        self.capture_reference(perception.rules_mut(), &frame);
+        let view = &mut views[index];
+        self.capture_reference(view, &frame);
         // The open faults change only when a fault opens or clears: the status follows then.
         if faults_changed {
-            self.vitals.borrow_mut().faults = perception.rules().camera_faults().0;
+            self.vitals.borrow_mut().faults = views
+                .iter()
+                .flat_map(|v| v.perception.rules().camera_faults().0)
+                .collect();
             self.status(CameraState::Online, None);
         }
-        let clips = lasting.clips.as_ref().map(|c| (c, lasting.pts_offset));
-        self.verify(
-            samplers,
-            perception.rules(),
-            &frame,
-            perception.tracks(),
-            clips,
-        )
+        let clips = clips.as_ref().map(|c| (c, pipeline_pts));
+        self.verify(samplers, &views[index], &frame, clips)
     }
 
     /// The models' answers for one frame: the object detections for the tracker, the region
@@ -1076,8 +1273,8 @@ impl CameraWorker {
     }
 
     /// The stored reference view, when there is one.
-    fn load_reference(&self) -> Option<image::RgbImage> {
-        let source = self.reference.as_ref()?;
+    fn load_reference(&self, source: Option<&ReferenceSource>) -> Option<image::RgbImage> {
+        let source = source?;
         if !source.path.exists() {
             if source.capture {
                 tracing::info!(camera = %self.camera.id, path = %source.path.display(), "No reference view yet: the box will take one after {} s of picture.", REFERENCE_AFTER.as_secs());
@@ -1098,10 +1295,11 @@ impl CameraWorker {
     /// A camera without a reference view takes its picture as one once it has streamed a while
     /// and the picture is neither black nor frozen (the technician's `lookout camera
     /// reference` replaces it).
-    fn capture_reference(&self, rules: &mut RuleEngine, frame: &Frame) {
-        let Some(source) = self.reference.as_ref().filter(|s| s.capture) else {
+    fn capture_reference(&self, view: &mut ViewState, frame: &Frame) {
+        let Some(source) = view.reference.as_ref().filter(|s| s.capture) else {
             return;
         };
+        let rules = view.perception.rules_mut();
         if frame.pts < REFERENCE_AFTER || !rules.wants_reference() {
             return;
         }
@@ -1239,4 +1437,27 @@ fn crash_point(camera: &str) {
             panic!("failpoint camera-frame on camera {camera}");
         }
     });
+}
+
+#[cfg(test)]
+mod view_clock_tests {
+    use super::*;
+
+    #[test]
+    fn a_view_counts_only_the_seconds_it_was_watched() {
+        let s = Duration::from_secs_f64;
+        let step = s(0.5);
+        let mut clock = ViewClock::default();
+        // A fixed camera (visit 0 throughout) runs on stream time.
+        assert_eq!(clock.map(0, s(3.0), step), s(3.0));
+        // Visit 1 of a preset from 10 s to 16 s, then visit 2 from 40 s: its clock continues
+        // one frame after 16 s, not after the 24 s the head was elsewhere.
+        let mut preset = ViewClock::default();
+        assert_eq!(preset.map(1, s(10.0), step), s(10.0));
+        assert_eq!(preset.map(1, s(16.0), step), s(16.0));
+        assert_eq!(preset.map(2, s(40.0), step), s(16.5));
+        assert_eq!(preset.map(2, s(41.0), step), s(17.5));
+        // Never backwards, whatever the stream's times do.
+        assert_eq!(preset.map(2, s(40.5), step), s(17.5));
+    }
 }

@@ -254,21 +254,24 @@ impl Fleet {
             .camera(id)
             .map_or(id, |c| c.display_name())
             .to_owned();
-        self.shared.uplink.send(UplinkMessage::Camera(CameraStatus {
-            id: id.to_owned(),
-            name,
-            state: CameraState::Offline,
-            fps: 0.0,
-            decode_fps: 0.0,
-            last_frame_age_s: None,
-            reconnects: 0,
-            faults: Vec::new(),
-            gauges: Vec::new(),
-            rates: Vec::new(),
-            error: Some(format!(
-                "the camera's worker crashed ({why}); it is restarted"
-            )),
-        }));
+        self.shared
+            .uplink
+            .send(UplinkMessage::Camera(Box::new(CameraStatus {
+                id: id.to_owned(),
+                name,
+                state: CameraState::Offline,
+                fps: 0.0,
+                decode_fps: 0.0,
+                last_frame_age_s: None,
+                reconnects: 0,
+                faults: Vec::new(),
+                gauges: Vec::new(),
+                rates: Vec::new(),
+                error: Some(format!(
+                    "the camera's worker crashed ({why}); it is restarted"
+                )),
+                tour: None,
+            })));
     }
 
     /// Collects the workers that ended by themselves (files at their end, failed replays), and

@@ -11,6 +11,7 @@ mod clips;
 mod fleet;
 pub mod patrol;
 mod perception;
+mod tour;
 mod warner;
 
 use std::collections::BTreeMap;

@@ -735,7 +735,7 @@ async fn run(
                 }
                 Some(UplinkMessage::Camera(cam)) => {
                     let changed = state.cameras.get(&cam.id).is_none_or(|old| old.state != cam.state || old.faults != cam.faults);
-                    state.cameras.insert(cam.id.clone(), cam);
+                    state.cameras.insert(cam.id.clone(), *cam);
                     if changed && state.connected {
                         state.publish_status("online").await;
                     }

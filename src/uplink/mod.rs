@@ -16,7 +16,7 @@ pub use client::{
     connect_options, tool_options, BrokerAddress, CommandSink, OrderTap, SharedLedger, Uplink,
     UplinkError, UplinkReport, UplinkSender, WeakUplinkSender, MAX_PACKET_BYTES,
 };
-pub use status::{BoxStatus, CameraState, CameraStatus, SpeakerStatus};
+pub use status::{BoxStatus, CameraState, CameraStatus, SpeakerStatus, TourStatus, TourStop};
 pub use topics::Topics;
 
 use crate::config::{Config, KeyPath, Problem};
@@ -28,7 +28,7 @@ use crate::orders::{WorkOrder, WorkOrderChange};
 pub enum UplinkMessage {
     /// This revision and its messages are in the ledger's outbox: publish them.
     Committed(Box<WorkOrder>),
-    Camera(CameraStatus),
+    Camera(Box<CameraStatus>),
     /// A speaker's state changed.
     Speaker(SpeakerStatus),
     /// A config reload removed this camera: it leaves the status.

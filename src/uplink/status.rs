@@ -47,6 +47,38 @@ pub struct CameraStatus {
     /// Why the camera is offline, when it is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// A patrolling PTZ camera: its presets and where it is in its tour.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tour: Option<TourStatus>,
+}
+
+/// Where a patrolling camera is in its tour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TourStatus {
+    /// `box` (the box moves the head) or `camera` (the camera tours, the box follows).
+    pub mode: String,
+    /// The preset the head is at or going to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub preset: Option<String>,
+    /// `connecting`, `starting`, `moving`, `settling`, `watching` (frames analysed), `failed`
+    /// or `off_tour` (a followed head still, away from every preset).
+    pub phase: String,
+    /// Stops watched to the end since the box started.
+    pub visits: u64,
+    /// The tour's stops, in order.
+    pub presets: Vec<TourStop>,
+    /// Why the head does not answer or move, when it does not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+/// One stop of a tour, as the status lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TourStop {
+    pub token: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+    pub dwell_s: f64,
 }
 
 /// One site speaker's line in the status.

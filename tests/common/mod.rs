@@ -5,6 +5,7 @@
 pub mod onnx;
 pub mod onvif;
 pub mod proxy;
+pub mod ptz_camera;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -36,6 +36,9 @@ struct State {
     calls: Vec<String>,
 }
 
+/// Reads a simulated head: `((pan, tilt, zoom), moving, preset)`.
+pub type HeadReader = Arc<dyn Fn() -> ((f32, f32, f32), bool, Option<String>) + Send + Sync>;
+
 pub struct OnvifSim {
     pub port: u16,
     state: Arc<Mutex<State>>,
@@ -86,6 +89,35 @@ impl OnvifSim {
     /// Whether the head is moving now.
     pub fn moving(&self) -> bool {
         Instant::now() < self.state.lock().unwrap().arrives
+    }
+
+    /// A reader of the head for the picture side ([`super::ptz_camera`]): where it points, whether
+    /// it moves, and the preset it is at or going to.
+    pub fn head_reader(&self) -> HeadReader {
+        let state = self.state.clone();
+        Arc::new(move || {
+            let st = state.lock().unwrap();
+            let (pos, moving) = position(&st);
+            (pos, moving, st.preset.clone())
+        })
+    }
+
+    /// The camera runs its own patrol (as cameras do with a "patrol"/"cruise" set up in their
+    /// web page): every preset in turn, `dwell` at each, round and round, until dropped.
+    pub fn run_own_tour(&self, dwell: Duration) {
+        let state = Arc::downgrade(&self.state);
+        std::thread::spawn(move || {
+            for n in 0usize.. {
+                let Some(state) = state.upgrade() else { return };
+                {
+                    let mut st = state.lock().unwrap();
+                    let p = st.presets[n % st.presets.len()].clone();
+                    start_move(&mut st, &p);
+                }
+                drop(state);
+                std::thread::sleep(TRAVEL + dwell);
+            }
+        });
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -222,6 +254,17 @@ fn fault(subcode: &str, reason: &str) -> String {
     ))
 }
 
+/// Starts the head's move to `p`.
+fn start_move(st: &mut State, p: &SimPreset) {
+    let (here, _) = position(st);
+    let now = Instant::now();
+    st.from = here;
+    st.to = (p.pan, p.tilt, p.zoom);
+    st.started = now;
+    st.arrives = now + TRAVEL;
+    st.preset = Some(p.token.clone());
+}
+
 fn position(state: &State) -> ((f32, f32, f32), bool) {
     let now = Instant::now();
     if now >= state.arrives {
@@ -290,13 +333,7 @@ fn answer(body: &str, port: u16, rtsp_uri: &str, state: &Mutex<State>) -> (&'sta
                     fault("NoToken", "The requested preset token does not exist"),
                 );
             };
-            let (here, _) = position(&st);
-            let now = Instant::now();
-            st.from = here;
-            st.to = (p.pan, p.tilt, p.zoom);
-            st.started = now;
-            st.arrives = now + TRAVEL;
-            st.preset = Some(p.token);
+            start_move(&mut st, &p);
             "<tptz:GotoPresetResponse/>".to_owned()
         }
         "GetStatus" => {
