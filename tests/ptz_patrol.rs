@@ -317,7 +317,7 @@ fn a_tour_the_camera_runs_itself_is_followed_and_its_fire_order_carries_the_pres
 }
 
 #[test]
-fn zone_preview_and_camera_reference_move_the_head_to_the_preset_first() {
+fn preset_set_up_tools_move_the_head_first_and_write_the_presets_own_entry() {
     let dir = scratch_dir();
     let sim = OnvifSim::start(presets(), "rtsp://unused");
     let camera = PtzCamera::start(&video("distant_field_fire_smoke_istock.mp4"), &sim);
@@ -351,6 +351,33 @@ fn zone_preview_and_camera_reference_move_the_head_to_the_preset_first() {
     assert_eq!(sim.preset().as_deref(), Some("3"));
     let stored = dir.path().join("state/reference/tower_1@3.png");
     assert!(stored.is_file(), "{}", String::from_utf8_lossy(&o.stdout));
+
+    // Ground control points of preset 2's picture go into its entry; the camera keeps its pose.
+    let mut args = vec!["calibrate", "tower_1", "--preset", "2"];
+    let gcps: Vec<String> = [(0.1, 0.6), (0.9, 0.6), (0.9, 0.95), (0.1, 0.95), (0.5, 0.8)]
+        .iter()
+        .map(|(x, y)| {
+            format!(
+                "{x},{y},{},{}",
+                30.30 + (1.0 - y) * 0.001,
+                120.09 + x * 0.001
+            )
+        })
+        .collect();
+    for g in &gcps {
+        args.extend(["--gcp", g]);
+    }
+    let o = lookout_with(&args, &cfg);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let saved = lookout::build::load(&cfg).unwrap();
+    let tower = saved.camera("tower_1").unwrap();
+    assert_eq!(tower.presets[1].calibration.as_ref().unwrap().gcp.len(), 5);
+    assert!(tower.pose.is_some() && tower.calibration.is_none());
+    assert!(tower.at_preset(1).calibration.is_some() && tower.at_preset(1).pose.is_none());
+    assert!(
+        tower.at_preset(0).pose.is_some(),
+        "the other presets cast rays"
+    );
 
     // A preset outside the tour is refused, saying which there are.
     let o = lookout_with(&["camera", "reference", "tower_1", "--preset", "9"], &cfg);
@@ -460,6 +487,12 @@ token = "2"
             "[cameras.ptz]\n",
             "[cameras.ptz]\nhfov_wide_deg = 60.0\n",
             "cameras[0].ptz.hfov_wide_deg",
+        ),
+        (
+            "a preset calibration of three points",
+            "token = \"2\"\n",
+            "token = \"2\"\ncalibration = { gcp = [[0.1, 0.1, 30.0, 120.0], [0.9, 0.1, 30.0, 120.001], [0.5, 0.9, 30.001, 120.0]] }\n",
+            "cameras[0].presets[1].calibration.gcp",
         ),
         (
             "a dwell of nothing",

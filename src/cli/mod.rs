@@ -154,6 +154,11 @@ pub enum Command {
         /// ptz_tilt, aspect, ground_offset, max_range, accuracy, as key=value,…
         #[arg(long, allow_hyphen_values = true)]
         pose: Option<String>,
+        /// A PTZ camera's preset: the ground control points are of that preset's picture
+        /// (`lookout zone preview CAMERA --preset TOKEN` shows it), stored in its
+        /// `[[cameras.presets]]` entry.
+        #[arg(long)]
+        preset: Option<String>,
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -303,8 +308,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             camera,
             gcp,
             pose,
+            preset,
             config,
-        } => provision::calibrate(&config, &camera, &gcp, pose.as_deref()),
+        } => provision::calibrate(&config, &camera, &gcp, pose.as_deref(), preset.as_deref()),
         Command::Mqtt(cmd) => provision::mqtt(cmd),
         Command::Models(cmd) => models::run(cmd),
         Command::Doctor {

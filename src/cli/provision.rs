@@ -840,7 +840,11 @@ pub fn calibrate(
     camera: &str,
     gcp: &[String],
     pose: Option<&str>,
+    preset: Option<&str>,
 ) -> anyhow::Result<()> {
+    if preset.is_some() && pose.is_some() {
+        return Err(BadInput("--pose is the camera's mounting; a preset's pose comes from the head (--preset takes --gcp)".into()).into());
+    }
     match (gcp.is_empty(), pose) {
         (true, None) => {
             return Err(BadInput("give ground control points (--gcp x,y,lat,lon, at least 4) or a pose (--pose height=…,heading=…,tilt=…,hfov=…)".into()).into())
@@ -952,10 +956,33 @@ pub fn calibrate(
     }
     let mut t = Table::new();
     t["gcp"] = value(arr);
-    cam.remove("pose");
-    cam["calibration"] = Item::Table(t);
+    match preset {
+        Some(token) => {
+            let entry = cam
+                .get_mut("presets")
+                .and_then(Item::as_array_of_tables_mut)
+                .and_then(|presets| {
+                    presets
+                        .iter_mut()
+                        .find(|p| p.get("token").and_then(|v| v.as_str()) == Some(token))
+                })
+                .ok_or_else(|| {
+                    BadInput(format!(
+                        "camera {camera} has no [[cameras.presets]] with token {token:?}"
+                    ))
+                })?;
+            entry["calibration"] = Item::Table(t);
+        }
+        None => {
+            cam.remove("pose");
+            cam["calibration"] = Item::Table(t);
+        }
+    }
     edit.save(lookout::build::check).map_err(edit_error)?;
-    println!("camera {camera}: calibration stored");
+    match preset {
+        Some(token) => println!("camera {camera}, preset {token}: calibration stored"),
+        None => println!("camera {camera}: calibration stored"),
+    }
     Ok(())
 }
 

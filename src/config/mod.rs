@@ -224,11 +224,16 @@ impl CameraConfig {
         view.zones.extend(preset.zones.iter().cloned());
         view.rules.extend(preset.rules.iter().cloned());
         view.faults.reference = preset.reference.clone();
+        if let Some(calibration) = &preset.calibration {
+            view.calibration = Some(calibration.clone());
+            view.pose = None;
+        }
         view
     }
 
     /// Where a key path into [`CameraConfig::at_preset`]`(preset)` of the camera at `cameras[c]`
-    /// is in the file: a zone or rule past the camera's own is the preset's.
+    /// is in the file: a zone or rule past the camera's own is the preset's, and so is the
+    /// calibration when the preset has its own.
     pub fn preset_key(&self, c: usize, preset: usize, key: KeyPath) -> KeyPath {
         use span::Segment;
         let own = |list: &str| match list {
@@ -237,6 +242,23 @@ impl CameraConfig {
             _ => None,
         };
         let segments = &key.0;
+        // A preset's calibration stands in for the camera's in its view.
+        if let [Segment::Key(cams), Segment::Index(i), Segment::Key(k), rest @ ..] = &segments[..] {
+            if cams == "cameras"
+                && *i == c
+                && k == "calibration"
+                && self.presets[preset].calibration.is_some()
+            {
+                let mut out = KeyPath::default()
+                    .key("cameras")
+                    .index(c)
+                    .key("presets")
+                    .index(preset)
+                    .key("calibration");
+                out.0.extend(rest.iter().cloned());
+                return out;
+            }
+        }
         if let [Segment::Key(cams), Segment::Index(i), Segment::Key(list), Segment::Index(n), rest @ ..] =
             &segments[..]
         {

@@ -846,6 +846,11 @@ pub struct PresetConfig {
     /// `[cameras.ptz]` (read it off the picture once, e.g. with `lookout calibrate`).
     #[serde(default)]
     pub hfov_deg: Option<f64>,
+    /// Ground control points of this preset's picture (`lookout calibrate CAMERA --preset
+    /// TOKEN --gcp …`): its incidents are then located by that homography instead of by casting
+    /// rays from the head's pose — the better choice for a close, flat view.
+    #[serde(default)]
+    pub calibration: Option<CalibrationConfig>,
     /// This preset's reference view. Default `{storage.dir}/reference/{camera}@{token}.png`.
     #[serde(default)]
     pub reference: Option<PathBuf>,

@@ -161,10 +161,25 @@ impl Locator {
             .cameras
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| {
-                Locator::build(c, &KeyPath::default().key("cameras").index(i)).err()
+            .flat_map(|(i, c)| {
+                let at = KeyPath::default().key("cameras").index(i);
+                let own = Locator::build(c, &at).err().unwrap_or_default();
+                // A preset's own calibration solves on its own.
+                let presets = (0..c.presets.len())
+                    .filter(|&k| c.presets[k].calibration.is_some())
+                    .flat_map(move |k| {
+                        Locator::build(&c.at_preset(k), &at)
+                            .err()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter(|p| p.key.to_string().contains("calibration"))
+                            .map(move |p| Problem {
+                                key: c.preset_key(i, k, p.key),
+                                ..p
+                            })
+                    });
+                own.into_iter().chain(presets).collect::<Vec<_>>()
             })
-            .flatten()
             .collect()
     }
 
