@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod detect;
 pub mod eval;

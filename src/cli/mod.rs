@@ -1,5 +1,6 @@
 //! CLI definition and glue: parse, load the config, hand over to `runtime`.
 
+mod console;
 mod demo;
 mod doctor;
 mod models;
@@ -105,6 +106,9 @@ pub enum Command {
     /// The voice prompts of on-site warnings: generate the defaults (espeak-ng), play one.
     #[command(subcommand)]
     Prompt(prompt::PromptCommand),
+    /// The web console (served with /metrics on [metrics] listen): set its password.
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
     /// Create a config file and the state folder for a new box.
     ///
     /// Example: lookout init --config /etc/lookout/lookout.toml --site xihu-district --box box-017
@@ -281,6 +285,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { examples, realtime } => demo::run(&examples, realtime),
         Command::Orders(cmd) => orders::run(cmd),
         Command::Prompt(cmd) => prompt::run(cmd),
+        Command::Console(cmd) => console::run(cmd),
         Command::Init {
             config,
             site,

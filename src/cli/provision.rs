@@ -14,7 +14,7 @@ use toml_edit::{value, Array, ArrayOfTables, InlineTable, Item, Table, Value};
 use super::{load_config, BadInput};
 
 /// Config edits refused for what the technician typed are bad input (exit 2).
-fn edit_error(e: EditError) -> anyhow::Error {
+pub(super) fn edit_error(e: EditError) -> anyhow::Error {
     match e {
         EditError::Io(..) => anyhow!(e),
         other => BadInput(other.to_string()).into(),

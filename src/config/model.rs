@@ -34,9 +34,13 @@ pub struct Config {
     /// How orders move through the closed loop (verification after `handled`).
     #[serde(default)]
     pub orders: OrdersConfig,
-    /// The Prometheus metrics and health endpoint of `lookout run`.
+    /// The box's HTTP server of `lookout run`: `/metrics`, `/healthz` and the web console, on
+    /// `listen`.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Who may use the web console, and what is public.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     /// On-site voice warnings and the automatic re-check after them.
     #[serde(default)]
     pub warnings: WarningsConfig,
@@ -235,6 +239,43 @@ impl Default for MetricsConfig {
         MetricsConfig {
             enabled: true,
             listen: default_metrics_listen(),
+        }
+    }
+}
+
+/// The web console's user (`[console]`); it is served on `[metrics] listen`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// The console's user name.
+    #[serde(default = "default_console_user")]
+    pub user: String,
+    /// Argon2id hash of the user's password (PHC string), written by `lookout console passwd`.
+    /// Without one nobody can log in.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// `/metrics` without a login, for Prometheus scrapers (the endpoint says nothing secret).
+    #[serde(default = "default_true")]
+    pub metrics_public: bool,
+    /// Hours a login lasts.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: f64,
+}
+
+fn default_console_user() -> String {
+    "admin".into()
+}
+fn default_session_hours() -> f64 {
+    12.0
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            user: default_console_user(),
+            password_hash: None,
+            metrics_public: true,
+            session_hours: default_session_hours(),
         }
     }
 }

@@ -58,6 +58,27 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
     }
     validate_uplink(config, &mut p);
+    let console = root().key("console");
+    if !is_identifier(&config.console.user) {
+        p.add(
+            console.clone().key("user"),
+            "1-64 letters, digits, '_' or '-'",
+        );
+    }
+    if !(config.console.session_hours > 0.0 && config.console.session_hours <= 24.0 * 30.0) {
+        p.add(
+            console.key("session_hours"),
+            "must be greater than 0 and at most 720 (30 days)",
+        );
+    }
+    if let Some(hash) = &config.console.password_hash {
+        if argon2::password_hash::PasswordHash::new(hash).is_err() {
+            p.add(
+                root().key("console").key("password_hash"),
+                "not an Argon2 PHC string ($argon2id$…): set it with lookout console passwd",
+            );
+        }
+    }
     validate_orders(config, &mut p);
     validate_models(&config.models, &mut p);
     let mut ids = HashSet::new();

@@ -4,14 +4,13 @@
 //! text the metrics endpoint serves (`prometheus`). A service, like geo: stages call it, it
 //! calls nobody.
 
-mod server;
-
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub use server::{serve, GaugeSource};
+/// Reads the ledger's figures for a scrape.
+pub type GaugeSource = std::sync::Arc<dyn Fn() -> LedgerGauges + Send + Sync>;
 
 /// A camera worker that has not turned its loop for this long is wedged.
 pub const STALL: Duration = Duration::from_secs(30);
@@ -111,6 +110,20 @@ pub struct LedgerGauges {
     pub uplink_queue: u64,
     /// Per kind: (kind, resolved on site, escalated after the warning).
     pub on_site: Vec<(String, u64, u64)>,
+}
+
+/// One camera as the console shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CameraSnapshot {
+    pub id: String,
+    pub state: &'static str,
+    pub fps: f64,
+    pub decode_fps: f64,
+    pub reconnects: u64,
+    /// Seconds since its last frame; absent before the first.
+    pub last_frame_age_s: Option<f64>,
+    pub faults: Vec<&'static str>,
+    pub rates: Vec<crate::vocab::DetectRate>,
 }
 
 /// The watchdog's view.
@@ -297,6 +310,26 @@ impl Health {
             healthy: problems.is_empty(),
             problems,
         }
+    }
+
+    /// Every camera's state, rates and faults, by id.
+    pub fn cameras(&self, now: Instant) -> Vec<CameraSnapshot> {
+        self.inner()
+            .cameras
+            .iter()
+            .map(|(id, c)| CameraSnapshot {
+                id: id.clone(),
+                state: c.state,
+                fps: (c.fps * 10.0).round() / 10.0,
+                decode_fps: (c.decode_fps * 10.0).round() / 10.0,
+                reconnects: c.reconnects,
+                last_frame_age_s: c.last_frame.map(|t| {
+                    (now.saturating_duration_since(t).as_secs_f64() * 10.0).round() / 10.0
+                }),
+                faults: c.faults.clone(),
+                rates: c.rates.clone(),
+            })
+            .collect()
     }
 
     /// The Prometheus text exposition of everything known.

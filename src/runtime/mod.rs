@@ -371,17 +371,23 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
                 }
             })
         };
-        match runtime.block_on(health::serve(
-            &config.metrics.listen,
+        let console = Arc::new(crate::console::Console::new(
+            &config.console,
             health.clone(),
             gauges,
-        )) {
+            Some(ledger.clone()),
+            &config.identity,
+        ));
+        match runtime.block_on(crate::console::serve(&config.metrics.listen, console)) {
             Ok(addr) => {
-                tracing::info!(%addr, "Serving /metrics and /healthz.");
+                tracing::info!(%addr, "Serving /metrics, /healthz and the console.");
+                if config.console.password_hash.is_none() {
+                    tracing::warn!("The console has no password: nobody can log in until `lookout console passwd` sets one.");
+                }
                 Some(addr)
             }
             Err(e) => {
-                tracing::error!(listen = %config.metrics.listen, error = %e, "Cannot serve metrics; running without them.");
+                tracing::error!(listen = %config.metrics.listen, error = %e, "Cannot serve metrics and the console; running without them.");
                 None
             }
         }

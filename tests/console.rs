@@ -1,0 +1,356 @@
+//! The box's HTTP server and web console, through a running daemon (`lookout run` on the plaza
+//! clip): `/metrics` and `/healthz` as scrapers and the watchdog had them, and the console
+//! behind its login — a page without a session redirects to the login, the API answers 401, a
+//! wrong password is refused and, repeated, rate-limited; a right one opens a session (HttpOnly,
+//! SameSite=Strict cookie) that sees the cameras, the orders and an order's page; a change
+//! without the session's CSRF token or from another origin is refused.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// One HTTP/1.1 request (the connection closed after it).
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("console port");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    // Photos are bytes: the body is kept as lossy text, their length is in the header.
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Answer {
+        status: head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0),
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The metric names `/metrics` served before the console moved it onto axum: a scraper's
+/// queries must keep finding every one.
+const METRIC_NAMES: &[&str] = &[
+    "lookout_camera_crashes_total",
+    "lookout_camera_decode_fps",
+    "lookout_camera_fault",
+    "lookout_camera_fps",
+    "lookout_camera_frame_age_seconds",
+    "lookout_camera_frames_total",
+    "lookout_camera_reconnects_total",
+    "lookout_camera_state",
+    "lookout_camera_up",
+    "lookout_detect_fps",
+    "lookout_detect_gated_total",
+    "lookout_evidence_bytes",
+    "lookout_evidence_evicted_total",
+    "lookout_frame_lag_seconds",
+    "lookout_inference_dropped_total",
+    "lookout_inference_errors_total",
+    "lookout_inference_last_seconds",
+    "lookout_inference_runs_total",
+    "lookout_inference_seconds_total",
+    "lookout_orders",
+    "lookout_orders_on_site_total",
+    "lookout_outbox_bytes",
+    "lookout_outbox_messages",
+    "lookout_rule_events_total",
+    "lookout_rule_value",
+    "lookout_uplink_queue_depth",
+    "lookout_uptime_seconds",
+];
+
+#[test]
+fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
+    let dir = scratch_dir();
+    let broker = Mosquitto::start();
+    let cfg = example_with_broker(dir.path(), "plaza_pedestrians.toml", &broker.url());
+    let port = free_port();
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replacen(
+        "[models]",
+        &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[models]"),
+        1,
+    );
+    text.push_str("\n[[cameras]]\nid = \"spare\"\nsource = \"rtsp://127.0.0.1:9/none\"\nmodels = [\"yolox_nano_coco\"]\nlocation = { lat = 30.0, lon = 120.0 }\n");
+    std::fs::write(&cfg, text).unwrap();
+    // The password, set as a technician would (here on standard input).
+    let password = "Tower-7-Lantern";
+    let mut passwd = Command::new(lookout_bin())
+        .args(["console", "passwd", "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(passwd.stdin.take().unwrap(), "{password}").unwrap();
+    let out = passwd.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved = std::fs::read_to_string(&cfg).unwrap();
+    assert!(saved.contains("password_hash = \"$argon2id$"), "{saved}");
+    assert!(!saved.contains(password), "only the hash is stored");
+
+    let _daemon = Daemon(
+        Command::new(lookout_bin())
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .arg("--state")
+            .arg(dir.path().join("state"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the console never listened");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Anonymous: health and metrics, with every metric name scrapers know.
+    let health = http(port, "GET", "/healthz", &[], "");
+    assert_eq!((health.status, health.body.trim()), (200, "ok"));
+    let metrics = http(port, "GET", "/metrics", &[], "");
+    assert_eq!(metrics.status, 200);
+    assert_eq!(
+        metrics.header("content-type").as_deref(),
+        Some("text/plain; version=0.0.4")
+    );
+    let names: BTreeSet<&str> = metrics
+        .body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let expected: BTreeSet<&str> = METRIC_NAMES.iter().copied().collect();
+    assert_eq!(names, expected, "the metric names are unchanged");
+
+    // Without a session: pages go to the login, the API says 401.
+    let page = http(port, "GET", "/orders?state=open", &[], "");
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.header("location").as_deref(),
+        Some("/login?next=%2Forders%3Fstate%3Dopen")
+    );
+    assert_eq!(http(port, "GET", "/api/status", &[], "").status, 401);
+    let login = http(port, "GET", "/login", &[], "");
+    assert_eq!(login.status, 200);
+    assert!(login.body.contains("name=\"password\""));
+    assert_eq!(login.header("x-frame-options").as_deref(), Some("DENY"));
+
+    // The right password opens a session.
+    let ok = http(
+        port,
+        "POST",
+        "/login",
+        &[],
+        &form(&[
+            ("user", "admin"),
+            ("password", password),
+            ("next", "/orders"),
+        ]),
+    );
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(ok.header("location").as_deref(), Some("/orders"));
+    let cookie = ok.header("set-cookie").expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let with = [("Cookie", session.as_str())];
+    let overview = http(port, "GET", "/", &with, "");
+    assert_eq!(overview.status, 200);
+    assert!(
+        overview.body.contains("data-camera=\"plaza_pedestrians\""),
+        "{}",
+        overview.body
+    );
+    assert!(overview.body.contains("data-camera=\"spare\""));
+    let status: serde_json::Value =
+        serde_json::from_str(&http(port, "GET", "/api/status", &with, "").body).unwrap();
+    let ids: Vec<&str> = status["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["plaza_pedestrians", "spare"]);
+
+    // The plaza's crowd order: in the API, on the list and on its page.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let order = loop {
+        let list: serde_json::Value =
+            serde_json::from_str(&http(port, "GET", "/api/orders?kind=crowd", &with, "").body)
+                .unwrap();
+        if let Some(first) = list.as_array().and_then(|a| a.first()) {
+            break first.clone();
+        }
+        assert!(Instant::now() < deadline, "no crowd order");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let id = order["id"].as_str().unwrap();
+    let list = http(port, "GET", "/orders?kind=crowd", &with, "");
+    assert!(
+        list.body.contains(&format!("/orders/{id}")),
+        "{}",
+        list.body
+    );
+    let none = http(port, "GET", "/api/orders?kind=fire", &with, "");
+    assert_eq!(none.body.trim(), "[]");
+    assert_eq!(
+        http(port, "GET", "/api/orders?state=nonsense", &with, "").status,
+        400
+    );
+    let page = http(port, "GET", &format!("/orders/{id}"), &with, "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"timeline\""));
+    // Its opening photo, from the box's evidence store, to a session only.
+    let photo = order["evidence"][0]["name"].as_str().unwrap();
+    assert!(page
+        .body
+        .contains(&format!("/orders/{id}/evidence/{photo}")));
+    let jpeg = http(
+        port,
+        "GET",
+        &format!("/orders/{id}/evidence/{photo}"),
+        &with,
+        "",
+    );
+    assert_eq!(jpeg.status, 200);
+    assert_eq!(jpeg.header("content-type").as_deref(), Some("image/jpeg"));
+    assert_eq!(
+        jpeg.header("content-length")
+            .and_then(|n| n.parse::<u64>().ok()),
+        order["evidence"][0]["bytes"].as_u64()
+    );
+    assert_eq!(
+        http(
+            port,
+            "GET",
+            &format!("/orders/{id}/evidence/{photo}"),
+            &[],
+            ""
+        )
+        .status,
+        303,
+        "not without a session"
+    );
+
+    // Changes need the session's CSRF token and this origin.
+    let csrf = overview
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let forged = http(port, "POST", "/logout", &with, &form(&[("csrf", "0000")]));
+    assert_eq!(forged.status, 403);
+    let elsewhere = [
+        ("Cookie", session.as_str()),
+        ("Origin", "http://evil.example"),
+    ];
+    let cross = http(
+        port,
+        "POST",
+        "/logout",
+        &elsewhere,
+        &form(&[("csrf", &csrf)]),
+    );
+    assert_eq!(cross.status, 403);
+    let out = http(port, "POST", "/logout", &with, &form(&[("csrf", &csrf)]));
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        http(port, "GET", "/api/status", &with, "").status,
+        401,
+        "logged out"
+    );
+
+    // Wrong passwords: refused, and after five the address waits, even with the right one.
+    for _ in 0..5 {
+        let wrong = http(
+            port,
+            "POST",
+            "/login",
+            &[],
+            &form(&[("user", "admin"), ("password", "guess")]),
+        );
+        assert_eq!(wrong.status, 401);
+        assert!(wrong.header("set-cookie").is_none());
+    }
+    let limited = http(
+        port,
+        "POST",
+        "/login",
+        &[],
+        &form(&[("user", "admin"), ("password", password)]),
+    );
+    assert_eq!(limited.status, 429);
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=300).contains(&retry), "{retry}");
+    assert!(limited.header("set-cookie").is_none());
+}
