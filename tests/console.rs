@@ -27,6 +27,8 @@ struct Answer {
     status: u16,
     head: String,
     body: String,
+    /// The body as sent (photos).
+    bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -60,6 +62,10 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &st
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     // Photos are bytes: the body is kept as lossy text, their length is in the header.
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |i| i + 4);
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     Answer {
@@ -70,6 +76,7 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &st
             .unwrap_or(0),
         head: head.to_owned(),
         body: body.to_owned(),
+        bytes: raw[split..].to_vec(),
     }
 }
 
@@ -153,14 +160,16 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
     assert!(saved.contains("password_hash = \"$argon2id$"), "{saved}");
     assert!(!saved.contains(password), "only the hash is stored");
 
+    let log = repo().join("target/console-daemon.log");
     let _daemon = Daemon(
         Command::new(lookout_bin())
             .args(["run", "--config"])
             .arg(&cfg)
             .arg("--state")
             .arg(dir.path().join("state"))
+            .env("RUST_LOG", "lookout=info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -300,6 +309,26 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
         "not without a session"
     );
 
+    // The camera's page: its latest frame with zones and detections drawn, its rules.
+    let camera = http(port, "GET", "/cameras/plaza_pedestrians", &with, "");
+    assert_eq!(camera.status, 200);
+    assert!(camera.body.contains("id=\"frame\""), "{}", camera.body);
+    assert!(camera.body.contains("<td>crowd</td>"), "{}", camera.body);
+    let frame = http(
+        port,
+        "GET",
+        "/cameras/plaza_pedestrians/frame.jpg",
+        &with,
+        "",
+    );
+    assert_eq!(frame.status, 200);
+    assert_eq!(frame.header("content-type").as_deref(), Some("image/jpeg"));
+    let picture = image::load_from_memory(&frame.bytes).expect("a JPEG");
+    assert_eq!((picture.width(), picture.height()), (640, 360));
+    picture
+        .save(repo().join("target/console-camera-frame.png"))
+        .unwrap();
+
     // Changes need the session's CSRF token and this origin.
     let csrf = overview
         .body
@@ -322,6 +351,64 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
         &form(&[("csrf", &csrf)]),
     );
     assert_eq!(cross.status, 403);
+    // A zone drawn in the editor (four points) goes into the file, comments kept, the camera
+    // reloads and the CLI lists it; two points, a taken id or a forged token are refused.
+    let before = std::fs::read_to_string(&cfg).unwrap();
+    let zone = |id: &str, polygon: &str, token: &str| {
+        http(
+            port,
+            "POST",
+            "/cameras/plaza_pedestrians/zones",
+            &with,
+            &form(&[
+                ("csrf", token),
+                ("id", id),
+                ("name", "售货亭 kiosk"),
+                ("polygon", polygon),
+            ]),
+        )
+    };
+    let square = "0.1000,0.5000;0.3000,0.5000;0.3000,0.8000;0.1000,0.8000";
+    assert_eq!(zone("kiosk", square, "0000").status, 403);
+    let saved = zone("kiosk", square, &csrf);
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(
+        saved.header("location").as_deref(),
+        Some("/cameras/plaza_pedestrians?saved=kiosk")
+    );
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(after.contains("id = \"kiosk\""), "{after}");
+    let comments = |t: &str| {
+        t.lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .count()
+    };
+    assert_eq!(comments(&after), comments(&before), "comments kept");
+    let listed = lookout_with(&["zone", "list", "plaza_pedestrians"], &cfg);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("kiosk"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.lines().any(|l| {
+            l.contains("Config reloaded.") && l.contains("restarted=[\"plaza_pedestrians\"]")
+        }) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the camera was not reloaded:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let page = http(port, "GET", "/cameras/plaza_pedestrians", &with, "");
+    assert!(page.body.contains("data-zone=\"kiosk\""));
+    let short = zone("stall", "0.1,0.1;0.2,0.2", &csrf);
+    assert_eq!(short.status, 400);
+    assert!(short.body.contains("id=\"problem\""), "{}", short.body);
+    let taken = zone("kiosk", square, &csrf);
+    assert_eq!(taken.status, 400);
+    assert!(taken.body.contains("already has a zone"), "{}", taken.body);
+
     let out = http(port, "POST", "/logout", &with, &form(&[("csrf", &csrf)]));
     assert_eq!(out.status, 303);
     assert_eq!(

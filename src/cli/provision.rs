@@ -9,7 +9,7 @@ use clap::Subcommand;
 use lookout::config::edit::{ConfigEdit, EditError};
 use lookout::config::{CameraConfig, Config};
 use lookout::ingest::{self, CameraStream, Frame, PlayMode, SourceInfo, SourceKind, StreamEvent};
-use toml_edit::{value, Array, ArrayOfTables, InlineTable, Item, Table, Value};
+use toml_edit::{value, Array, InlineTable, Item, Table, Value};
 
 use super::{load_config, BadInput};
 
@@ -707,30 +707,8 @@ pub fn zone(cmd: ZoneCommand) -> anyhow::Result<()> {
         } => {
             let points = parse_points(&polygon)?;
             let mut edit = ConfigEdit::open(&config).map_err(edit_error)?;
-            let cam = edit.camera(&camera).map_err(edit_error)?;
-            if !cam.contains_key("zones") {
-                cam.insert("zones", Item::ArrayOfTables(ArrayOfTables::new()));
-            }
-            let zones = cam["zones"].as_array_of_tables_mut().ok_or_else(|| {
-                BadInput(format!("camera {camera}: zones is not a list of tables"))
-            })?;
-            if zones
-                .iter()
-                .any(|z| z.get("id").and_then(|v| v.as_str()) == Some(id.as_str()))
-            {
-                return Err(BadInput(format!("camera {camera} already has a zone {id:?}")).into());
-            }
-            let mut t = Table::new();
-            t["id"] = value(id.as_str());
-            if let Some(n) = name {
-                t["name"] = value(n);
-            }
-            let mut arr = Array::new();
-            for [x, y] in &points {
-                arr.push(Value::Array([*x, *y].into_iter().collect()));
-            }
-            t["polygon"] = value(arr);
-            zones.push(t);
+            edit.add_zone(&camera, &id, name.as_deref(), &points)
+                .map_err(edit_error)?;
             edit.save(lookout::build::check).map_err(edit_error)?;
             println!("added zone {id} to camera {camera}");
             Ok(())

@@ -107,6 +107,44 @@ impl ConfigEdit {
             })
     }
 
+    /// Adds a zone to a camera (`lookout zone add`, the console's zone editor); a zone id the
+    /// camera already has is refused. Points are normalised image coordinates.
+    pub fn add_zone(
+        &mut self,
+        camera: &str,
+        id: &str,
+        name: Option<&str>,
+        points: &[[f64; 2]],
+    ) -> Result<(), EditError> {
+        let cam = self.camera(camera)?;
+        if !cam.contains_key("zones") {
+            cam.insert("zones", Item::ArrayOfTables(ArrayOfTables::new()));
+        }
+        let zones = cam["zones"].as_array_of_tables_mut().ok_or_else(|| {
+            EditError::Refused(format!("camera {camera}: zones is not a list of tables"))
+        })?;
+        if zones
+            .iter()
+            .any(|z| z.get("id").and_then(|v| v.as_str()) == Some(id))
+        {
+            return Err(EditError::Refused(format!(
+                "camera {camera} already has a zone {id:?}"
+            )));
+        }
+        let mut t = Table::new();
+        t["id"] = toml_edit::value(id);
+        if let Some(n) = name.filter(|n| !n.is_empty()) {
+            t["name"] = toml_edit::value(n);
+        }
+        let mut arr = toml_edit::Array::new();
+        for [x, y] in points {
+            arr.push(toml_edit::Value::Array([*x, *y].into_iter().collect()));
+        }
+        t["polygon"] = toml_edit::value(arr);
+        zones.push(t);
+        Ok(())
+    }
+
     /// Validates the edited config (the file's checks and `checks`, the components' — the CLI
     /// passes `build::check`) and, only when it is valid, atomically replaces the file.
     pub fn save(self, checks: super::Checks) -> Result<Config, EditError> {

@@ -8,7 +8,11 @@
 //! browser sends one, an `Origin` of this server.
 
 pub mod auth;
+mod cameras;
 mod pages;
+mod snapshots;
+
+pub use snapshots::{Latest, Seen, Snapshots};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,6 +47,11 @@ pub struct Console {
     pub metrics_public: bool,
     pub sessions: auth::Sessions,
     pub throttle: auth::Throttle,
+    /// The cameras' latest analysed frames.
+    pub snapshots: Arc<Snapshots>,
+    /// The config file the daemon runs (camera pages read it; the zone editor edits it and
+    /// the daemon's watcher reloads the camera); `None`: no camera pages.
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 impl Console {
@@ -65,7 +74,20 @@ impl Console {
             metrics_public: config.metrics_public,
             sessions: auth::Sessions::new(Duration::from_secs_f64(config.session_hours * 3600.0)),
             throttle: auth::Throttle::new(LOGIN_ATTEMPTS, LOGIN_WINDOW),
+            snapshots: Arc::default(),
+            config_path: None,
         }
+    }
+
+    /// Camera pages from these frames and this config file.
+    pub fn with_cameras(
+        mut self,
+        snapshots: Arc<Snapshots>,
+        config_path: Option<std::path::PathBuf>,
+    ) -> Console {
+        self.snapshots = snapshots;
+        self.config_path = config_path;
+        self
     }
 }
 
@@ -95,6 +117,9 @@ pub fn router(console: Shared) -> Router {
         .route("/orders", get(pages::orders))
         .route("/orders/:id", get(pages::order))
         .route("/orders/:id/evidence/:name", get(evidence))
+        .route("/cameras/:id", get(cameras::page))
+        .route("/cameras/:id/frame.jpg", get(cameras::frame))
+        .route("/cameras/:id/zones", post(cameras::add_zone))
         .route("/api/status", get(api_status))
         .route("/api/orders", get(api_orders))
         .route("/api/orders/:id", get(api_order))
@@ -114,6 +139,7 @@ pub fn router(console: Shared) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/console.css", get(pages::stylesheet))
+        .route("/console.js", get(cameras::script))
         .route("/login", get(pages::login_page).post(login))
         .merge(metrics)
         .merge(private)

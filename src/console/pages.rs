@@ -32,7 +32,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// A label in the box's language.
-fn t(c: &Console, zh: &'static str, en: &'static str) -> &'static str {
+pub(super) fn t(c: &Console, zh: &'static str, en: &'static str) -> &'static str {
     match c.language {
         Language::Zh => zh,
         Language::En => en,
@@ -48,7 +48,11 @@ th,td{padding:.35em .6em;border-bottom:1px solid #e3e5ea;text-align:left}th{back
 .login{max-width:22em;margin:4em auto;background:#fff;padding:1.5em;border-radius:6px}\
 .login input{display:block;width:100%;margin:.3em 0 .8em;padding:.4em;box-sizing:border-box}\
 .notice{background:#fdecea;color:#c62828;padding:.5em;border-radius:4px}\
-figure img,figure video{max-width:100%}";
+figure img,figure video{max-width:100%}\
+.view{position:relative;display:inline-block;max-width:100%}.view img{display:block;max-width:100%}\
+.view svg{position:absolute;left:0;top:0;width:100%;height:100%;cursor:crosshair}\
+.view polygon{fill:rgba(255,200,0,.25);stroke:#ffc800;stroke-width:2;vector-effect:non-scaling-stroke}\
+.view circle{fill:#ffc800}.editor{margin:1em 0}.editor input{margin-right:.5em}";
 
 /// `/console.css`: the pages' one stylesheet (the CSP allows no inline style).
 pub async fn stylesheet() -> impl IntoResponse {
@@ -62,7 +66,12 @@ pub async fn stylesheet() -> impl IntoResponse {
 }
 
 /// A whole page: head, the header bar (when logged in) and `body`.
-fn page(c: &Console, title: &str, session: Option<&Session>, body: &str) -> Html<String> {
+pub(super) fn page(
+    c: &Console,
+    title: &str,
+    session: Option<&Session>,
+    body: &str,
+) -> Html<String> {
     let lang = match c.language {
         Language::Zh => "zh-CN",
         Language::En => "en",
@@ -86,7 +95,7 @@ fn page(c: &Console, title: &str, session: Option<&Session>, body: &str) -> Html
     Html(format!(
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} · lookout</title><link rel=\"stylesheet\" href=\"/console.css\"></head><body>{bar}<main>{body}</main></body></html>",
+         <title>{title} · lookout</title><link rel=\"stylesheet\" href=\"/console.css\"><script src=\"/console.js\" defer></script></head><body>{bar}<main>{body}</main></body></html>",
         title = esc(title),
     ))
 }
@@ -179,7 +188,7 @@ pub async fn overview(State(c): State<Shared>, Extension(s): Extension<Session>)
             .collect();
         let _ = write!(
             body,
-            "<tr data-camera=\"{id}\"><td>{id}</td><td class=\"{class}\">{state}</td><td>{fps:.1}</td><td>{dfps:.1}</td><td>{rates}</td><td class=\"bad\">{faults}</td><td>{rc}</td></tr>",
+            "<tr data-camera=\"{id}\"><td><a href=\"/cameras/{id}\">{id}</a></td><td class=\"{class}\">{state}</td><td>{fps:.1}</td><td>{dfps:.1}</td><td>{rates}</td><td class=\"bad\">{faults}</td><td>{rc}</td></tr>",
             id = esc(&cam.id),
             state = esc(cam.state),
             fps = cam.fps,

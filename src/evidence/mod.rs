@@ -78,6 +78,30 @@ pub fn zone_preview(frame: &RgbImage, zones: &[Zone]) -> RgbImage {
     img
 }
 
+/// What the console shows of a camera: the zone preview (grid, zones) with what the models saw
+/// on the frame boxed and labelled (`seen`: label and box normalised to 0..1).
+pub fn live_view(frame: &RgbImage, zones: &[Zone], seen: &[(String, [f32; 4])]) -> RgbImage {
+    let mut img = zone_preview(frame, zones);
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let scale = ((w.max(h) as i64) / 400).clamp(1, 4);
+    let thickness = ((w.max(h) as i64) / 400).max(1);
+    let colour = Rgb([255, 60, 60]);
+    for (label, b) in seen {
+        let a = ((b[0] * w) as i64, (b[1] * h) as i64);
+        let z = ((b[2] * w) as i64, (b[3] * h) as i64);
+        draw::rectangle(&mut img, a, z, colour, thickness);
+        font::text(
+            &mut img,
+            a.0,
+            (a.1 - 8 * scale).max(0),
+            label,
+            colour,
+            scale,
+        );
+    }
+    img
+}
+
 /// Stores a camera's reference view (what it should see) as PNG, atomically: a half-written
 /// file would be a wrong reference for months.
 pub fn save_reference(path: &std::path::Path, frame: &RgbImage) -> std::io::Result<()> {

@@ -115,6 +115,8 @@ pub struct Outputs {
     pub state_dir: Option<PathBuf>,
     /// On-site voice warnings (`lookout run` with speakers).
     pub warner: Option<Arc<super::warner::Warner>>,
+    /// Where the console's camera pages find the latest analysed frame.
+    pub snapshots: Option<Arc<crate::console::Snapshots>>,
     /// The deployment's case codes and deadlines, for new orders.
     pub cases: crate::orders::CaseBook,
     /// Draws and encodes the evidence photos (`[evidence]`).
@@ -166,6 +168,7 @@ pub struct CameraWorker {
     stop: Arc<AtomicBool>,
     locator: Arc<crate::geo::Locator>,
     warner: Option<Arc<super::warner::Warner>>,
+    snapshots: Option<Arc<crate::console::Snapshots>>,
     cases: crate::orders::CaseBook,
     photographer: Arc<crate::evidence::Photographer>,
     evidence: crate::config::EvidenceConfig,
@@ -263,6 +266,39 @@ fn photo_window(rules: &RuleEngine) -> Duration {
     rules.opening_time().min(Duration::from_secs(600))
 }
 
+/// A judged frame for the console: the tracks matched on it and the regions a model found.
+fn snapshot(
+    frame: &Frame,
+    seen: &Seen,
+    tracks: &[TrackedObject],
+    preset: Option<String>,
+) -> crate::console::Latest {
+    let (w, h) = (frame.width() as f32, frame.height() as f32);
+    let norm = |b: &crate::detect::BBox| [b.x1 / w, b.y1 / h, b.x2 / w, b.y2 / h];
+    let mut spotted: Vec<crate::console::Seen> = tracks
+        .iter()
+        .filter(|t| t.state == TrackState::Tracked)
+        .map(|t| crate::console::Seen {
+            label: t.label.to_string(),
+            score: t.score,
+            bbox: norm(&t.bbox),
+        })
+        .collect();
+    for d in seen.regions.iter().flatten() {
+        spotted.push(crate::console::Seen {
+            label: d.label.to_string(),
+            score: d.score,
+            bbox: norm(&d.bbox),
+        });
+    }
+    crate::console::Latest {
+        image: frame.image.clone(),
+        seen: spotted,
+        captured_at: frame.captured_at,
+        preset,
+    }
+}
+
 /// Offers a judged frame to the shortlist of opening photos: the objects a model saw on it
 /// (tracks matched on this frame, regions), none when no model ran.
 fn offer_view(shortlist: &mut Shortlist, frame: &Frame, seen: &Seen, tracks: &[TrackedObject]) {
@@ -320,6 +356,7 @@ impl CameraWorker {
             topics: Topics::new(&identity.site, &identity.id),
             locator: Arc::new(crate::geo::Locator::for_camera(&camera)),
             warner: outputs.warner,
+            snapshots: outputs.snapshots,
             cases: outputs.cases,
             photographer: outputs.photographer,
             evidence: outputs.evidence,
@@ -1154,6 +1191,11 @@ impl CameraWorker {
             let locator = pose.map_or_else(|| view.locator.clone(), |p| self.pointed(view, p));
             view.desk.point(pose, locator);
         }
+        let preset = self
+            .snapshots
+            .as_ref()
+            .and(view.preset)
+            .map(|k| self.camera.presets[k].token.clone());
         let ViewState {
             perception,
             desk,
@@ -1178,6 +1220,12 @@ impl CameraWorker {
             );
         }
         offer_view(shortlist, &frame, &seen, perception.tracks());
+        if let Some(snapshots) = &self.snapshots {
+            snapshots.put(
+                &self.camera.id,
+                snapshot(&frame, &seen, perception.tracks(), preset),
+            );
+        }
         let mut faults_changed = false;
         for event in events {
             faults_changed |= event.incident.kind == crate::rules::CAMERA_FAULT;

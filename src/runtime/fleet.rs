@@ -44,6 +44,8 @@ pub(super) struct Shared {
     pub strict: bool,
     pub warner: Option<Arc<super::warner::Warner>>,
     pub wake: std::sync::mpsc::Sender<Wake>,
+    /// The console's latest frames (`lookout run` with its HTTP server).
+    pub snapshots: Option<Arc<crate::console::Snapshots>>,
 }
 
 pub(super) struct Fleet {
@@ -168,6 +170,7 @@ impl Fleet {
                 health: self.shared.health.clone(),
                 state_dir: self.shared.state_dir.clone(),
                 warner: self.shared.warner.clone(),
+                snapshots: self.shared.snapshots.clone(),
                 cases: crate::orders::CaseBook::new(&self.config),
                 photographer: Arc::new(crate::evidence::Photographer::new(&self.config.evidence)),
                 evidence: self.config.evidence.clone(),

@@ -343,6 +343,8 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             }
         })
     };
+    let snapshots = (options.daemon && config.metrics.enabled)
+        .then(|| Arc::new(crate::console::Snapshots::default()));
     let metrics = if options.daemon && config.metrics.enabled {
         let gauges: health::GaugeSource = {
             let ledger = ledger.clone();
@@ -371,13 +373,19 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
                 }
             })
         };
-        let console = Arc::new(crate::console::Console::new(
-            &config.console,
-            health.clone(),
-            gauges,
-            Some(ledger.clone()),
-            &config.identity,
-        ));
+        let console = Arc::new(
+            crate::console::Console::new(
+                &config.console,
+                health.clone(),
+                gauges,
+                Some(ledger.clone()),
+                &config.identity,
+            )
+            .with_cameras(
+                snapshots.clone().unwrap_or_default(),
+                options.config_path.clone(),
+            ),
+        );
         match runtime.block_on(crate::console::serve(&config.metrics.listen, console)) {
             Ok(addr) => {
                 tracing::info!(%addr, "Serving /metrics, /healthz and the console.");
@@ -434,6 +442,7 @@ pub fn run(config: &Config, options: RunOptions) -> anyhow::Result<RunReport> {
             strict: options.strict,
             warner,
             wake: wake_tx,
+            snapshots,
         },
         models,
     );
