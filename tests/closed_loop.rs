@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -16,30 +16,6 @@ use lookout::orders::WorkOrder;
 const SITE: &str = "demo-district";
 const BOX: &str = "box-001";
 const ROOT: &str = "lookout/v1/demo-district/box-001";
-
-struct Daemon(Child);
-
-impl Daemon {
-    fn start(config: &Path, state: &Path) -> Daemon {
-        let child = Command::new(lookout_bin())
-            .args(["run", "--config"])
-            .arg(config)
-            .arg("--state")
-            .arg(state)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the daemon");
-        Daemon(child)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A copy of an example with its broker replaced and a second camera that never answers: it stays
 /// in back-off and keeps the daemon running after the clip ends, like a real box.
@@ -109,7 +85,7 @@ fn run_loop(
     text.push_str(extra_config);
     std::fs::write(&cfg, text).unwrap();
     let sub = Subscriber::start(broker.port, &format!("{ROOT}/#"));
-    let _daemon = Daemon::start(&cfg, &dir.path().join("state"));
+    let _daemon = Daemon::start(&cfg, &dir.path().join("state"), None);
     let msgs = sub.wait_for(wait_for_order, "the first order", |m| {
         first_order(m).is_some()
     });
@@ -376,7 +352,7 @@ fn hostile_commands_get_one_error_result_each_and_the_daemon_keeps_working() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("watch");
-    let mut daemon = Daemon::start(&cfg, &dir.path().join("state"));
+    let mut daemon = Daemon::start(&cfg, &dir.path().join("state"), None);
     // The box subscribes to its commands before it announces itself online.
     sub.wait_for(Duration::from_secs(30), "online status", |m| {
         m.iter().any(|x| {

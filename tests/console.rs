@@ -9,19 +9,10 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Answer {
     status: u16,
@@ -131,14 +122,7 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
     let broker = Mosquitto::start();
     let cfg = example_with_broker(dir.path(), "plaza_pedestrians.toml", &broker.url());
     let port = free_port();
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text = text.replacen(
-        "[models]",
-        &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[models]"),
-        1,
-    );
-    text.push_str("\n[[cameras]]\nid = \"spare\"\nsource = \"rtsp://127.0.0.1:9/none\"\nmodels = [\"yolox_nano_coco\"]\nlocation = { lat = 30.0, lon = 120.0 }\n");
-    std::fs::write(&cfg, text).unwrap();
+    serve_on_and_keep_alive(&cfg, port);
     // The password, set as a technician would (here on standard input).
     let password = "Tower-7-Lantern";
     let mut passwd = Command::new(lookout_bin())
@@ -161,18 +145,7 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
     assert!(!saved.contains(password), "only the hash is stored");
 
     let log = repo().join("target/console-daemon.log");
-    let _daemon = Daemon(
-        Command::new(lookout_bin())
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .arg("--state")
-            .arg(dir.path().join("state"))
-            .env("RUST_LOG", "lookout=info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let _daemon = Daemon::start(&cfg, &dir.path().join("state"), Some(&log));
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "the console never listened");

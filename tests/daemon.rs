@@ -47,15 +47,8 @@ fn a_daemon_tells_systemd_it_is_ready_pings_the_watchdog_serves_metrics_and_stop
     let broker = Mosquitto::start();
     let cfg = example_with_broker(dir.path(), "plaza_pedestrians.toml", &broker.url());
     let port = free_port();
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text = text.replacen(
-        "[models]",
-        &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[models]"),
-        1,
-    );
     // A camera that never answers keeps the daemon alive after the clip, like a real box.
-    text.push_str("\n[[cameras]]\nid = \"spare\"\nsource = \"rtsp://127.0.0.1:9/none\"\nmodels = [\"yolox_nano_coco\"]\nlocation = { lat = 30.0, lon = 120.0 }\n");
-    std::fs::write(&cfg, text).unwrap();
+    serve_on_and_keep_alive(&cfg, port);
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket

@@ -9,7 +9,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::onvif::*;
@@ -18,15 +17,6 @@ use common::*;
 use serde_json::Value;
 
 const ROOT: &str = "lookout/v1/test/tower";
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn presets() -> Vec<SimPreset> {
     [
@@ -174,19 +164,9 @@ fn a_patrol_keeps_one_fire_order_open_at_its_preset_and_catches_a_drifted_preset
     let camera = PtzCamera::start(&video("distant_field_fire_smoke_istock.mp4"), &sim);
     let cfg = config(dir.path(), &sim, &camera, &broker.url(), "box");
     let sub = Subscriber::start(broker.port, &format!("{ROOT}/#"));
-    let _daemon = Daemon(
-        Command::new(lookout_bin())
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .arg("--state")
-            .arg(dir.path().join("state"))
-            .stdout(Stdio::null())
-            // Kept for a failure's post-mortem (`RUST_LOG=lookout::rules=debug` shows every
-            // picture check).
-            .stderr(std::fs::File::create(repo().join("target/ptz_patrol-daemon.log")).unwrap())
-            .spawn()
-            .expect("start the daemon"),
-    );
+    // The log is kept for a failure's post-mortem.
+    let log = repo().join("target/ptz_patrol-daemon.log");
+    let _daemon = Daemon::start(&cfg, &dir.path().join("state"), Some(&log));
 
     // Two full tours (six stops watched to the end), read from the box's status.
     let msgs = sub.wait_for(Duration::from_secs(150), "two full tours", |m| {
@@ -284,17 +264,7 @@ fn a_tour_the_camera_runs_itself_is_followed_and_its_fire_order_carries_the_pres
     sim.run_own_tour(Duration::from_secs(7));
     let cfg = config(dir.path(), &sim, &camera, &broker.url(), "camera");
     let sub = Subscriber::start(broker.port, &format!("{ROOT}/#"));
-    let _daemon = Daemon(
-        Command::new(lookout_bin())
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .arg("--state")
-            .arg(dir.path().join("state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the daemon"),
-    );
+    let _daemon = Daemon::start(&cfg, &dir.path().join("state"), None);
     // One tour followed to the end (three stops seen and left), and a fire order.
     let msgs = sub.wait_for(
         Duration::from_secs(120),

@@ -461,3 +461,49 @@ source = "rtsp://127.0.0.1:9/none"
 models = ["yolox_nano_coco"]
 location = { lat = 30.0, lon = 120.0 }
 "#;
+
+/// `lookout run` on `config` with its state in `state`, killed when dropped; its log (at
+/// `RUST_LOG=lookout=info`) goes to `log` when given, else nowhere.
+pub struct Daemon(pub std::process::Child);
+
+impl Daemon {
+    pub fn start(config: &Path, state: &Path, log: Option<&Path>) -> Daemon {
+        let stderr = match log {
+            Some(path) => {
+                std::process::Stdio::from(std::fs::File::create(path).expect("daemon log"))
+            }
+            None => std::process::Stdio::null(),
+        };
+        let child = Command::new(lookout_bin())
+            .args(["run", "--config"])
+            .arg(config)
+            .arg("--state")
+            .arg(state)
+            .env("RUST_LOG", "lookout=info")
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start the daemon");
+        Daemon(child)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Gives a config the box's HTTP server on `port` and a second camera that never answers: it
+/// stays in back-off and keeps the daemon running after a clip ends, like a real box.
+pub fn serve_on_and_keep_alive(config: &Path, port: u16) {
+    let mut text = std::fs::read_to_string(config).unwrap();
+    text = text.replacen(
+        "[models]",
+        &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[models]"),
+        1,
+    );
+    text.push_str("\n[[cameras]]\nid = \"spare\"\nsource = \"rtsp://127.0.0.1:9/none\"\nmodels = [\"yolox_nano_coco\"]\nlocation = { lat = 30.0, lon = 120.0 }\n");
+    std::fs::write(config, text).unwrap();
+}
