@@ -680,20 +680,7 @@ fn save_image(img: &image::RgbImage, out: &Path) -> anyhow::Result<()> {
 
 /// Parses `"x,y x,y x,y"` (or `;`-separated) into normalised points.
 fn parse_points(s: &str) -> Result<Vec<[f64; 2]>, BadInput> {
-    s.split(|c: char| c == ';' || c.is_whitespace())
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (x, y) = p
-                .split_once(',')
-                .ok_or_else(|| BadInput(format!("{p:?} is not a point x,y")))?;
-            let num = |v: &str| {
-                v.trim()
-                    .parse::<f64>()
-                    .map_err(|_| BadInput(format!("{p:?}: {v:?} is not a number")))
-            };
-            Ok([num(x)?, num(y)?])
-        })
-        .collect()
+    lookout::config::edit::parse_points(s).map_err(BadInput)
 }
 
 pub fn zone(cmd: ZoneCommand) -> anyhow::Result<()> {

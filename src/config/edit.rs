@@ -10,6 +10,25 @@ use toml_edit::{ArrayOfTables, DocumentMut, Item, Table};
 
 use super::{Config, ConfigErrors};
 
+/// Points `x,y` separated by `;` or spaces, as `lookout zone add --polygon` and the console's
+/// zone editor give them.
+pub fn parse_points(s: &str) -> Result<Vec<[f64; 2]>, String> {
+    s.split(|c: char| c == ';' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (x, y) = p
+                .split_once(',')
+                .ok_or_else(|| format!("{p:?} is not a point x,y"))?;
+            let num = |v: &str| {
+                v.trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("{p:?}: {v:?} is not a number"))
+            };
+            Ok([num(x)?, num(y)?])
+        })
+        .collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
     #[error("{0}: {1}")]

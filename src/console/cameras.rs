@@ -258,24 +258,6 @@ pub struct ZoneForm {
     polygon: String,
 }
 
-/// Points `x,y;x,y;…` as the editor sends them.
-fn parse_polygon(text: &str) -> Result<Vec<[f64; 2]>, String> {
-    text.split(';')
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| {
-            let (x, y) = p
-                .split_once(',')
-                .ok_or_else(|| format!("{p:?} is not a point x,y"))?;
-            let num = |v: &str| {
-                v.trim()
-                    .parse::<f64>()
-                    .map_err(|_| format!("{v:?} is not a number"))
-            };
-            Ok([num(x)?, num(y)?])
-        })
-        .collect()
-}
-
 /// `POST /cameras/{id}/zones`: adds the drawn zone to the config file (validated as a whole,
 /// comments kept, replaced atomically); the daemon's watcher reloads that camera.
 pub async fn add_zone(
@@ -294,7 +276,7 @@ pub async fn add_zone(
     let Some(path) = c.config_path.clone() else {
         return (StatusCode::NOT_FOUND, "no config file\n").into_response();
     };
-    let points = match parse_polygon(&form.polygon) {
+    let points = match crate::config::edit::parse_points(&form.polygon) {
         Ok(p) if p.len() >= 3 => p,
         Ok(_) => {
             let why = t(

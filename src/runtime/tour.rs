@@ -193,9 +193,8 @@ fn run(
     }
 }
 
-/// The head's pose as orders carry it.
-fn head_pose(camera: &OnvifCamera) -> Option<HeadPose> {
-    let p = camera.pose().ok()?;
+/// A reported pose as orders carry it (none without pan and tilt).
+fn head_pose(p: &crate::onvif::Pose) -> Option<HeadPose> {
     Some(HeadPose {
         pan: p.pan? as f64,
         tilt: p.tilt? as f64,
@@ -221,7 +220,7 @@ fn drive(
             matches!(phase, Phase::Watching { .. }) && !matches!(before, Phase::Watching { .. });
         let pose = if arrived {
             visit += 1;
-            head_pose(&camera)
+            camera.pose().ok().as_ref().and_then(head_pose)
         } else {
             None
         };
@@ -327,11 +326,7 @@ fn follow(
                             s.watch = Some(Watch {
                                 index: i,
                                 visit,
-                                pose: Some(HeadPose {
-                                    pan: pose.pan.unwrap_or(0.0) as f64,
-                                    tilt: pose.tilt.unwrap_or(0.0) as f64,
-                                    zoom: pose.zoom.unwrap_or(0.0) as f64,
-                                }),
+                                pose: head_pose(&pose),
                             });
                             s.phase = "watching";
                         }
