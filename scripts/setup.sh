@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a Debian bookworm box with Rust:
 #   1. apt packages (GStreamer dev + plugins, RTSP server, Mosquitto, ALSA output, espeak-ng,
-#      a CJK font for the evidence photos),
+#      a CJK font for the evidence photos; with --tests also Chromium + chromedriver for the
+#      console's browser test),
 #   2. the ONNX Runtime shared library from the `onnxruntime` PyPI wheel into .runtime/onnxruntime/,
 #   3. the models named by models/*.toml (copied from LOOKOUT_MODEL_MIRROR or ../shared/models when
 #      present, downloaded otherwise; sha256 always verified).
@@ -26,7 +27,16 @@ APT_PACKAGES=(
   unzip curl ca-certificates python3-pip
   # systemd-analyze, for the unit's security rating (scripts/check-unit.sh); no daemon needed.
   systemd
+  # Certificates for the TLS tests and for a technician's console certificate.
+  openssl
 )
+
+# `--tests` (scripts/test.sh): what only the test suite needs — headless Chromium and its
+# WebDriver server for the web console's browser test (tests/console_browser.rs). The demo and
+# a box do without these ~300 MB.
+if [ "${1:-}" = "--tests" ]; then
+  APT_PACKAGES+=(chromium chromium-driver)
+fi
 
 # node and npm run the official AsyncAPI parser on the MQTT contract (scripts/check-api.sh).
 # A box that already has a node (e.g. NodeSource's, which bundles npm) keeps it.

@@ -1,7 +1,7 @@
 //! The one module that knows every component's checks of a config. `config` parses the file and
 //! checks what the file alone can tell (ranges, ids, references); each component says what only
 //! it can (`geo`: a calibration that solves, a terrain grid that covers the camera; `speaker`: a
-//! URL template; `uplink`: a message size it can send; `orders`: the case-code table's details). `run`, `doctor`, a reload and the CLI's
+//! URL template; `uplink`: a message size it can send; `orders`: the case-code table's details; `tls`: the console's certificate). `run`, `doctor`, a reload and the CLI's
 //! config edits all load through here, so they accept and refuse the same files with the same
 //! errors, each at its file:line.
 
@@ -16,7 +16,24 @@ pub fn check(config: &Config) -> Vec<Problem> {
     problems.extend(crate::uplink::check(config));
     problems.extend(crate::orders::check_codes(config));
     problems.extend(crate::rules::check(config));
+    problems.extend(console_tls(config));
     problems
+}
+
+/// The console's certificate and key make a server certificate (the file's own checks said
+/// both are there and are files).
+fn console_tls(config: &Config) -> Option<Problem> {
+    let (Some(cert), Some(key)) = (&config.console.tls_cert, &config.console.tls_key) else {
+        return None;
+    };
+    if !cert.is_file() || !key.is_file() {
+        return None;
+    }
+    let why = crate::tls::server_config(cert, key).err()?;
+    Some(Problem::new(
+        config::KeyPath::default().key("console").key("tls_cert"),
+        why,
+    ))
 }
 
 /// Reads, parses and checks a config file: the file's own checks and every component's.

@@ -23,6 +23,7 @@ pub mod redact;
 pub mod rules;
 pub mod runtime;
 pub mod speaker;
+pub mod tls;
 pub mod track;
 pub mod uplink;
 pub mod vocab;

@@ -11,7 +11,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
-    lookout::uplink::tls::install_crypto_provider();
+    lookout::tls::install_crypto_provider();
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);
     // A panic is a bug: into the log with the thread it killed (camera threads are `cam-ID`),

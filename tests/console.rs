@@ -414,3 +414,73 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
     assert!((1..=300).contains(&retry), "{retry}");
     assert!(limited.header("set-cookie").is_none());
 }
+
+/// `lookout init --console-password` stores the hash (a short password leaves no file behind),
+/// and the console's certificate is checked with the rest of the config: half a pair, a file
+/// that is not there and a certificate that is no PEM are each named at their key.
+#[test]
+fn init_sets_the_console_password_and_the_certificate_is_checked_with_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = |name: &str, password: &str| {
+        let mut child = Command::new(lookout_bin())
+            .args(["init", "--site", "s", "--box", "b", "--console-password"])
+            .arg("--state")
+            .arg(dir.path().join("state"))
+            .arg("--config")
+            .arg(dir.path().join(name))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = init("short.toml", "tower");
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 10 characters"));
+    assert!(!dir.path().join("short.toml").exists(), "no half-made box");
+    let ok = init("lookout.toml", "Tower-7-Lantern");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let cfg = dir.path().join("lookout.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("password_hash = \"$argon2id$"), "{text}");
+    assert!(
+        text.contains("# tls_cert"),
+        "the template's hints kept: {text}"
+    );
+
+    let check = |console: &str| {
+        let body = text.replace("[console]\n", &format!("[console]\n{console}\n"));
+        std::fs::write(&cfg, body).unwrap();
+        let out = lookout_with(&["camera", "list"], &cfg);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    std::fs::write(dir.path().join("garbage.pem"), "not a certificate\n").unwrap();
+    std::fs::write(dir.path().join("key.pem"), "not a key\n").unwrap();
+    let (code, err) = check("tls_cert = \"garbage.pem\"");
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("console.tls_key") && err.contains("needs its tls_key"),
+        "{err}"
+    );
+    let (code, err) = check("tls_cert = \"missing.pem\"\ntls_key = \"key.pem\"");
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("console.tls_cert") && err.contains("does not exist"),
+        "{err}"
+    );
+    let (code, err) = check("tls_cert = \"garbage.pem\"\ntls_key = \"key.pem\"");
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("console.tls_cert") && err.contains("garbage.pem"),
+        "{err}"
+    );
+}

@@ -31,23 +31,9 @@ const MIN_PASSWORD: usize = 10;
 pub fn run(cmd: ConsoleCommand) -> anyhow::Result<()> {
     match cmd {
         ConsoleCommand::Passwd { user, config } => {
-            let password = read_password()?;
-            if password.chars().count() < MIN_PASSWORD {
-                return Err(BadInput(format!(
-                    "the password needs at least {MIN_PASSWORD} characters"
-                ))
-                .into());
-            }
-            let hash = lookout::console::auth::hash_password(&password).map_err(BadInput)?;
+            let hash = new_password_hash()?;
             let mut edit = ConfigEdit::open(&config).map_err(super::provision::edit_error)?;
-            if !edit.doc.contains_key("console") {
-                edit.doc["console"] = Item::Table(Table::new());
-            }
-            let console = &mut edit.doc["console"];
-            if let Some(user) = &user {
-                console["user"] = value(user.as_str());
-            }
-            console["password_hash"] = value(hash);
+            set_password_hash(&mut edit, user.as_deref(), hash);
             let saved = edit
                 .save(lookout::build::check)
                 .map_err(super::provision::edit_error)?;
@@ -59,6 +45,30 @@ pub fn run(cmd: ConsoleCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A new password, read (see [`read_password`]) and checked, as its Argon2id hash.
+pub fn new_password_hash() -> anyhow::Result<String> {
+    let password = read_password()?;
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(BadInput(format!(
+            "the password needs at least {MIN_PASSWORD} characters"
+        ))
+        .into());
+    }
+    Ok(lookout::console::auth::hash_password(&password).map_err(BadInput)?)
+}
+
+/// Puts the hash (and the user, when given) into the config's `[console]`, comments kept.
+pub fn set_password_hash(edit: &mut ConfigEdit, user: Option<&str>, hash: String) {
+    if !edit.doc.contains_key("console") {
+        edit.doc["console"] = Item::Table(Table::new());
+    }
+    let console = &mut edit.doc["console"];
+    if let Some(user) = user {
+        console["user"] = value(user);
+    }
+    console["password_hash"] = value(hash);
 }
 
 /// The new password: prompted twice on a terminal, else the first line of standard input.

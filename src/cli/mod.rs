@@ -133,6 +133,10 @@ pub enum Command {
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
+        /// Set the web console's password now: typed twice without echo, or one line on
+        /// standard input (scripts).
+        #[arg(long)]
+        console_password: bool,
     },
     /// Cameras: add, list, remove, test (connect and report), snapshot.
     #[command(subcommand)]
@@ -296,6 +300,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             models_dir,
             onnxruntime,
             force,
+            console_password,
         } => provision::init(provision::InitArgs {
             config,
             site,
@@ -306,6 +311,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             models: models_dir,
             onnxruntime,
             force,
+            console_password,
         }),
         Command::Camera(cmd) => provision::camera(cmd),
         Command::Zone(cmd) => provision::zone(cmd),

@@ -265,6 +265,16 @@ onnxruntime = "{ONNXRUNTIME}"
 
 [storage]
 dir = "{STATE}"
+
+[metrics]
+# /metrics, /healthz and the web console (docs/console.md). Loopback only until TLS is set.
+listen = "127.0.0.1:9464"
+
+[console]
+# user = "admin"
+# password_hash: set by `lookout console passwd` (or `lookout init --console-password`).
+# tls_cert = "/etc/lookout/console.pem"
+# tls_key = "/etc/lookout/console.key"
 "#;
 
 pub struct InitArgs {
@@ -277,6 +287,8 @@ pub struct InitArgs {
     pub models: PathBuf,
     pub onnxruntime: PathBuf,
     pub force: bool,
+    /// Ask for the web console's password (as `lookout console passwd` does) and store its hash.
+    pub console_password: bool,
 }
 
 pub fn init(a: InitArgs) -> anyhow::Result<()> {
@@ -306,9 +318,17 @@ pub fn init(a: InitArgs) -> anyhow::Result<()> {
         .replace("{MODELS}", &a.models.display().to_string())
         .replace("{ONNXRUNTIME}", &a.onnxruntime.display().to_string())
         .replace("{STATE}", &a.state.display().to_string());
-    let config = ConfigEdit::create(&a.config, &text)
-        .and_then(|edit| edit.save(lookout::build::check))
-        .map_err(edit_error)?;
+    // Asked before anything is written, so a refused password leaves no half-made box.
+    let password_hash = if a.console_password {
+        Some(super::console::new_password_hash()?)
+    } else {
+        None
+    };
+    let mut edit = ConfigEdit::create(&a.config, &text).map_err(edit_error)?;
+    if let Some(hash) = password_hash {
+        super::console::set_password_hash(&mut edit, None, hash);
+    }
+    let config = edit.save(lookout::build::check).map_err(edit_error)?;
     std::fs::create_dir_all(&config.storage.dir)
         .with_context(|| format!("cannot create {}", config.storage.dir.display()))?;
     println!(
@@ -318,6 +338,9 @@ pub fn init(a: InitArgs) -> anyhow::Result<()> {
         a.box_id,
         config.storage.dir.display()
     );
+    if config.console.password_hash.is_none() {
+        println!("the web console has no password yet: set one with lookout console passwd");
+    }
     Ok(())
 }
 
@@ -787,7 +810,8 @@ pub fn zone(cmd: ZoneCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(lookout::rules::Zone::from_config)
                 .collect();
-            let img = lookout::evidence::zone_preview(&probe.frame.image, &zones);
+            let img =
+                lookout::evidence::zone_preview(&probe.frame.image, &zones, &cam.mask_zone_ids());
             save_image(&img, &out)?;
             println!(
                 "saved {} with {} zone(s) and a 0.1 grid",

@@ -178,6 +178,8 @@ fn resolve_paths(config: &mut Config, base: &Path) {
         config.uplink.ca_file.as_mut(),
         config.uplink.cert_file.as_mut(),
         config.uplink.key_file.as_mut(),
+        config.console.tls_cert.as_mut(),
+        config.console.tls_key.as_mut(),
     ]
     .into_iter()
     .flatten()
@@ -207,6 +209,15 @@ impl Config {
 }
 
 impl CameraConfig {
+    /// The ids of the zones some rule of this camera masks out (each once, in zone order).
+    pub fn mask_zone_ids(&self) -> Vec<&str> {
+        self.zones
+            .iter()
+            .map(|z| z.id.as_str())
+            .filter(|id| self.rules.iter().any(|r| r.masks.iter().any(|m| m == id)))
+            .collect()
+    }
+
     /// Display name, falling back to the id.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)

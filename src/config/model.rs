@@ -260,6 +260,13 @@ pub struct ConsoleConfig {
     /// Hours a login lasts.
     #[serde(default = "default_session_hours")]
     pub session_hours: f64,
+    /// The server's certificate chain (PEM, leaf first); with `tls_key` the console (and
+    /// `/metrics`, `/healthz`) is served over HTTPS only and its cookie is `Secure`.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn default_console_user() -> String {
@@ -276,6 +283,8 @@ impl Default for ConsoleConfig {
             password_hash: None,
             metrics_public: true,
             session_hours: default_session_hours(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -79,6 +79,7 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             );
         }
     }
+    validate_console_tls(&config.console, &mut p);
     validate_orders(config, &mut p);
     validate_models(&config.models, &mut p);
     let mut ids = HashSet::new();
@@ -1017,6 +1018,36 @@ fn model_options(camera: &CameraConfig, at: &KeyPath, p: &mut Problems) {
             }
             if !(0.0..=0.5).contains(&t.overlap) {
                 p.add(tiles.clone().key("overlap"), "must be within 0..0.5");
+            }
+        }
+    }
+}
+
+/// Both halves of the console's certificate, or neither; each a file. Whether they hold a
+/// usable certificate is `crate::tls`'s to say (through `build::check`).
+fn validate_console_tls(console: &crate::config::ConsoleConfig, p: &mut Problems) {
+    let at = root().key("console");
+    match (&console.tls_cert, &console.tls_key) {
+        (Some(_), None) => p.add(
+            at.clone().key("tls_key"),
+            "tls_cert needs its tls_key (PEM)",
+        ),
+        (None, Some(_)) => p.add(
+            at.clone().key("tls_cert"),
+            "tls_key needs its tls_cert (PEM)",
+        ),
+        _ => {}
+    }
+    for (key, file) in [
+        ("tls_cert", &console.tls_cert),
+        ("tls_key", &console.tls_key),
+    ] {
+        if let Some(f) = file {
+            if !f.is_file() {
+                p.add(
+                    at.clone().key(key),
+                    format!("{} does not exist", f.display()),
+                );
             }
         }
     }

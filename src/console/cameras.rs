@@ -80,17 +80,24 @@ fn camera_config(c: &Console, id: &str) -> Result<CameraConfig, (StatusCode, Str
         .ok_or((StatusCode::NOT_FOUND, format!("no camera {id:?}\n")))
 }
 
-/// The zones drawn for a frame: the camera's, and a PTZ preset's when the frame is of one.
-fn zones_of(camera: &CameraConfig, preset: Option<&str>) -> Vec<crate::rules::Zone> {
+/// The zones drawn for a frame and the ids of those a rule masks out: the camera's, and a PTZ
+/// preset's when the frame is of one.
+fn zones_of(camera: &CameraConfig, preset: Option<&str>) -> (Vec<crate::rules::Zone>, Vec<String>) {
     let view = preset
         .and_then(|t| camera.presets.iter().position(|p| p.token == t))
         .map(|k| camera.at_preset(k));
-    view.as_ref()
-        .unwrap_or(camera)
+    let view = view.as_ref().unwrap_or(camera);
+    let zones = view
         .zones
         .iter()
         .map(crate::rules::Zone::from_config)
-        .collect()
+        .collect();
+    let masks = view
+        .mask_zone_ids()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    (zones, masks)
 }
 
 /// `/cameras/{id}/frame.jpg`: the latest analysed frame, zones and detections drawn.
@@ -103,13 +110,14 @@ pub async fn frame(State(c): State<Shared>, Path(id): Path<String>) -> Response 
         return (StatusCode::NOT_FOUND, "no frame from this camera yet\n").into_response();
     };
     let encoded = tokio::task::spawn_blocking(move || {
-        let zones = zones_of(&camera, latest.preset.as_deref());
+        let (zones, masks) = zones_of(&camera, latest.preset.as_deref());
+        let masks: Vec<&str> = masks.iter().map(String::as_str).collect();
         let seen: Vec<(String, [f32; 4])> = latest
             .seen
             .iter()
             .map(|s| (format!("{} {:.2}", s.label, s.score), s.bbox))
             .collect();
-        let img = crate::evidence::live_view(&latest.image, &zones, &seen);
+        let img = crate::evidence::live_view(&latest.image, &zones, &masks, &seen);
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
             .encode_image(&img)
@@ -203,47 +211,142 @@ fn camera_page(
         clear = t(c, "清除", "Clear"),
         save = t(c, "保存区域", "Save zone"),
     );
+    zone_table(c, &mut body, "zones", &camera.zones, &camera.rules);
+    rule_table(c, &mut body, "rules", &camera.rules);
+    preset_tables(
+        c,
+        &mut body,
+        &camera,
+        latest.as_ref().and_then(|l| l.preset.as_deref()),
+    );
+    let mut r = super::pages::page(c, camera.display_name(), Some(s), &body).into_response();
+    *r.status_mut() = status;
+    r
+}
+
+/// The zones, each with what it is for: a rule's area, or a mask some rule ignores.
+fn zone_table(
+    c: &Console,
+    body: &mut String,
+    id: &str,
+    zones: &[crate::config::ZoneConfig],
+    rules: &[crate::config::RuleConfig],
+) {
     let _ = write!(
         body,
-        "<h3>{}</h3><table id=\"zones\"><tr><th>ID</th><th>{}</th><th>{}</th></tr>",
+        "<h3>{}</h3><table id=\"{id}\"><tr><th>ID</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(c, "区域", "Zones"),
         t(c, "名称", "Name"),
+        t(c, "用途", "Used by"),
         t(c, "顶点", "Points")
     );
-    for z in &camera.zones {
+    for z in zones {
         let pts: Vec<String> = z
             .polygon
             .iter()
             .map(|p| format!("{:.3},{:.3}", p[0], p[1]))
             .collect();
+        let mut uses: Vec<String> = Vec::new();
+        for r in rules {
+            if r.params.get("zone").and_then(|v| v.as_str()) == Some(z.id.as_str()) {
+                uses.push(r.kind.clone());
+            }
+            if r.masks.contains(&z.id) {
+                uses.push(format!("{} {}", t(c, "屏蔽", "mask of"), r.kind));
+            }
+        }
         let _ = write!(
             body,
-            "<tr data-zone=\"{id}\"><td>{id}</td><td>{name}</td><td>{pts}</td></tr>",
-            id = esc(&z.id),
+            "<tr data-zone=\"{zid}\"{class}><td>{zid}</td><td>{name}</td><td>{uses}</td><td>{pts}</td></tr>",
+            zid = esc(&z.id),
+            class = if rules.iter().any(|r| r.masks.contains(&z.id)) { " class=\"mask\"" } else { "" },
             name = esc(z.name.as_deref().unwrap_or("")),
+            uses = esc(&uses.join(", ")),
             pts = esc(&pts.join(" ")),
         );
     }
+    body.push_str("</table>");
+}
+
+/// The rules: kind, zone, masks and when they are armed.
+fn rule_table(c: &Console, body: &mut String, id: &str, rules: &[crate::config::RuleConfig]) {
     let _ = write!(
         body,
-        "</table><h3>{}</h3><table id=\"rules\"><tr><th>{}</th><th>{}</th></tr>",
+        "<h3>{}</h3><table id=\"{id}\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(c, "规则", "Rules"),
         t(c, "类型", "Kind"),
-        t(c, "区域", "Zone")
+        t(c, "区域", "Zone"),
+        t(c, "屏蔽区", "Masks"),
+        t(c, "布防时间", "Armed")
     );
-    for r in &camera.rules {
+    for r in rules {
         let zone = r.params.get("zone").and_then(|v| v.as_str()).unwrap_or("—");
+        let armed = match &r.schedule {
+            None => t(c, "全天", "always").to_owned(),
+            Some(s) => {
+                let mut parts: Vec<String> = s.hours.iter().map(|w| w.to_string()).collect();
+                if !s.days.is_empty() {
+                    parts.push(format!("{} {:?}", t(c, "星期", "days"), s.days));
+                }
+                if !s.months.is_empty() {
+                    parts.push(format!("{} {:?}", t(c, "月份", "months"), s.months));
+                }
+                parts.join(" · ")
+            }
+        };
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&r.kind),
-            esc(zone)
+            esc(zone),
+            esc(&r.masks.join(", ")),
+            esc(&armed)
         );
     }
     body.push_str("</table>");
-    let mut r = super::pages::page(c, camera.display_name(), Some(s), &body).into_response();
-    *r.status_mut() = status;
-    r
+}
+
+/// A PTZ camera's tour: each preset with its dwell and its own zones and rules (which hold
+/// there on top of the camera's); the one the latest frame is of marked.
+fn preset_tables(c: &Console, body: &mut String, camera: &CameraConfig, current: Option<&str>) {
+    if camera.presets.is_empty() {
+        return;
+    }
+    let _ = write!(
+        body,
+        "<h3>{}</h3><table id=\"presets\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t(c, "巡航预置位", "Patrol presets"),
+        t(c, "预置位", "Preset"),
+        t(c, "名称", "Name"),
+        t(c, "停留", "Dwell"),
+        t(c, "区域", "Zones"),
+        t(c, "规则", "Rules")
+    );
+    for p in &camera.presets {
+        let here = current == Some(p.token.as_str());
+        let zones: Vec<&str> = p.zones.iter().map(|z| z.id.as_str()).collect();
+        let rules: Vec<&str> = p.rules.iter().map(|r| r.kind.as_str()).collect();
+        let _ = write!(
+            body,
+            "<tr data-preset=\"{tok}\"{class}><td>{tok}{mark}</td><td>{name}</td><td>{dwell} s</td><td>{zones}</td><td>{rules}</td></tr>",
+            tok = esc(&p.token),
+            class = if here { " class=\"current\"" } else { "" },
+            mark = if here { format!(" ◀ {}", t(c, "当前", "now")) } else { String::new() },
+            name = esc(p.name.as_deref().unwrap_or("")),
+            dwell = p.dwell_s.secs(),
+            zones = esc(&zones.join(", ")),
+            rules = esc(&rules.join(", ")),
+        );
+    }
+    body.push_str("</table>");
+    for (k, p) in camera.presets.iter().enumerate() {
+        let view = camera.at_preset(k);
+        let own: Vec<crate::config::ZoneConfig> = p.zones.clone();
+        if own.is_empty() {
+            continue;
+        }
+        zone_table(c, body, &format!("zones-{}", p.token), &own, &view.rules);
+    }
 }
 
 #[derive(Deserialize)]

@@ -52,6 +52,8 @@ pub struct Console {
     /// The config file the daemon runs (camera pages read it; the zone editor edits it and
     /// the daemon's watcher reloads the camera); `None`: no camera pages.
     pub config_path: Option<std::path::PathBuf>,
+    /// Certificate and key (PEM): serve HTTPS only, with `Secure` cookies and HSTS.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Console {
@@ -76,6 +78,7 @@ impl Console {
             throttle: auth::Throttle::new(LOGIN_ATTEMPTS, LOGIN_WINDOW),
             snapshots: Arc::default(),
             config_path: None,
+            tls: config.tls_cert.clone().zip(config.tls_key.clone()),
         }
     }
 
@@ -97,13 +100,36 @@ const LOGIN_WINDOW: Duration = Duration::from_secs(300);
 
 type Shared = Arc<Console>;
 
-/// Binds `listen` and serves until the runtime stops. Returns the bound address.
+/// Binds `listen` and serves until the runtime stops — over HTTPS when the console has a
+/// certificate (never falling back to plain HTTP: a bad certificate is an error here).
+/// Returns the bound address.
 pub async fn serve(listen: &str, console: Arc<Console>) -> std::io::Result<SocketAddr> {
+    let tls = match &console.tls {
+        None => None,
+        Some((cert, key)) => Some(
+            crate::tls::server_config(cert, key)
+                .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?,
+        ),
+    };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let app = router(console).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        let served = match tls {
+            None => axum::serve(listener, app).await,
+            Some(tls) => {
+                let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+                match listener.into_std() {
+                    Ok(listener) => {
+                        axum_server::from_tcp_rustls(listener, config)
+                            .serve(app)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = served {
             tracing::error!(error = %e, "The HTTP server stopped.");
         }
     });
@@ -305,9 +331,10 @@ async fn login(
     let id = c.sessions.open(&c.user, now);
     tracing::info!(client = %peer.ip(), user = %c.user, "Console login.");
     let cookie = format!(
-        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
         auth::COOKIE,
-        c.sessions.lifetime().as_secs()
+        c.sessions.lifetime().as_secs(),
+        if c.tls.is_some() { "; Secure" } else { "" }
     );
     let mut r = Redirect::to(safe_next(&form.next)).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {

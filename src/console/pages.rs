@@ -49,10 +49,11 @@ th,td{padding:.35em .6em;border-bottom:1px solid #e3e5ea;text-align:left}th{back
 .login input{display:block;width:100%;margin:.3em 0 .8em;padding:.4em;box-sizing:border-box}\
 .notice{background:#fdecea;color:#c62828;padding:.5em;border-radius:4px}\
 figure img,figure video{max-width:100%}\
-.view{position:relative;display:inline-block;max-width:100%}.view img{display:block;max-width:100%}\
+.view{position:relative;display:inline-block;width:min(100%,960px)}.view img{display:block;width:100%}\
 .view svg{position:absolute;left:0;top:0;width:100%;height:100%;cursor:crosshair}\
 .view polygon{fill:rgba(255,200,0,.25);stroke:#ffc800;stroke-width:2;vector-effect:non-scaling-stroke}\
-.view circle{fill:#ffc800}.editor{margin:1em 0}.editor input{margin-right:.5em}";
+.view circle{fill:#ffc800}.editor{margin:1em 0}.editor input{margin-right:.5em}\
+tr.mask td{color:#8e24aa}tr.current td{font-weight:600;background:#fff8e1}h3{margin-top:1.2em}";
 
 /// `/console.css`: the pages' one stylesheet (the CSP allows no inline style).
 pub async fn stylesheet() -> impl IntoResponse {
@@ -336,5 +337,58 @@ pub async fn order(
         );
     }
     body.push_str("</table>");
+    commands_table(&c, &mut body, &o.id);
     page(&c, &o.title, Some(&s), &body).into_response()
+}
+
+/// The centre's commands about the order as they arrived, each with the box's answer.
+fn commands_table(c: &Console, body: &mut String, order_id: &str) {
+    let commands = c
+        .ledger
+        .as_ref()
+        .and_then(|l| crate::ledger::lock(l).commands_for(order_id).ok())
+        .unwrap_or_default();
+    let _ = write!(
+        body,
+        "<h3>{}</h3><table id=\"commands\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t(c, "指挥中心指令", "Commands from the centre"),
+        t(c, "收到时间", "Received"),
+        t(c, "指令", "Command"),
+        t(c, "请求号", "Request"),
+        t(c, "答复", "Answer"),
+    );
+    for cmd in &commands {
+        let answer: serde_json::Value =
+            serde_json::from_slice(&cmd.result).unwrap_or(serde_json::Value::Null);
+        // The published answer (docs/schemas/command-result.schema.json): the state it led to,
+        // or the refusal's code and message.
+        let status = match answer.get("ok").and_then(|v| v.as_bool()) {
+            Some(true) => format!(
+                "ok → {}",
+                answer.get("state").and_then(|v| v.as_str()).unwrap_or("")
+            ),
+            _ => answer["error"]["code"]
+                .as_str()
+                .unwrap_or("refused")
+                .to_owned(),
+        };
+        let why = answer["error"]["message"].as_str().unwrap_or("");
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td></tr>",
+            esc(&cmd.received_at),
+            esc(&cmd.verb),
+            esc(&cmd.request_id),
+            esc(&status),
+            esc(why)
+        );
+    }
+    if commands.is_empty() {
+        let _ = write!(
+            body,
+            "<tr><td colspan=\"4\">{}</td></tr>",
+            t(c, "无", "none yet")
+        );
+    }
+    body.push_str("</table>");
 }

@@ -23,6 +23,8 @@ pub use typeface::{Typeface, SYSTEM_FONTS};
 
 /// Zone outlines, in photos and previews.
 const ZONE: Rgb<u8> = Rgb([0, 255, 0]);
+/// Zones a rule masks out: hatched, outlined in this colour.
+const MASK: Rgb<u8> = Rgb([255, 120, 255]);
 
 /// An encoded photo, ready to publish.
 #[derive(Debug, Clone)]
@@ -43,8 +45,9 @@ fn colour(label: &str) -> Rgb<u8> {
 
 /// A technician's check of a camera's zones: the frame with a coordinate grid every 0.1 (the
 /// normalised coordinates zones and ground control points use, labelled along the top and left
-/// edges) and every zone outlined and labelled with its id.
-pub fn zone_preview(frame: &RgbImage, zones: &[Zone]) -> RgbImage {
+/// edges) and every zone outlined and labelled with its id; the zones named in `masks` (those a
+/// rule ignores) hatched, in their own colour and labelled "id (mask)".
+pub fn zone_preview(frame: &RgbImage, zones: &[Zone], masks: &[&str]) -> RgbImage {
     let mut img = frame.clone();
     let (w, h) = (img.width() as i64, img.height() as i64);
     let scale = (w.max(h) / 400).clamp(1, 4);
@@ -70,18 +73,30 @@ pub fn zone_preview(frame: &RgbImage, zones: &[Zone]) -> RgbImage {
             .iter()
             .map(|p| ((p[0] * w as f64) as i64, (p[1] * h as f64) as i64))
             .collect();
-        draw::polygon(&mut img, &pts, ZONE, thickness);
+        let masked = masks.contains(&z.id.as_str());
+        let (colour, label) = if masked {
+            draw::hatch(&mut img, &pts, MASK);
+            (MASK, format!("{} (mask)", z.id))
+        } else {
+            (ZONE, z.id.clone())
+        };
+        draw::polygon(&mut img, &pts, colour, thickness);
         let (cx, cy) = pts.iter().fold((0, 0), |(a, b), p| (a + p.0, b + p.1));
         let n = pts.len().max(1) as i64;
-        font::text(&mut img, cx / n, cy / n, &z.id, ZONE, scale + 1);
+        font::text(&mut img, cx / n, cy / n, &label, colour, scale + 1);
     }
     img
 }
 
-/// What the console shows of a camera: the zone preview (grid, zones) with what the models saw
+/// What the console shows of a camera: the zone preview (grid, zones, masks) with what the models saw
 /// on the frame boxed and labelled (`seen`: label and box normalised to 0..1).
-pub fn live_view(frame: &RgbImage, zones: &[Zone], seen: &[(String, [f32; 4])]) -> RgbImage {
-    let mut img = zone_preview(frame, zones);
+pub fn live_view(
+    frame: &RgbImage,
+    zones: &[Zone],
+    masks: &[&str],
+    seen: &[(String, [f32; 4])],
+) -> RgbImage {
+    let mut img = zone_preview(frame, zones, masks);
     let (w, h) = (img.width() as f32, img.height() as f32);
     let scale = ((w.max(h) as i64) / 400).clamp(1, 4);
     let thickness = ((w.max(h) as i64) / 400).max(1);

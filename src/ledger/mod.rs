@@ -114,6 +114,17 @@ pub struct AnsweredCommand {
     pub result: Vec<u8>,
 }
 
+/// A command the centre sent about an order, as the box received and answered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedCommand {
+    pub request_id: String,
+    pub verb: String,
+    /// When the box took it (RFC 3339).
+    pub received_at: String,
+    /// The answer the box published (JSON).
+    pub result: Vec<u8>,
+}
+
 /// An outbox row: a message not yet acknowledged by the broker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pending {
@@ -535,6 +546,26 @@ impl Ledger {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    /// The centre's commands about `order_id`, in the order they arrived.
+    pub fn commands_for(&self, order_id: &str) -> Result<Vec<ReceivedCommand>, LedgerError> {
+        let run = || -> rusqlite::Result<Vec<ReceivedCommand>> {
+            let mut q = self.conn.prepare(
+                "SELECT request_id, verb, received_at, result FROM commands \
+                 WHERE order_id = ?1 ORDER BY received_at, rowid",
+            )?;
+            let rows = q.query_map(params![order_id], |r| {
+                Ok(ReceivedCommand {
+                    request_id: r.get(0)?,
+                    verb: r.get(1)?,
+                    received_at: r.get(2)?,
+                    result: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        };
+        run().map_err(|e| self.err(e))
     }
 
     /// Re-sends a stored message (a re-delivered command's answer) without touching any order.

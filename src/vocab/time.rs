@@ -83,6 +83,20 @@ impl Window {
     }
 }
 
+/// As it is written in the config: `"22:00-07:00"`.
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:02}:{:02}-{:02}:{:02}",
+            self.start / 60,
+            self.start % 60,
+            self.end / 60,
+            self.end % 60
+        )
+    }
+}
+
 impl TryFrom<String> for Window {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
