@@ -172,6 +172,44 @@ mod tests {
         }
     }
 
+    /// A masked zone is hatched inside and outlined in the mask colour; a plain zone's inside
+    /// is left as it was.
+    #[test]
+    fn a_masked_zone_is_hatched_and_a_plain_one_only_outlined() {
+        let frame = RgbImage::from_pixel(200, 100, Rgb([100, 100, 100]));
+        let zone = |id: &str, x0: f64| {
+            crate::rules::Zone::from_config(&ZoneConfig {
+                id: id.into(),
+                name: None,
+                polygon: vec![[x0, 0.2], [x0 + 0.3, 0.2], [x0 + 0.3, 0.8], [x0, 0.8]],
+            })
+        };
+        let zones = [zone("lane", 0.1), zone("booth", 0.6)];
+        let img = zone_preview(&frame, &zones, &["booth"]);
+        let inside = |x0: u32| {
+            (x0 + 10..x0 + 50)
+                .flat_map(|x| (30..70).map(move |y| (x, y)))
+                .map(|(x, y)| *img.get_pixel(x, y))
+                .collect::<Vec<_>>()
+        };
+        let booth = inside(125);
+        assert!(booth.contains(&MASK), "hatch lines");
+        assert!(booth.contains(&Rgb([50, 50, 50])), "darkened");
+        assert_eq!(*img.get_pixel(150, 20), MASK, "outlined in the mask colour");
+        assert_eq!(*img.get_pixel(40, 20), ZONE);
+        // The plain zone's inside: untouched but for the grid's dots and the label; none of
+        // the masked one's.
+        let untouched = |px: &[Rgb<u8>]| px.iter().filter(|p| **p == Rgb([100, 100, 100])).count();
+        let lane = inside(25);
+        assert!(
+            untouched(&lane) * 10 > lane.len() * 6,
+            "{} of {}",
+            untouched(&lane),
+            lane.len()
+        );
+        assert_eq!(untouched(&booth), 0);
+    }
+
     fn mean_difference(a: &RgbImage, b: &RgbImage) -> f64 {
         let total: u64 = a
             .as_raw()

@@ -335,7 +335,7 @@ impl Fleet {
 
     /// Applies a new, already validated config: removed cameras stop, changed ones restart
     /// with their new settings, new ones start; the others run on untouched. Sections that
-    /// only a restart applies (identity, uplink, storage, models, metrics, orders, warnings,
+    /// only a restart applies (identity, uplink, storage, models, metrics, console, orders, warnings,
     /// speakers) are named.
     pub fn reload(&mut self, new: Config) -> anyhow::Result<ReloadSummary> {
         let mut summary = ReloadSummary::default();
@@ -346,6 +346,7 @@ impl Fleet {
             ("storage", old.storage != new.storage),
             ("models", old.models != new.models),
             ("metrics", old.metrics != new.metrics),
+            ("console", old.console != new.console),
             ("orders", old.orders != new.orders),
             ("warnings", old.warnings != new.warnings),
             ("speakers", old.speakers != new.speakers),

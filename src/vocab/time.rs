@@ -145,6 +145,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_window_is_written_as_it_is_read() {
+        for text in ["22:00-07:00", "08:30-17:05", "00:00-23:59"] {
+            assert_eq!(Window::try_from(text).unwrap().to_string(), text);
+        }
+    }
+
+    #[test]
     fn offsets_and_windows_parse_or_say_why() {
         assert_eq!(
             UtcOffset::try_from("-05:30".to_owned()).unwrap().fixed(),
