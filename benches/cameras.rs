@@ -19,6 +19,9 @@
 //!
 //! `cargo test --benches` runs a two-second version of each part that needs no Python.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -26,6 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::rss_mb;
 use lookout::detect::{Manifest, ManifestSet, Model, SessionOptions};
 
 const CLIPS: [&str; 8] = [
@@ -478,17 +482,6 @@ fn lag_p99(text: &str) -> String {
         }
     }
     "+Inf".into()
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// The plaza clip replayed as fast as it goes, YOLOX-Nano 416 on every frame, no gating: frames

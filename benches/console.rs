@@ -7,96 +7,17 @@
 //! `cargo bench --bench console` (60 s phases; figures go to docs/performance.md);
 //! `cargo test --benches` runs a two-second version.
 
-use std::io::{Read, Write};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A helper process, killed when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn wait_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listened on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// One HTTP/1.1 request, the connection closed after it: status and body.
-fn http(port: u16, method: &str, path: &str, cookie: &str, body: &str) -> (u16, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the console");
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nCookie: {cookie}\r\n"
-    );
-    if method == "POST" {
-        req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |i| i + 4);
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    if let Some(c) = head.lines().find_map(|l| {
-        l.strip_prefix("set-cookie: ")
-            .or_else(|| l.strip_prefix("Set-Cookie: "))
-    }) {
-        return (
-            status,
-            c.split(';').next().unwrap_or("").as_bytes().to_vec(),
-        );
-    }
-    (status, raw[split..].to_vec())
-}
-
-/// CPU seconds (user + system) the process has used so far.
-fn cpu_s(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name and state.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
+use common::{
+    console_login, console_passwd, cpu_s, free_port, http, rss_mb, simulated_camera,
+    wait_listening, Killed,
+};
 
 /// The daemon's mean CPU (% of one core) and peak RSS over `secs`, while `during` runs.
 fn phase(pid: u32, secs: f64, mut during: impl FnMut(Instant) -> bool) -> (f64, f64) {
@@ -159,26 +80,6 @@ zone = "lane"
     )
 }
 
-fn simulate(lookout: &Path, clip: &Path, port: u16) -> Killed {
-    let child = Command::new(lookout)
-        .args(["camera", "simulate"])
-        .arg(clip)
-        .args([
-            "--codec",
-            "copy",
-            "--path",
-            "cam",
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("lookout camera simulate");
-    wait_listening(port);
-    Killed(child)
-}
-
 fn median_ms(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0) * 1e3
@@ -193,19 +94,11 @@ fn main() {
     let media = repo.join("../shared/media/video");
     let dir = tempfile::tempdir().expect("temp dir");
     let (port, plaza, parking, broker) = (free_port(), free_port(), free_port(), free_port());
-    let _plaza = simulate(&lookout, &media.join("plaza_pedestrians.mp4"), plaza);
-    let _parking = simulate(&lookout, &media.join("parking_lot_overhead.mp4"), parking);
+    let _plaza = simulated_camera(&lookout, &media.join("plaza_pedestrians.mp4"), plaza);
+    let _parking = simulated_camera(&lookout, &media.join("parking_lot_overhead.mp4"), parking);
     let cfg = dir.path().join("lookout.toml");
     std::fs::write(&cfg, config(&repo, port, plaza, parking, broker)).unwrap();
-    let mut passwd = Command::new(&lookout)
-        .args(["console", "passwd", "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(passwd.stdin.take().unwrap(), "bench-password-1").unwrap();
-    assert!(passwd.wait().unwrap().success());
+    console_passwd(&cfg, "bench-password-1");
     let daemon = Killed(
         Command::new(&lookout)
             .args(["run", "--config"])
@@ -218,20 +111,13 @@ fn main() {
             .expect("lookout run"),
     );
     let pid = daemon.0.id();
-    wait_listening(port);
-    let (status, cookie) = http(
-        port,
-        "POST",
-        "/login",
-        "",
-        "user=admin&password=bench-password-1&next=%2F",
-    );
-    assert_eq!(status, 303, "login");
-    let cookie = String::from_utf8(cookie).unwrap();
+    wait_listening(port, "the console");
+    let cookie = console_login(port, "bench-password-1");
+    let with = [("Cookie", cookie.as_str())];
     // Both cameras analysing before anything is measured.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while http(port, "GET", "/cameras/plaza/frame.jpg", &cookie, "").0 != 200
-        || http(port, "GET", "/cameras/parking/frame.jpg", &cookie, "").0 != 200
+    while http(port, "GET", "/cameras/plaza/frame.jpg", &with, "").status != 200
+        || http(port, "GET", "/cameras/parking/frame.jpg", &with, "").status != 200
     {
         assert!(Instant::now() < deadline, "no camera frames");
         std::thread::sleep(Duration::from_millis(500));
@@ -242,7 +128,7 @@ fn main() {
     println!("[idle] console unused: daemon {idle_cpu:.1} % CPU, RSS {idle_rss:.0} MB");
 
     // One browser on the plaza's camera page: the page, then its picture every 2 s.
-    assert_eq!(http(port, "GET", "/cameras/plaza", &cookie, "").0, 200);
+    assert_eq!(http(port, "GET", "/cameras/plaza", &with, "").status, 200);
     let mut next = Instant::now();
     let mut waits = Vec::new();
     let (poll_cpu, poll_rss) = phase(pid, secs, |_| {
@@ -252,7 +138,7 @@ fn main() {
         next += Duration::from_secs(2);
         let t = Instant::now();
         assert_eq!(
-            http(port, "GET", "/cameras/plaza/frame.jpg", &cookie, "").0,
+            http(port, "GET", "/cameras/plaza/frame.jpg", &with, "").status,
             200
         );
         waits.push(t.elapsed().as_secs_f64());
@@ -277,7 +163,7 @@ fn main() {
         let mut times = Vec::new();
         for _ in 0..burst {
             let t = Instant::now();
-            assert_eq!(http(port, "GET", path, &cookie, "").0, 200, "{path}");
+            assert_eq!(http(port, "GET", path, &with, "").status, 200, "{path}");
             times.push(t.elapsed().as_secs_f64());
         }
         // The daemon's analysis runs on meanwhile: its share is taken off at the idle rate.

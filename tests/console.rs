@@ -8,81 +8,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-struct Answer {
-    status: u16,
-    head: String,
-    body: String,
-    /// The body as sent (photos).
-    bytes: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    }
-}
-
-/// One HTTP/1.1 request (the connection closed after it).
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("console port");
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if method == "POST" {
-        req.push_str(&format!(
-            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    // Photos are bytes: the body is kept as lossy text, their length is in the header.
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |i| i + 4);
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Answer {
-        status: head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0),
-        head: head.to_owned(),
-        body: body.to_owned(),
-        bytes: raw[split..].to_vec(),
-    }
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 /// The metric names `/metrics` served before the console moved it onto axum: a scraper's
 /// queries must keep finding every one.
@@ -125,21 +55,7 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
     serve_on_and_keep_alive(&cfg, port);
     // The password, set as a technician would (here on standard input).
     let password = "Tower-7-Lantern";
-    let mut passwd = Command::new(lookout_bin())
-        .args(["console", "passwd", "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(passwd.stdin.take().unwrap(), "{password}").unwrap();
-    let out = passwd.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    console_passwd(&cfg, password);
     let saved = std::fs::read_to_string(&cfg).unwrap();
     assert!(saved.contains("password_hash = \"$argon2id$"), "{saved}");
     assert!(!saved.contains(password), "only the hash is stored");

@@ -12,52 +12,12 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::{Client, ClientBuilder, Locator};
-
-/// A helper process, killed when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_listening(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} never listened on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A shared clip served as an RTSP camera; a camera that reaches the clip's end reconnects and
-/// sees it again from the start.
-fn rtsp_camera(clip: &str, port: u16) -> Killed {
-    let child = Command::new(lookout_bin())
-        .args(["camera", "simulate"])
-        .arg(video(clip))
-        .args([
-            "--codec",
-            "copy",
-            "--path",
-            "cam",
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("lookout camera simulate");
-    wait_listening(port, "the RTSP camera");
-    Killed(child)
-}
 
 /// Chromium's WebDriver server (Debian's `chromium-driver`, installed by scripts/setup.sh).
 fn chromedriver(port: u16) -> Killed {
@@ -313,18 +273,14 @@ fn a_technician_logs_in_sees_the_cameras_draws_a_zone_and_reviews_an_order_in_ch
         .replace("{PARKING}", &parking_port.to_string());
     let cfg = write_config(dir.path(), "lookout.toml", &text, &broker.url());
     let password = "Tower-7-Lantern";
-    let mut passwd = Command::new(lookout_bin())
-        .args(["console", "passwd", "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(passwd.stdin.take().unwrap(), "{password}").unwrap();
-    assert!(passwd.wait().unwrap().success());
+    console_passwd(&cfg, password);
 
-    let _plaza = rtsp_camera("plaza_pedestrians.mp4", plaza_port);
-    let _parking = rtsp_camera("parking_lot_overhead.mp4", parking_port);
+    let _plaza = simulated_camera(&lookout_bin(), &video("plaza_pedestrians.mp4"), plaza_port);
+    let _parking = simulated_camera(
+        &lookout_bin(),
+        &video("parking_lot_overhead.mp4"),
+        parking_port,
+    );
     let log = repo().join("target/console-browser-daemon.log");
     let _daemon = Daemon::start(&cfg, &dir.path().join("state"), Some(&log));
     wait_listening(https, "the console");

@@ -263,6 +263,15 @@ fn a_tour_the_camera_runs_itself_is_followed_and_its_fire_order_carries_the_pres
     let camera = PtzCamera::start(&video("distant_field_fire_smoke_istock.mp4"), &sim);
     sim.run_own_tour(Duration::from_secs(7));
     let cfg = config(dir.path(), &sim, &camera, &broker.url(), "camera");
+    // The console too: its camera page lists the tour.
+    let port = free_port();
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[models]",
+        &format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[models]"),
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    console_passwd(&cfg, "Tower-7-Lantern");
     let sub = Subscriber::start(broker.port, &format!("{ROOT}/#"));
     let _daemon = Daemon::start(&cfg, &dir.path().join("state"), None);
     // One tour followed to the end (three stops seen and left), and a fire order.
@@ -284,6 +293,26 @@ fn a_tour_the_camera_runs_itself_is_followed_and_its_fire_order_carries_the_pres
         assert_eq!(o["ptz"]["name"], "西侧田野 west field", "{o:#}");
     }
     ApiSchemas::load().check_all(&msgs);
+
+    // The console's camera page: the three presets of the tour, the one the picture is of
+    // marked, and preset 1's own zone listed with what uses it.
+    let cookie = console_login(port, "Tower-7-Lantern");
+    let page = http(port, "GET", "/cameras/tower_1", &[("Cookie", &cookie)], "");
+    assert_eq!(page.status, 200);
+    for token in ["1", "2", "3"] {
+        assert!(
+            page.body.contains(&format!("data-preset=\"{token}\"")),
+            "{}",
+            page.body
+        );
+    }
+    assert_eq!(
+        page.body.matches("class=\"current\"").count(),
+        1,
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"zones-1\""), "{}", page.body);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 
 use super::auth::Session;
-use super::pages::{esc, t};
+use super::pages::{esc, t, table_head};
 use super::{Console, Shared};
 use crate::config::CameraConfig;
 
@@ -232,13 +232,16 @@ fn zone_table(
     zones: &[crate::config::ZoneConfig],
     rules: &[crate::config::RuleConfig],
 ) {
-    let _ = write!(
+    table_head(
         body,
-        "<h3>{}</h3><table id=\"{id}\"><tr><th>ID</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(c, "区域", "Zones"),
-        t(c, "名称", "Name"),
-        t(c, "用途", "Used by"),
-        t(c, "顶点", "Points")
+        id,
+        &[
+            "ID",
+            t(c, "名称", "Name"),
+            t(c, "用途", "Used by"),
+            t(c, "顶点", "Points"),
+        ],
     );
     for z in zones {
         let pts: Vec<String> = z
@@ -270,14 +273,16 @@ fn zone_table(
 
 /// The rules: kind, zone, masks and when they are armed.
 fn rule_table(c: &Console, body: &mut String, id: &str, rules: &[crate::config::RuleConfig]) {
-    let _ = write!(
+    table_head(
         body,
-        "<h3>{}</h3><table id=\"{id}\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(c, "规则", "Rules"),
-        t(c, "类型", "Kind"),
-        t(c, "区域", "Zone"),
-        t(c, "屏蔽区", "Masks"),
-        t(c, "布防时间", "Armed")
+        id,
+        &[
+            t(c, "类型", "Kind"),
+            t(c, "区域", "Zone"),
+            t(c, "屏蔽区", "Masks"),
+            t(c, "布防时间", "Armed"),
+        ],
     );
     for r in rules {
         let zone = r.params.get("zone").and_then(|v| v.as_str()).unwrap_or("—");
@@ -312,15 +317,17 @@ fn preset_tables(c: &Console, body: &mut String, camera: &CameraConfig, current:
     if camera.presets.is_empty() {
         return;
     }
-    let _ = write!(
+    table_head(
         body,
-        "<h3>{}</h3><table id=\"presets\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(c, "巡航预置位", "Patrol presets"),
-        t(c, "预置位", "Preset"),
-        t(c, "名称", "Name"),
-        t(c, "停留", "Dwell"),
-        t(c, "区域", "Zones"),
-        t(c, "规则", "Rules")
+        "presets",
+        &[
+            t(c, "预置位", "Preset"),
+            t(c, "名称", "Name"),
+            t(c, "停留", "Dwell"),
+            t(c, "区域", "Zones"),
+            t(c, "规则", "Rules"),
+        ],
     );
     for p in &camera.presets {
         let here = current == Some(p.token.as_str());

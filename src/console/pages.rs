@@ -31,6 +31,15 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// A titled table's start: `<h3>title</h3><table id=…>` and its header row.
+pub(super) fn table_head(body: &mut String, title: &str, id: &str, columns: &[&str]) {
+    let _ = write!(body, "<h3>{title}</h3><table id=\"{}\"><tr>", esc(id));
+    for c in columns {
+        let _ = write!(body, "<th>{c}</th>");
+    }
+    body.push_str("</tr>");
+}
+
 /// A label in the box's language.
 pub(super) fn t(c: &Console, zh: &'static str, en: &'static str) -> &'static str {
     match c.language {
@@ -348,14 +357,16 @@ fn commands_table(c: &Console, body: &mut String, order_id: &str) {
         .as_ref()
         .and_then(|l| crate::ledger::lock(l).commands_for(order_id).ok())
         .unwrap_or_default();
-    let _ = write!(
+    table_head(
         body,
-        "<h3>{}</h3><table id=\"commands\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(c, "指挥中心指令", "Commands from the centre"),
-        t(c, "收到时间", "Received"),
-        t(c, "指令", "Command"),
-        t(c, "请求号", "Request"),
-        t(c, "答复", "Answer"),
+        "commands",
+        &[
+            t(c, "收到时间", "Received"),
+            t(c, "指令", "Command"),
+            t(c, "请求号", "Request"),
+            t(c, "答复", "Answer"),
+        ],
     );
     for cmd in &commands {
         let answer: serde_json::Value =

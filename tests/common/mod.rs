@@ -2,10 +2,18 @@
 //! port, and an MQTT subscriber that records what the broker delivers.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod onnx;
 pub mod onvif;
+pub mod process;
 pub mod proxy;
 pub mod ptz_camera;
+
+// Each test crate uses some of these: the others are not "unused" code of the suite.
+#[allow(unused_imports)]
+pub use http::{form, http, Answer};
+#[allow(unused_imports)]
+pub use process::{cpu_s, rss_mb, simulated_camera, wait_listening, Killed};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -506,4 +514,39 @@ pub fn serve_on_and_keep_alive(config: &Path, port: u16) {
     );
     text.push_str("\n[[cameras]]\nid = \"spare\"\nsource = \"rtsp://127.0.0.1:9/none\"\nmodels = [\"yolox_nano_coco\"]\nlocation = { lat = 30.0, lon = 120.0 }\n");
     std::fs::write(config, text).unwrap();
+}
+
+/// Sets the console's password in `config` as a technician would (`lookout console passwd`, the
+/// password on standard input); the command's output.
+pub fn console_passwd(config: &Path, password: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut passwd = Command::new(lookout_bin())
+        .args(["console", "passwd", "--config"])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lookout console passwd");
+    writeln!(passwd.stdin.take().unwrap(), "{password}").unwrap();
+    let out = passwd.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "console passwd: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Logs in to the console on `port` as `admin`: the session's `Cookie` header value.
+pub fn console_login(port: u16, password: &str) -> String {
+    let answer = http(
+        port,
+        "POST",
+        "/login",
+        &[],
+        &form(&[("user", "admin"), ("password", password), ("next", "/")]),
+    );
+    assert_eq!(answer.status, 303, "login: {}", answer.body);
+    answer.cookie().expect("a session cookie")
 }
