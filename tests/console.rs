@@ -298,6 +298,31 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
     assert_eq!(taken.status, 400);
     assert!(taken.body.contains("already has a zone"), "{}", taken.body);
 
+    // The broker as the overview and the API see it: connected, then gone.
+    let broker_of = || {
+        let status: serde_json::Value =
+            serde_json::from_str(&http(port, "GET", "/api/status", &with, "").body).unwrap();
+        status["broker"].clone()
+    };
+    assert_eq!(broker_of()["connected"], true, "{}", broker_of());
+    assert!(http(port, "GET", "/", &with, "")
+        .body
+        .contains("class=\"ok\" id=\"broker\""));
+    broker.stop();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while broker_of()["connected"] != false {
+        assert!(
+            Instant::now() < deadline,
+            "the broker never went: {}",
+            broker_of()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(broker_of()["error"].is_string(), "{}", broker_of());
+    assert!(http(port, "GET", "/", &with, "")
+        .body
+        .contains("class=\"bad\" id=\"broker\""));
+
     let out = http(port, "POST", "/logout", &with, &form(&[("csrf", &csrf)]));
     assert_eq!(out.status, 303);
     assert_eq!(

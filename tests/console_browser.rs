@@ -372,6 +372,9 @@ async fn browse(b: &Client, base: &str, cfg: &Path, log: &Path, password: &str, 
         );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    b.find(Locator::Css("#broker.ok"))
+        .await
+        .expect("the broker connected on the overview");
     screenshot(b, "console-overview.png").await;
 
     // Each camera's picture has its zones drawn: the zone's top edge in green, the parking

@@ -384,6 +384,7 @@ async fn api_status(State(c): State<Shared>) -> Json<serde_json::Value> {
         "healthy": verdict.healthy,
         "problems": verdict.problems,
         "cameras": c.health.cameras(now),
+        "broker": c.health.broker_state(now),
         "outbox": { "messages": g.outbox_messages, "bytes": g.outbox_bytes },
         "uplink_queue": g.uplink_queue,
         "evidence_bytes": g.evidence_bytes,

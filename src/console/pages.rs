@@ -31,6 +31,16 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// Seconds as a person reads them: 45 s, 12 min, 3.5 h, 2.0 d.
+fn duration(s: f64) -> String {
+    match s {
+        s if s < 90.0 => format!("{s:.0} s"),
+        s if s < 5400.0 => format!("{:.0} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} d", s / 86_400.0),
+    }
+}
+
 /// A titled table's start: `<h3>title</h3><table id=…>` and its header row.
 pub(super) fn table_head(body: &mut String, title: &str, id: &str, columns: &[&str]) {
     let _ = write!(body, "<h3>{title}</h3><table id=\"{}\"><tr>", esc(id));
@@ -169,6 +179,7 @@ pub async fn overview(State(c): State<Shared>, Extension(s): Extension<Session>)
     let now = Instant::now();
     let g = (c.gauges)();
     let verdict = c.health.verdict(now, STALL);
+    let broker = c.health.broker_state(now);
     let mut body = format!(
         "<h2>{}</h2><table id=\"cameras\"><tr>",
         t(&c, "摄像机", "Cameras")
@@ -212,6 +223,7 @@ pub async fn overview(State(c): State<Shared>, Extension(s): Extension<Session>)
     let _ = write!(
         body,
         "<h2>{box_l}</h2><table id=\"box\"><tr><th>{health_l}</th><td class=\"{hc}\">{health}</td></tr>\
+         <tr><th>{broker_l}</th><td class=\"{bc}\" id=\"broker\">{broker}</td></tr>\
          <tr><th>{outbox_l}</th><td>{msgs} ({kb:.1} kB)</td></tr>\
          <tr><th>{queue_l}</th><td>{queue}</td></tr><tr><th>{orders_l}</th><td>{orders}</td></tr></table>",
         box_l = t(&c, "盒子", "Box"),
@@ -221,6 +233,28 @@ pub async fn overview(State(c): State<Shared>, Extension(s): Extension<Session>)
             t(&c, "正常", "healthy").to_owned()
         } else {
             esc(&verdict.problems.join("; "))
+        },
+        broker_l = t(&c, "指挥中心消息服务器", "Centre's MQTT broker"),
+        bc = match &broker {
+            Some(b) if b.connected => "ok",
+            _ => "bad",
+        },
+        broker = match &broker {
+            None => t(&c, "尚未连接", "not connected yet").to_owned(),
+            Some(b) if b.connected => format!(
+                "{} {}",
+                t(&c, "已连接", "connected for"),
+                duration(b.for_s)
+            ),
+            Some(b) => format!(
+                "{} {}{}",
+                t(&c, "断开", "disconnected for"),
+                duration(b.for_s),
+                b.error
+                    .as_deref()
+                    .map(|e| format!(": {}", esc(&crate::redact::text(e))))
+                    .unwrap_or_default()
+            ),
         },
         outbox_l = t(&c, "待发送（发件箱）", "Outbox (not yet acknowledged by the broker)"),
         msgs = g.outbox_messages,

@@ -72,6 +72,26 @@ struct Inner {
     services: BTreeMap<&'static str, Service>,
     /// Camera workers that panicked, per camera (each was restarted).
     crashes: BTreeMap<String, u64>,
+    /// The uplink's connection to the broker, as its task last said.
+    broker: Option<Broker>,
+}
+
+#[derive(Debug, Clone)]
+struct Broker {
+    connected: bool,
+    /// When `connected` last changed.
+    since: Instant,
+    error: Option<String>,
+}
+
+/// The broker connection as the console shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BrokerSnapshot {
+    pub connected: bool,
+    /// Seconds in this state.
+    pub for_s: f64,
+    /// The last connection error while disconnected.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -249,6 +269,29 @@ impl Health {
             ended: None,
         });
         s.beat = now;
+    }
+
+    /// The uplink's connection to the broker (its task says so every second).
+    pub fn broker(&self, connected: bool, error: Option<&str>, now: Instant) {
+        let mut inner = self.inner();
+        let since = match &inner.broker {
+            Some(b) if b.connected == connected => b.since,
+            _ => now,
+        };
+        inner.broker = Some(Broker {
+            connected,
+            since,
+            error: (!connected).then(|| error.map(str::to_owned)).flatten(),
+        });
+    }
+
+    /// The broker connection, once the uplink has said anything.
+    pub fn broker_state(&self, now: Instant) -> Option<BrokerSnapshot> {
+        self.inner().broker.as_ref().map(|b| BrokerSnapshot {
+            connected: b.connected,
+            for_s: now.saturating_duration_since(b.since).as_secs_f64(),
+            error: b.error.clone(),
+        })
     }
 
     /// A long-lived task ended although the box still runs: unhealthy until the restart.

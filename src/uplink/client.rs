@@ -769,7 +769,9 @@ async fn run(
             }
             _ = heartbeat.tick() => {
                 if let Some(h) = &health {
-                    h.service_beat("uplink", std::time::Instant::now());
+                    let now = std::time::Instant::now();
+                    h.service_beat("uplink", now);
+                    h.broker(state.connected, state.last_error.as_deref(), now);
                 }
             }
         }
