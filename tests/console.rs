@@ -166,6 +166,7 @@ fn the_console_lets_in_only_its_user_and_metrics_stay_as_scrapers_know_them() {
     let page = http(port, "GET", &format!("/orders/{id}"), &with, "");
     assert_eq!(page.status, 200);
     assert!(page.body.contains("id=\"timeline\""));
+    assert!(page.body.contains("<svg id=\"sketch\""), "{}", page.body);
     // Its opening photo, from the box's evidence store, to a session only.
     let photo = order["evidence"][0]["name"].as_str().unwrap();
     assert!(page

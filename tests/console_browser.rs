@@ -577,6 +577,9 @@ async fn browse(b: &Client, base: &str, cfg: &Path, log: &Path, password: &str, 
         photo.as_u64().unwrap_or(0) >= 320,
         "the order's photo shows: {photo}"
     );
+    b.find(Locator::Css("svg#sketch"))
+        .await
+        .expect("the location sketch");
     screenshot(b, "console-order.png").await;
 
     // Log out; the orders page then wants a login again.

@@ -67,7 +67,7 @@ pub async fn script() -> impl IntoResponse {
 }
 
 /// The camera as the config file says now, or why not.
-fn camera_config(c: &Console, id: &str) -> Result<CameraConfig, (StatusCode, String)> {
+pub(super) fn camera_config(c: &Console, id: &str) -> Result<CameraConfig, (StatusCode, String)> {
     let path = c.config_path.as_ref().ok_or((
         StatusCode::NOT_FOUND,
         "no config file: no camera pages\n".to_owned(),

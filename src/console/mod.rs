@@ -10,6 +10,7 @@
 pub mod auth;
 mod cameras;
 mod pages;
+mod sketch;
 mod snapshots;
 
 pub use snapshots::{Latest, Seen, Snapshots};

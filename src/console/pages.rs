@@ -345,7 +345,9 @@ pub async fn order(
         acc = o.location.accuracy_m,
         method = esc(&o.location.method),
     );
-    body.push_str("</table><h3>");
+    body.push_str("</table>");
+    location_sketch(&c, &mut body, &o);
+    body.push_str("<h3>");
     body.push_str(t(&c, "证据", "Evidence"));
     body.push_str("</h3><div id=\"evidence\">");
     for e in &o.evidence {
@@ -382,6 +384,32 @@ pub async fn order(
     body.push_str("</table>");
     commands_table(&c, &mut body, &o.id);
     page(&c, &o.title, Some(&s), &body).into_response()
+}
+
+/// Where the incident is from its camera, drawn without map tiles (`sketch.rs`); nothing when
+/// the camera is no longer in the config.
+fn location_sketch(c: &Console, body: &mut String, o: &crate::orders::WorkOrder) {
+    let Ok(camera) = super::cameras::camera_config(c, &o.camera.id) else {
+        return;
+    };
+    let from = (camera.location.lat, camera.location.lon);
+    let offset = super::sketch::offset(from, (o.location.lat, o.location.lon));
+    let _ = write!(
+        body,
+        "<h3>{}</h3><figure class=\"sketch\">{}<figcaption>{}</figcaption></figure>",
+        t(c, "位置示意", "Where, from the camera"),
+        super::sketch::svg(
+            &offset,
+            o.location.accuracy_m,
+            t(c, "摄像机", "camera"),
+            t(c, "事件", "incident")
+        ),
+        esc(&super::sketch::words(
+            &offset,
+            o.location.accuracy_m,
+            c.language
+        )),
+    );
 }
 
 /// The centre's commands about the order as they arrived, each with the box's answer.
