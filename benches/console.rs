@@ -11,12 +11,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
     console_login, console_passwd, cpu_s, free_port, http, rss_mb, simulated_camera,
-    wait_listening, Killed,
+    wait_listening, Daemon,
 };
 
 /// The daemon's mean CPU (% of one core) and peak RSS over `secs`, while `during` runs.
@@ -99,17 +98,7 @@ fn main() {
     let cfg = dir.path().join("lookout.toml");
     std::fs::write(&cfg, config(&repo, port, plaza, parking, broker)).unwrap();
     console_passwd(&cfg, "bench-password-1");
-    let daemon = Killed(
-        Command::new(&lookout)
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .arg("--state")
-            .arg(dir.path().join("state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("lookout run"),
-    );
+    let daemon = Daemon::start(&cfg, &dir.path().join("state"), None);
     let pid = daemon.0.id();
     wait_listening(port, "the console");
     let cookie = console_login(port, "bench-password-1");

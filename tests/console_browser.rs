@@ -296,7 +296,7 @@ fn a_technician_logs_in_sees_the_cameras_draws_a_zone_and_reviews_an_order_in_ch
     let mut answer = Vec::new();
     let _ = plain.read_to_end(&mut answer);
     assert!(
-        !String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        !String::from_utf8_lossy(&answer).starts_with("HTTP/"),
         "plain HTTP must not be served"
     );
 

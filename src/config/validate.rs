@@ -362,21 +362,16 @@ fn validate_uplink(config: &Config, p: &mut Problems) {
             p.add(at.clone().key("client_id"), "must be 1-128 characters");
         }
     }
-    for (key, file) in [
-        ("password_file", &config.uplink.password_file),
-        ("ca_file", &config.uplink.ca_file),
-        ("cert_file", &config.uplink.cert_file),
-        ("key_file", &config.uplink.key_file),
-    ] {
-        if let Some(f) = file {
-            if !f.is_file() {
-                p.add(
-                    at.clone().key(key),
-                    format!("{} does not exist", f.display()),
-                );
-            }
-        }
-    }
+    files_exist(
+        &at,
+        &[
+            ("password_file", &config.uplink.password_file),
+            ("ca_file", &config.uplink.ca_file),
+            ("cert_file", &config.uplink.cert_file),
+            ("key_file", &config.uplink.key_file),
+        ],
+        p,
+    );
     if config.uplink.broker == "embedded" {
         match config.uplink.embedded_listen.parse::<std::net::SocketAddr>() {
             Err(e) => p.add(
@@ -1038,10 +1033,19 @@ fn validate_console_tls(console: &crate::config::ConsoleConfig, p: &mut Problems
         ),
         _ => {}
     }
-    for (key, file) in [
-        ("tls_cert", &console.tls_cert),
-        ("tls_key", &console.tls_key),
-    ] {
+    files_exist(
+        &at,
+        &[
+            ("tls_cert", &console.tls_cert),
+            ("tls_key", &console.tls_key),
+        ],
+        p,
+    );
+}
+
+/// Each file a section names (`key`, path when set) is there.
+fn files_exist(at: &KeyPath, files: &[(&str, &Option<std::path::PathBuf>)], p: &mut Problems) {
+    for (key, file) in files {
         if let Some(f) = file {
             if !f.is_file() {
                 p.add(

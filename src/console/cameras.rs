@@ -72,7 +72,9 @@ pub(super) fn camera_config(c: &Console, id: &str) -> Result<CameraConfig, (Stat
         StatusCode::NOT_FOUND,
         "no config file: no camera pages\n".to_owned(),
     ))?;
-    let config = crate::build::load(path)
+    // For display the file's own checks are enough: the components' (calibrations solved,
+    // the certificate parsed, …) would run on every picture request for nothing.
+    let config = crate::config::load(path)
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")))?;
     config
         .camera(id)
@@ -250,11 +252,13 @@ fn zone_table(
             .map(|p| format!("{:.3},{:.3}", p[0], p[1]))
             .collect();
         let mut uses: Vec<String> = Vec::new();
+        let mut masked = false;
         for r in rules {
             if r.params.get("zone").and_then(|v| v.as_str()) == Some(z.id.as_str()) {
                 uses.push(r.kind.clone());
             }
             if r.masks.contains(&z.id) {
+                masked = true;
                 uses.push(format!("{} {}", t(c, "屏蔽", "mask of"), r.kind));
             }
         }
@@ -262,7 +266,7 @@ fn zone_table(
             body,
             "<tr data-zone=\"{zid}\"{class}><td>{zid}</td><td>{name}</td><td>{uses}</td><td>{pts}</td></tr>",
             zid = esc(&z.id),
-            class = if rules.iter().any(|r| r.masks.contains(&z.id)) { " class=\"mask\"" } else { "" },
+class = if masked { " class=\"mask\"" } else { "" },
             name = esc(z.name.as_deref().unwrap_or("")),
             uses = esc(&uses.join(", ")),
             pts = esc(&pts.join(" ")),

@@ -53,7 +53,8 @@ pub struct Console {
     /// The config file the daemon runs (camera pages read it; the zone editor edits it and
     /// the daemon's watcher reloads the camera); `None`: no camera pages.
     pub config_path: Option<std::path::PathBuf>,
-    /// Certificate and key (PEM): serve HTTPS only, with `Secure` cookies and HSTS.
+    /// Certificate and key (PEM): serve HTTPS only, with `Secure` cookies (no HSTS:
+    /// `docs/security.md` says why).
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
